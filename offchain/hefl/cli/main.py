@@ -1,0 +1,52 @@
+"""Entry point of the ``hefl`` console script.
+
+Each sub-command lives in its own module under :mod:`hefl.cli` and exposes
+``register(subparsers) -> None``; the parser it adds sets ``func`` to a callable taking the parsed
+namespace and returning an exit code. Add a command by adding its module name to ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from hefl import __version__
+from hefl.errors import HeflError
+
+#: Modules under hefl.cli that contribute sub-commands, in help order.
+COMMANDS: tuple[str, ...] = ()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hefl",
+        description="Privacy-preserving distributed learning on Paillier ciphertexts, "
+        "recorded on an Ethereum ledger.",
+    )
+    parser.add_argument("--version", action="version", version=f"hefl {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"hefl.cli.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except HeflError as error:
+        print(f"hefl {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"hefl {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

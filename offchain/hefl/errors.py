@@ -1,0 +1,98 @@
+"""One exception root for hefl.
+
+Every error hefl raises derives from :class:`HeflError`, and also from the built-in exception a
+Python user would expect (``ValueError`` for bad values, ``OverflowError`` for a fixed-point budget
+that ran out, ...), the way web3.py does it. Messages name the bad value and say what would fix it.
+The CLI turns any ``HeflError`` into one readable line.
+"""
+
+from __future__ import annotations
+
+
+class HeflError(Exception):
+    """Root of every error hefl raises on purpose."""
+
+
+class ConfigError(HeflError, ValueError):
+    """A configuration value is out of range or inconsistent."""
+
+
+# --- cryptography -------------------------------------------------------------------------------
+class CryptoError(HeflError):
+    """Root of the Paillier engine's errors."""
+
+
+class EncodingOverflowError(CryptoError, OverflowError):
+    """A fixed-point value or an operation's result would leave the safe band of Z_n."""
+
+
+class KeyMismatchError(CryptoError, ValueError):
+    """Ciphertexts or keys that belong to different Paillier keys were combined."""
+
+
+class SerializationError(CryptoError, ValueError):
+    """Serialized ciphertexts or keys are malformed, truncated or out of range."""
+
+
+class InsecureParameterError(CryptoError, ValueError):
+    """A key size or security parameter below what hefl accepts without being asked explicitly."""
+
+
+# --- data and learning --------------------------------------------------------------------------
+class DatasetError(HeflError, FileNotFoundError):
+    """A data set is missing, cannot be fetched, or does not match its checksum."""
+
+
+class LearningError(HeflError, ValueError):
+    """Learning inputs are inconsistent (shapes, τ beyond the budget, unknown mode...)."""
+
+
+# --- optimisation and control -------------------------------------------------------------------
+class SolverError(HeflError, ValueError):
+    """The optimiser was misused (bad input). Infeasibility is a status, not an error."""
+
+
+# --- chain and storage --------------------------------------------------------------------------
+class ChainError(HeflError, RuntimeError):
+    """Talking to the Ethereum node failed."""
+
+
+class ContractRevertError(ChainError):
+    """A contract call reverted with a custom error.
+
+    ``error_name`` is the Solidity custom error's name, ``error_args`` its decoded arguments.
+    """
+
+    def __init__(self, error_name: str, error_args: tuple[object, ...] = (), message: str = ""):
+        self.error_name = error_name
+        self.error_args = tuple(error_args)
+        text = message or f"contract reverted with {error_name}{self.error_args!r}"
+        super().__init__(text)
+
+
+class CompileError(HeflError, RuntimeError):
+    """The Solidity source could not be compiled, or no compiler was found."""
+
+
+class BlobStoreError(HeflError):
+    """Root of the blob store's errors."""
+
+
+class BlobNotFoundError(BlobStoreError, KeyError):
+    """No blob is stored under that hash."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; keep the message readable.
+        return str(self.args[0]) if self.args else "blob not found"
+
+
+class BlobIntegrityError(BlobStoreError, ValueError):
+    """A blob's content does not hash to the key it was asked for."""
+
+
+class VerificationError(HeflError, ValueError):
+    """An audit of a job found a mismatch (blob hash, aggregate, quorum)."""
+
+
+# --- agents -------------------------------------------------------------------------------------
+class AgentError(HeflError, RuntimeError):
+    """A long-running agent cannot go on (wrong job file, unknown sender, wrong round...)."""
