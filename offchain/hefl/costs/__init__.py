@@ -1,1 +1,57 @@
-"""hefl.costs"""
+"""Resource and energy model of a round: learning (12–13), PBFT (14–18), energy (19–21)."""
+
+from hefl.costs.model import (
+    PRIMARY_PARTICIPATION,
+    REPLICA_PARTICIPATION,
+    STEPS,
+    CostModel,
+    FrequencyPlan,
+    aggregation_cycles,
+    commit_cycles,
+    local_update_cycles,
+    pre_prepare_cycles,
+    prepare_cycles,
+    reply_cycles,
+    request_cycles,
+    step_energy,
+    step_time,
+)
+from hefl.costs.parameters import B0_BY_DATASET, ONLY_RESOURCE_TAU, CostParameters
+from hefl.costs.pbft import (
+    CONSENSUS_STEPS,
+    Operation,
+    Primitive,
+    Role,
+    faulty_nodes,
+    flow_cycles,
+    flow_participation,
+    message_flow,
+)
+
+__all__ = [
+    "B0_BY_DATASET",
+    "CONSENSUS_STEPS",
+    "ONLY_RESOURCE_TAU",
+    "PRIMARY_PARTICIPATION",
+    "REPLICA_PARTICIPATION",
+    "STEPS",
+    "CostModel",
+    "CostParameters",
+    "FrequencyPlan",
+    "Operation",
+    "Primitive",
+    "Role",
+    "aggregation_cycles",
+    "commit_cycles",
+    "faulty_nodes",
+    "flow_cycles",
+    "flow_participation",
+    "local_update_cycles",
+    "message_flow",
+    "pre_prepare_cycles",
+    "prepare_cycles",
+    "reply_cycles",
+    "request_cycles",
+    "step_energy",
+    "step_time",
+]
