@@ -1,0 +1,112 @@
+"""The committed build artifact of ``contracts/FLLedger.sol`` and where hefl finds it.
+
+hefl needs no Solidity compiler at run time: :func:`load_artifact` reads
+``contracts/build/FLLedger.json``, written by :mod:`hefl.chain.compile` (``hefl compile``) with
+one pinned solc version and fixed optimiser settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hefl.errors import CompileError
+
+#: The one solc version the ledger is built with.
+SOLC_VERSION = "0.8.30"
+#: Name of the contract and its source unit (the path Hardhat uses too, so bytecode matches).
+CONTRACT_NAME = "FLLedger"
+SOURCE_NAME = "contracts/FLLedger.sol"
+ARTIFACT_NAME = "contracts/build/FLLedger.json"
+#: Environment variable naming another artifact file to load.
+ARTIFACT_ENV = "HEFL_LEDGER_ARTIFACT"
+
+#: Compiler settings (solc standard-JSON ``settings`` minus ``outputSelection``). The metadata hash
+#: is left out of the bytecode so that the bytecode depends on the source and these settings only.
+COMPILER_SETTINGS: dict[str, Any] = {
+    "optimizer": {"enabled": True, "runs": 200},
+    "evmVersion": "cancun",
+    "metadata": {"bytecodeHash": "none"},
+}
+
+
+def repo_root() -> Path:
+    """The checkout holding ``contracts/`` (hefl is installed editable from it)."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "contracts").is_dir() and (parent / "offchain").is_dir():
+            return parent
+    # Fall back to the current directory (a checkout run from its root).
+    return Path.cwd()
+
+
+def source_path(root: Path | None = None) -> Path:
+    return (root or repo_root()) / SOURCE_NAME
+
+
+def default_artifact_path(root: Path | None = None) -> Path:
+    env = os.environ.get(ARTIFACT_ENV)
+    if env and root is None:
+        return Path(env)
+    return (root or repo_root()) / ARTIFACT_NAME
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class LedgerArtifact:
+    """What hefl needs to deploy and talk to the ledger.
+
+    ``artifact_sha256`` is the sha256 of the artifact file's bytes (recorded in deployments);
+    ``source_sha256`` the sha256 of ``contracts/FLLedger.sol`` it was built from.
+    """
+
+    contract_name: str
+    abi: tuple[dict[str, Any], ...]
+    bytecode: str
+    deployed_bytecode: str
+    compiler_version: str
+    compiler_long_version: str
+    settings: dict[str, Any]
+    source_sha256: str
+    artifact_sha256: str
+    path: Path
+
+    @property
+    def abi_list(self) -> list[dict[str, Any]]:
+        return [dict(entry) for entry in self.abi]
+
+
+def load_artifact(path: Path | str | None = None) -> LedgerArtifact:
+    """Read the build artifact (default: the committed ``contracts/build/FLLedger.json``)."""
+    target = Path(path) if path is not None else default_artifact_path()
+    try:
+        raw = target.read_bytes()
+    except FileNotFoundError as error:
+        raise CompileError(
+            f"ledger artifact {target} not found; run `hefl compile` (or set {ARTIFACT_ENV})"
+        ) from error
+    try:
+        data = json.loads(raw)
+        return LedgerArtifact(
+            contract_name=data["contractName"],
+            abi=tuple(data["abi"]),
+            bytecode=data["bytecode"],
+            deployed_bytecode=data["deployedBytecode"],
+            compiler_version=data["compiler"]["version"],
+            compiler_long_version=data["compiler"]["longVersion"],
+            settings=data["settings"],
+            source_sha256=data["sourceSha256"],
+            artifact_sha256=sha256_hex(raw),
+            path=target,
+        )
+    except (ValueError, KeyError, TypeError) as error:
+        raise CompileError(
+            f"ledger artifact {target} is malformed ({error!r}); regenerate it with `hefl compile`"
+        ) from error

@@ -1,0 +1,181 @@
+"""Reproducible build of ``contracts/FLLedger.sol`` (``hefl compile``, ``deploy/compile.py``).
+
+One pinned solc (:data:`~hefl.chain.artifact.SOLC_VERSION`) with fixed settings
+(:data:`~hefl.chain.artifact.COMPILER_SETTINGS`: optimiser on, 200 runs, EVM ``cancun``, no
+metadata hash). The compiler is a native solc of that version when py-solc-x knows one (installed
+by py-solc-x, or a ``solc`` on ``PATH`` of the right version), otherwise solc-js from
+``node_modules/solc`` run by Node. Both produce byte-identical bytecode; the artifact records which
+front end was used in ``compiler.longVersion``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from hefl.chain.artifact import (
+    COMPILER_SETTINGS,
+    CONTRACT_NAME,
+    SOLC_VERSION,
+    SOURCE_NAME,
+    default_artifact_path,
+    repo_root,
+    sha256_hex,
+    source_path,
+)
+from hefl.errors import CompileError
+
+Frontend = Literal["auto", "native", "solc-js"]
+
+_OUTPUTS = ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]
+
+# Reads a standard-JSON input on stdin, prints {"version": ..., "output": ...}.
+_SOLCJS_SCRIPT = """
+const solc = require(process.argv[1]);
+let input = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (chunk) => { input += chunk; });
+process.stdin.on('end', () => {
+  const output = JSON.parse(solc.compile(input));
+  process.stdout.write(JSON.stringify({ version: solc.version(), output }));
+});
+"""
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    """Compiler output for the ledger, before it is written as an artifact."""
+
+    abi: list[dict[str, Any]]
+    bytecode: str
+    deployed_bytecode: str
+    long_version: str
+    frontend: str
+    source_sha256: str
+
+    def artifact_json(self) -> dict[str, Any]:
+        return {
+            "contractName": CONTRACT_NAME,
+            "sourceName": SOURCE_NAME,
+            "sourceSha256": self.source_sha256,
+            "compiler": {"version": SOLC_VERSION, "longVersion": self.long_version},
+            "settings": COMPILER_SETTINGS,
+            "abi": self.abi,
+            "bytecode": self.bytecode,
+            "deployedBytecode": self.deployed_bytecode,
+        }
+
+
+def standard_input(source: str) -> dict[str, Any]:
+    """The solc standard-JSON input for ``source`` under :data:`COMPILER_SETTINGS`."""
+    return {
+        "language": "Solidity",
+        "sources": {SOURCE_NAME: {"content": source}},
+        "settings": {**COMPILER_SETTINGS, "outputSelection": {"*": {"*": _OUTPUTS}}},
+    }
+
+
+def _native_available() -> bool:
+    try:
+        import solcx
+        from packaging.version import Version
+    except ImportError:
+        return False
+    try:
+        installed = solcx.get_installed_solc_versions()
+        if Version(SOLC_VERSION) not in installed:
+            solcx.import_installed_solc()
+            installed = solcx.get_installed_solc_versions()
+    except Exception:  # a broken native install is not fatal: solc-js remains
+        return False
+    return Version(SOLC_VERSION) in installed
+
+
+def _compile_native(compiler_input: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    import solcx
+
+    try:
+        output = solcx.compile_standard(compiler_input, solc_version=SOLC_VERSION)
+        long_version = str(solcx.get_solc_version(with_commit_hash=True))
+    except solcx.exceptions.SolcError as error:
+        raise CompileError(f"native solc {SOLC_VERSION} failed: {error}") from error
+    return output, long_version
+
+
+def _compile_solcjs(compiler_input: dict[str, Any], root: Path) -> tuple[dict[str, Any], str]:
+    node = shutil.which("node")
+    solc_dir = root / "node_modules" / "solc"
+    if node is None:
+        raise CompileError("no native solc 0.8.30 and no `node` on PATH; install Node 20")
+    if not (solc_dir / "package.json").is_file():
+        raise CompileError(f"solc-js not found at {solc_dir}; run `npm ci` in {root}")
+    version = json.loads((solc_dir / "package.json").read_text())["version"]
+    if version != SOLC_VERSION:
+        raise CompileError(f"node_modules/solc is {version}, need {SOLC_VERSION}; run `npm ci`")
+    proc = subprocess.run(
+        [node, "-e", _SOLCJS_SCRIPT, str(solc_dir)],
+        input=json.dumps(compiler_input),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise CompileError(f"solc-js failed (exit {proc.returncode}): {proc.stderr.strip()}")
+    result = json.loads(proc.stdout)
+    return result["output"], str(result["version"])
+
+
+def compile_source(
+    source: str, *, frontend: Frontend = "auto", root: Path | None = None
+) -> CompileResult:
+    """Compile the ledger source text with the pinned compiler and settings."""
+    root = root or repo_root()
+    compiler_input = standard_input(source)
+    if frontend == "native" or (frontend == "auto" and _native_available()):
+        output, long_version = _compile_native(compiler_input)
+        used = "native"
+    else:
+        output, long_version = _compile_solcjs(compiler_input, root)
+        used = "solc-js"
+    errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
+    if errors:
+        text = "; ".join(e.get("formattedMessage", e.get("message", "?")).strip() for e in errors)
+        raise CompileError(f"{SOURCE_NAME} does not compile: {text}")
+    try:
+        contract = output["contracts"][SOURCE_NAME][CONTRACT_NAME]
+    except KeyError as error:
+        raise CompileError(f"compiler output lacks {SOURCE_NAME}:{CONTRACT_NAME}") from error
+    return CompileResult(
+        abi=contract["abi"],
+        bytecode="0x" + contract["evm"]["bytecode"]["object"],
+        deployed_bytecode="0x" + contract["evm"]["deployedBytecode"]["object"],
+        long_version=long_version,
+        frontend=used,
+        source_sha256=sha256_hex(source.encode("utf-8")),
+    )
+
+
+def compile_ledger(
+    *, root: Path | None = None, frontend: Frontend = "auto", out: Path | None = None
+) -> tuple[CompileResult, Path]:
+    """Compile ``contracts/FLLedger.sol`` and write the artifact (default: the committed one)."""
+    root = root or repo_root()
+    src = source_path(root)
+    try:
+        source_bytes = src.read_bytes()
+    except FileNotFoundError as error:
+        raise CompileError(f"ledger source {src} not found") from error
+    result = compile_source(source_bytes.decode("utf-8"), frontend=frontend, root=root)
+    # sha256 of the file's exact bytes, as anyone would compute it with sha256sum.
+    result = CompileResult(**{**result.__dict__, "source_sha256": sha256_hex(source_bytes)})
+    target = out or default_artifact_path(root)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(result.artifact_json(), indent=2, sort_keys=True) + "\n"
+    tmp = target.with_suffix(".json.tmp")
+    tmp.write_text(text)
+    tmp.replace(target)
+    return result, target

@@ -1,0 +1,214 @@
+"""Connections to an Ethereum node: the embedded eth-tester/py-evm chain or any JSON-RPC node.
+
+A :class:`Chain` wraps a ``web3.Web3`` and knows how to send a transaction from an address: with
+the node's unlocked account (eth-tester's accounts, Anvil's default accounts) or, when a private
+key for that address was registered with :meth:`Chain.add_private_key`, by signing locally with
+eth-account and sending the raw transaction (what the multi-process mode's keystores use).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
+from eth_utils import to_checksum_address
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.types import TxReceipt
+
+from hefl.errors import ChainError, ConfigError, ContractRevertError
+
+#: Accounts the embedded chain creates, funded with 1e6 ether each at genesis.
+DEFAULT_EMBEDDED_ACCOUNTS = 20
+#: Extra gas on top of the node's estimate, in percent.
+GAS_MARGIN_PERCENT = 20
+#: Priority fee for locally signed transactions (wei).
+PRIORITY_FEE_WEI = 10**9
+#: Seconds to wait for a receipt from a JSON-RPC node.
+RECEIPT_TIMEOUT_S = 120.0
+#: Ether sent to each account made by :meth:`Chain.create_account`.
+DEFAULT_FUNDING_WEI = 100 * 10**18
+
+ChainKind = Literal["embedded", "rpc"]
+#: Turns a failed simulation's exception into a decoded revert, or None if it carries none.
+RevertHook = Callable[[BaseException], ContractRevertError | None]
+
+
+class Chain:
+    """A web3 connection plus the signing keys hefl holds for it."""
+
+    def __init__(self, w3: Web3, *, kind: ChainKind, url: str | None = None) -> None:
+        self.w3 = w3
+        self.kind: ChainKind = kind
+        self.url = url
+        self._keys: dict[ChecksumAddress, LocalAccount] = {}
+        self._chain_id: int | None = None
+
+    def __repr__(self) -> str:
+        where = self.url or "eth-tester"
+        return f"Chain({self.kind}, {where}, chain_id={self.chain_id})"
+
+    # --- facts ------------------------------------------------------------------------------------
+    @property
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            self._chain_id = int(self.w3.eth.chain_id)
+        return self._chain_id
+
+    @property
+    def block_number(self) -> int:
+        return int(self.w3.eth.block_number)
+
+    def node_accounts(self) -> tuple[ChecksumAddress, ...]:
+        """Accounts the node itself holds unlocked (``eth_accounts``)."""
+        return tuple(to_checksum_address(a) for a in self.w3.eth.accounts)
+
+    def accounts(self) -> tuple[ChecksumAddress, ...]:
+        """Every address this chain can send from: the node's, then the locally held keys."""
+        node = self.node_accounts()
+        return node + tuple(a for a in self._keys if a not in node)
+
+    def accounts_for(self, count: int) -> tuple[ChecksumAddress, ...]:
+        """``count`` distinct funded sender addresses (e.g. N + 1 for a party and N participants).
+
+        Uses the existing accounts first and creates funded local keys for the rest.
+        """
+        if count < 1:
+            raise ConfigError(f"accounts_for needs count >= 1, got {count}")
+        have = list(self.accounts())
+        while len(have) < count:
+            have.append(self.create_account())
+        return tuple(have[:count])
+
+    def balance(self, address: str) -> int:
+        return int(self.w3.eth.get_balance(to_checksum_address(address)))
+
+    # --- keys -------------------------------------------------------------------------------------
+    def add_private_key(self, private_key: str | bytes) -> ChecksumAddress:
+        """Hold ``private_key`` so transactions from its address are signed locally."""
+        try:
+            account: LocalAccount = Account.from_key(private_key)
+        except (ValueError, TypeError) as error:
+            raise ConfigError(f"not a valid secp256k1 private key ({error})") from error
+        address = to_checksum_address(account.address)
+        self._keys[address] = account
+        return address
+
+    def has_private_key(self, address: str) -> bool:
+        return to_checksum_address(address) in self._keys
+
+    def create_account(
+        self, *, funding_wei: int = DEFAULT_FUNDING_WEI, funder: str | None = None
+    ) -> ChecksumAddress:
+        """Make a key pair held locally, funded from ``funder`` (default: the first account)."""
+        address = self.add_private_key("0x" + secrets.token_hex(32))
+        source = funder or next(iter(self.node_accounts() or tuple(self._keys)), None)
+        if source is None or to_checksum_address(source) == address:
+            raise ChainError("no funded account to fund a new one from; pass a funder with ether")
+        if funding_wei > 0:
+            self.transact(
+                {"from": to_checksum_address(source), "to": address, "value": funding_wei}
+            )
+        return address
+
+    # --- transactions -----------------------------------------------------------------------------
+    def transact(self, tx: Mapping[str, Any], *, on_revert: RevertHook | None = None) -> TxReceipt:
+        """Simulate, estimate, send and wait for ``tx``; return the mined receipt.
+
+        A revert found while simulating is decoded by ``on_revert`` (the contract's ABI) and raised
+        as :class:`ContractRevertError`; nothing is sent then.
+        """
+        params: dict[str, Any] = dict(tx)
+        if "from" not in params:
+            raise ConfigError("a transaction needs a 'from' address")
+        params["from"] = to_checksum_address(params["from"])
+        try:
+            if "to" in params:
+                self.w3.eth.call(params)  # type: ignore[arg-type]
+            gas = int(self.w3.eth.estimate_gas(params))  # type: ignore[arg-type]
+        except Exception as error:
+            decoded = on_revert(error) if on_revert else None
+            if decoded is not None:
+                raise decoded from None
+            raise ChainError(f"transaction from {params['from']} would fail: {error}") from error
+        params.setdefault("gas", gas + gas * GAS_MARGIN_PERCENT // 100)
+        try:
+            tx_hash = self._send(params)
+            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S)
+        except ContractRevertError:
+            raise
+        except Exception as error:
+            decoded = on_revert(error) if on_revert else None
+            if decoded is not None:
+                raise decoded from None
+            raise ChainError(
+                f"sending a transaction from {params['from']} failed: {error}"
+            ) from error
+        if int(receipt["status"]) != 1:
+            raise ChainError(
+                f"transaction {HexBytes(receipt['transactionHash']).to_0x_hex()} reverted in block "
+                f"{receipt['blockNumber']} although its simulation passed (state changed between?)"
+            )
+        return receipt
+
+    def _send(self, params: dict[str, Any]) -> HexBytes:
+        sender = params["from"]
+        key = self._keys.get(sender)
+        if key is None:
+            return HexBytes(self.w3.eth.send_transaction(params))  # type: ignore[arg-type]
+        signed_fields: dict[str, Any] = {k: v for k, v in params.items() if k != "from"}
+        signed_fields.setdefault("chainId", self.chain_id)
+        signed_fields.setdefault("nonce", self.w3.eth.get_transaction_count(sender, "pending"))
+        if "gasPrice" not in signed_fields:
+            base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+            signed_fields.setdefault("maxPriorityFeePerGas", PRIORITY_FEE_WEI)
+            signed_fields.setdefault("maxFeePerGas", 2 * base_fee + PRIORITY_FEE_WEI)
+        signed = key.sign_transaction(signed_fields)
+        return HexBytes(self.w3.eth.send_raw_transaction(signed.raw_transaction))
+
+
+def connect_embedded(num_accounts: int = DEFAULT_EMBEDDED_ACCOUNTS) -> Chain:
+    """A fresh in-process chain (eth-tester on py-evm) with ``num_accounts`` funded accounts.
+
+    The accounts are unlocked in eth-tester; their keys are eth-tester's well-known test keys
+    (1, 2, 3, ...), so never reuse them anywhere real.
+    """
+    from eth_tester import EthereumTester, PyEVMBackend
+    from web3 import EthereumTesterProvider
+
+    if num_accounts < 1:
+        raise ConfigError(f"connect_embedded needs num_accounts >= 1, got {num_accounts}")
+    backend = PyEVMBackend(
+        genesis_state=PyEVMBackend.generate_genesis_state(num_accounts=num_accounts)
+    )
+    w3 = Web3(EthereumTesterProvider(EthereumTester(backend)))
+    return Chain(w3, kind="embedded")
+
+
+def connect_rpc(url: str, *, private_keys: tuple[str, ...] = (), timeout_s: float = 30.0) -> Chain:
+    """Connect to a JSON-RPC node at ``url`` (``http(s)://`` or an IPC socket path; e.g. Anvil).
+
+    ``private_keys`` are held for local signing; the node's own unlocked accounts work as well.
+    """
+    provider: Any
+    if url.startswith(("http://", "https://")):
+        provider = Web3.HTTPProvider(url, request_kwargs={"timeout": timeout_s})
+    elif url.endswith(".ipc"):
+        provider = Web3.IPCProvider(url, timeout=timeout_s)
+    else:
+        raise ConfigError(
+            f"RPC URL {url!r} must start with http:// or https:// (or be a .ipc path)"
+        )
+    w3 = Web3(provider)
+    try:
+        w3.eth.chain_id  # noqa: B018 - probe the connection once
+    except Exception as error:
+        raise ChainError(f"cannot reach an Ethereum node at {url}: {error}") from error
+    chain = Chain(w3, kind="rpc", url=url)
+    for key in private_keys:
+        chain.add_private_key(key)
+    return chain
