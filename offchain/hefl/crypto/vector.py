@@ -1,0 +1,589 @@
+"""Encrypted fixed-point vectors with a tracked scale and a rigorous magnitude bound.
+
+An :class:`EncryptedVector` holds Paillier ciphertexts c_k = E(x_k mod n) of integers x_k, a scale
+exponent f (the real value is v_k = x_k / 2^f) and a public bound B with |x_k| ≤ B for every k.
+B and f are functions of public data only (the operations and their plaintext operands), so
+whoever replays the operations recomputes them. The safe band is |x| ≤ max_int = n//3 − 1 (phe's):
+before doing any work, each operation computes the bound of its result and raises
+:class:`~hefl.errors.EncodingOverflowError` — naming the operation, the bits needed and the bits
+available — if it would exceed max_int. Results therefore never wrap around modulo n.
+
+Operations (g = 1 + n, all mod n², all deterministic — no re-randomisation, so equal inputs give
+byte-identical outputs; call :meth:`EncryptedVector.rerandomize` explicitly when unlinkability is
+wanted):
+
+- a + b (scales aligned first): c_a · c_b; scale f; bound B_a + B_b.
+- a − b: c_a · c_b^(−1); scale f; bound B_a + B_b.
+- align to f' > f: c^(2^(f'−f)); scale f'; bound B · 2^(f'−f).
+- add_plain(v): c · (1 + n·X), X = round(v·2^f); scale f; bound B + max|X|.
+- mul_int(k): c^k; scale f; bound B · max|k|.
+- mul_fixed(s, p): c^K, K = round(s·2^p); scale f + p; bound B · max|K|.
+- scale_by_pow2(e) (value · 2^e): ciphertexts unchanged while f ≥ e (only f − e); bound B.
+- matvec(M, a, p), y_j = Σ_k M_jk a_k: Π_k c_k^K_jk, K = round(M·2^p); scale f + p;
+  bound B · max_j Σ_k |K_jk|.
+- weighted_sum(a_i, w_i, p) (Eq. 10): Π_i c_i^W_i, W = round(w·2^p); scale f + p;
+  bound Σ_i |W_i| · B_i.
+
+Eq. 10 of the paper, [[w]] = (Π_i [[w_i]]^|D_i|)^(1/|D|), is ``weighted_sum(ws, |D_i|/|D|, p)``
+(one multi-exponentiation with p-bit weights), or exactly ``weighted_sum_int(ws, |D_i|)``
+followed by ``mul_fixed(1/|D|, p)``.
+
+Broadcasting: a length-1 vector combines with a length-d operand elementwise (e.g. the scalar
+ciphertext [[wᵀx]] times the plaintext vector x in Eq. 8).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import gmpy2
+import numpy as np
+from gmpy2 import mpz
+
+from hefl.crypto.encoding import decode_residue, encode_array, encode_residue, to_float
+from hefl.crypto.keys import PrivateKey, PublicKey, Randomizer
+from hefl.crypto.multiexp import multi_exp_rows
+from hefl.crypto.serialize import decode_vector, encode_vector, keccak256
+from hefl.errors import CryptoError, EncodingOverflowError, KeyMismatchError
+
+__all__ = [
+    "DEFAULT_SCALE_BITS",
+    "EncryptedVector",
+    "ShapeMismatchError",
+    "encrypt",
+    "matvec",
+    "weighted_sum",
+    "weighted_sum_int",
+]
+
+#: Default fixed-point scale exponent for fresh encryptions (value resolution 2^-32).
+DEFAULT_SCALE_BITS = 32
+
+ArrayLike = Sequence[float] | np.ndarray | float | int
+
+
+class ShapeMismatchError(CryptoError, ValueError):
+    """Operands of an encrypted-vector operation have incompatible lengths or shapes."""
+
+
+def _bits(x: int) -> str:
+    return f"{math.log2(x):.2f}" if x > 0 else "0"
+
+
+def _check_bound(public_key: PublicKey, op: str, bound: int) -> int:
+    """Return ``bound`` if it fits the safe band, else raise EncodingOverflowError."""
+    if bound > public_key.max_int:
+        raise EncodingOverflowError(
+            f"{op}: the result needs {_bits(bound)} bits of magnitude (|x| ≤ {bound.bit_length()}"
+            f"-bit bound) but a {public_key.bits}-bit key has {_bits(public_key.max_int)} bits "
+            "available (|x| ≤ n/3 − 1); lower the precision bits or scale, or decrypt and "
+            "re-encrypt to reset the scale"
+        )
+    return bound
+
+
+def _as_1d(values: ArrayLike, what: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=object if _is_big_int_input(values) else None)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise ShapeMismatchError(f"{what} must be a scalar or a 1-D array, got shape {arr.shape}")
+    return arr
+
+
+def _is_big_int_input(values: Any) -> bool:
+    if isinstance(values, int):
+        return True
+    return isinstance(values, list | tuple) and any(isinstance(v, int) for v in values)
+
+
+def _int_list(values: ArrayLike, what: str) -> list[int]:
+    arr = _as_1d(values, what)
+    out: list[int] = []
+    for v in arr.tolist():
+        if isinstance(v, bool) or not isinstance(v, int | np.integer):
+            if isinstance(v, float) and v.is_integer():
+                out.append(int(v))
+                continue
+            raise CryptoError(f"{what} must hold integers, got {v!r}; use mul_fixed for reals")
+        out.append(int(v))
+    return out
+
+
+class EncryptedVector:
+    """Paillier-encrypted fixed-point vector; see the module docstring for the algebra."""
+
+    __slots__ = ("_c", "bound", "public_key", "scale_bits")
+
+    def __init__(
+        self,
+        public_key: PublicKey,
+        ciphertexts: Iterable[int],
+        scale_bits: int,
+        bound: int,
+    ) -> None:
+        self.public_key = public_key
+        self._c: tuple[mpz, ...] = tuple(mpz(c) for c in ciphertexts)
+        if not isinstance(scale_bits, int | np.integer) or scale_bits < 0:
+            raise CryptoError(f"scale exponent must be an integer ≥ 0, got {scale_bits!r}")
+        self.scale_bits = int(scale_bits)
+        self.bound = _check_bound(public_key, "EncryptedVector", int(bound))
+        if self.bound < 0:
+            raise CryptoError(f"bound must be ≥ 0, got {bound}")
+
+    # --- construction ----------------------------------------------------------------------------
+    @classmethod
+    def encrypt(
+        cls,
+        key: PublicKey | PrivateKey,
+        values: ArrayLike,
+        scale_bits: int = DEFAULT_SCALE_BITS,
+        *,
+        value_bound: float | None = None,
+        randomizer: Randomizer = "djn",
+    ) -> EncryptedVector:
+        """Encrypt real values at scale 2^-scale_bits: x_k = round(v_k · 2^scale_bits).
+
+        The public bound is ``round(value_bound·2^f)`` if ``value_bound`` is given (then every
+        |v_k| must be ≤ value_bound), else the smallest 2^b − 1 ≥ max|x_k|, so the header reveals
+        at most the bit length of the largest value. A :class:`PrivateKey` encrypts by CRT.
+        """
+        ints = encode_array(_as_1d(values, "values"), scale_bits)
+        return cls.encrypt_ints(
+            key,
+            ints,
+            scale_bits,
+            bound=_fresh_bound(ints, scale_bits, value_bound),
+            randomizer=randomizer,
+        )
+
+    @classmethod
+    def encrypt_ints(
+        cls,
+        key: PublicKey | PrivateKey,
+        ints: Iterable[int],
+        scale_bits: int = 0,
+        *,
+        bound: int | None = None,
+        randomizer: Randomizer = "djn",
+    ) -> EncryptedVector:
+        """Encrypt exact integers x_k (value x_k / 2^scale_bits); bound defaults to 2^b − 1."""
+        pk = key.public_key if isinstance(key, PrivateKey) else key
+        xs = [int(x) for x in ints]
+        b = _fresh_bound(xs, scale_bits, None) if bound is None else int(bound)
+        if any(abs(x) > b for x in xs):
+            raise EncodingOverflowError(f"encrypt: a value exceeds the declared bound {b}")
+        _check_bound(pk, "encrypt", b)
+        residues = [encode_residue(x, pk.n) for x in xs]
+        return cls(pk, key.encrypt_ints(residues, randomizer=randomizer), scale_bits, b)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, public_key: PublicKey) -> EncryptedVector:
+        """Parse the canonical form (see :mod:`hefl.crypto.serialize`), validating everything."""
+        cts, scale_bits, bound = decode_vector(data, public_key)
+        return cls(public_key, cts, scale_bits, bound)
+
+    @classmethod
+    def concat(cls, vectors: Sequence[EncryptedVector]) -> EncryptedVector:
+        """Concatenate vectors of one key (scales aligned to the largest)."""
+        if not vectors:
+            raise ShapeMismatchError("concat needs at least one vector")
+        aligned = _align_all(vectors, "concat")
+        cts = [c for v in aligned for c in v._c]
+        return cls(vectors[0].public_key, cts, aligned[0].scale_bits, max(v.bound for v in aligned))
+
+    # --- basic protocol --------------------------------------------------------------------------
+    @property
+    def ciphertexts(self) -> tuple[mpz, ...]:
+        return self._c
+
+    def __len__(self) -> int:
+        return len(self._c)
+
+    def __getitem__(self, index: int | slice) -> EncryptedVector:
+        cts = self._c[index] if isinstance(index, slice) else (self._c[index],)
+        return EncryptedVector(self.public_key, cts, self.scale_bits, self.bound)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, EncryptedVector)
+            and self.public_key == other.public_key
+            and self.scale_bits == other.scale_bits
+            and self.bound == other.bound
+            and self._c == other._c
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.hash())
+
+    def __repr__(self) -> str:
+        return (
+            f"EncryptedVector(len={len(self)}, scale=2^-{self.scale_bits}, "
+            f"bound≈2^{_bits(self.bound)}, key={self.public_key.fingerprint_hex[:10]}…)"
+        )
+
+    @property
+    def headroom_bits(self) -> float:
+        """log2(max_int / bound): how many more bits of growth the safe band allows."""
+        return math.log2(self.public_key.max_int) - math.log2(max(self.bound, 1))
+
+    # --- serialisation ---------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        """Canonical bytes (fixed header + fixed-width big-endian ciphertexts)."""
+        return encode_vector(self.public_key, self._c, self.scale_bits, self.bound)
+
+    def hash(self) -> bytes:
+        """keccak256 of :meth:`to_bytes` (32 bytes) — what the ledger records."""
+        return keccak256(self.to_bytes())
+
+    def hash_hex(self) -> str:
+        return "0x" + self.hash().hex()
+
+    # --- helpers ---------------------------------------------------------------------------------
+    def _same_key(self, other: EncryptedVector, op: str) -> None:
+        if self.public_key != other.public_key:
+            raise KeyMismatchError(
+                f"{op}: operands are encrypted under different keys "
+                f"({self.public_key.fingerprint_hex[:10]}… vs "
+                f"{other.public_key.fingerprint_hex[:10]}…)"
+            )
+
+    def _new(self, cts: Iterable[mpz], scale_bits: int, bound: int) -> EncryptedVector:
+        return EncryptedVector(self.public_key, cts, scale_bits, bound)
+
+    def _broadcast_len(self, other_len: int, op: str) -> int:
+        if len(self) == other_len or other_len == 1:
+            return len(self)
+        if len(self) == 1:
+            return other_len
+        raise ShapeMismatchError(f"{op}: lengths {len(self)} and {other_len} do not broadcast")
+
+    def align_to(self, scale_bits: int) -> EncryptedVector:
+        """Raise the scale exponent to ``scale_bits`` ≥ f: c ↦ c^(2^Δ), bound ↦ bound·2^Δ."""
+        delta = scale_bits - self.scale_bits
+        if delta < 0:
+            raise CryptoError(
+                f"align_to: cannot lower the scale from {self.scale_bits} to {scale_bits} "
+                "homomorphically (no division); decrypt and re-encrypt instead"
+            )
+        if delta == 0:
+            return self
+        bound = _check_bound(self.public_key, f"align scale +{delta} bits", self.bound << delta)
+        nsq, e = self.public_key.nsquare, mpz(1) << delta
+        return self._new((gmpy2.powmod(c, e, nsq) for c in self._c), scale_bits, bound)
+
+    def scale_by_pow2(self, exponent: int) -> EncryptedVector:
+        """Multiply the *value* by 2^exponent; free when it only moves f (f − exponent ≥ 0)."""
+        new_f = self.scale_bits - int(exponent)
+        if new_f >= 0:
+            return self._new(self._c, new_f, self.bound)
+        return self._new(self._c, 0, self.bound).align_to(-new_f)._relabel(0)
+
+    def _relabel(self, scale_bits: int) -> EncryptedVector:
+        return self._new(self._c, scale_bits, self.bound)
+
+    # --- additive operations ---------------------------------------------------------------------
+    def __add__(self, other: EncryptedVector | ArrayLike) -> EncryptedVector:
+        if isinstance(other, EncryptedVector):
+            return self._combine(other, subtract=False)
+        return self.add_plain(other)
+
+    def __radd__(self, other: ArrayLike) -> EncryptedVector:
+        if isinstance(other, int) and other == 0:  # support sum()
+            return self
+        return self.add_plain(other)
+
+    def __sub__(self, other: EncryptedVector | ArrayLike) -> EncryptedVector:
+        if isinstance(other, EncryptedVector):
+            return self._combine(other, subtract=True)
+        return self.add_plain(-_as_1d(other, "operand"))
+
+    def __rsub__(self, other: ArrayLike) -> EncryptedVector:
+        return (-self).add_plain(other)
+
+    def __neg__(self) -> EncryptedVector:
+        nsq = self.public_key.nsquare
+        return self._new((gmpy2.invert(c, nsq) for c in self._c), self.scale_bits, self.bound)
+
+    def _combine(self, other: EncryptedVector, *, subtract: bool) -> EncryptedVector:
+        op = "subtract" if subtract else "add"
+        self._same_key(other, op)
+        length = self._broadcast_len(len(other), op)
+        f = max(self.scale_bits, other.scale_bits)
+        pk = self.public_key
+        # check the whole budget before any powmod
+        bound_a = _check_bound(pk, f"{op} (align)", self.bound << (f - self.scale_bits))
+        bound_b = _check_bound(pk, f"{op} (align)", other.bound << (f - other.scale_bits))
+        bound = _check_bound(pk, op, bound_a + bound_b)
+        a, b = self.align_to(f), other.align_to(f)
+        nsq = pk.nsquare
+        cb = [gmpy2.invert(c, nsq) for c in b._c] if subtract else list(b._c)
+        ca = list(a._c)
+        if len(ca) == 1:
+            ca = ca * length
+        if len(cb) == 1:
+            cb = cb * length
+        return self._new((x * y % nsq for x, y in zip(ca, cb, strict=True)), f, bound)
+
+    def add_plain(self, values: ArrayLike) -> EncryptedVector:
+        """Add plaintext reals encoded at this vector's scale: c · g^round(v·2^f)."""
+        ints = encode_array(_as_1d(values, "add_plain operand"), self.scale_bits)
+        return self._add_plain_ints(ints, "add_plain")
+
+    def add_plain_ints(self, ints: ArrayLike) -> EncryptedVector:
+        """Add exact integers (already at this vector's scale) to the encoded integers."""
+        return self._add_plain_ints(_int_list(ints, "add_plain_ints operand"), "add_plain_ints")
+
+    def _add_plain_ints(self, ints: list[int], op: str) -> EncryptedVector:
+        length = self._broadcast_len(len(ints), op)
+        pk = self.public_key
+        bound = _check_bound(pk, op, self.bound + max((abs(x) for x in ints), default=0))
+        if len(ints) == 1:
+            ints = ints * length
+        cts = list(self._c) * length if len(self) == 1 else list(self._c)
+        n, nsq = pk.n, pk.nsquare
+        out = [(c + n * (mpz(x % n) * c % n)) % nsq for c, x in zip(cts, ints, strict=True)]
+        return self._new(out, self.scale_bits, bound)
+
+    # --- multiplicative operations ---------------------------------------------------------------
+    def mul_int(self, k: ArrayLike) -> EncryptedVector:
+        """Multiply by integers (scalar or per element): c^k; scale unchanged."""
+        return self._mul_ints(_int_list(k, "mul_int factor"), self.scale_bits, "mul_int")
+
+    def mul_fixed(self, s: ArrayLike, precision_bits: int) -> EncryptedVector:
+        """Multiply by reals encoded as K = round(s·2^p): c^K; scale grows by p."""
+        if precision_bits < 0:
+            raise CryptoError(f"precision_bits must be ≥ 0, got {precision_bits}")
+        ks = encode_array(_as_1d(s, "mul_fixed factor"), precision_bits)
+        return self._mul_ints(
+            ks, self.scale_bits + precision_bits, f"mul_fixed(p={precision_bits})"
+        )
+
+    def __mul__(self, k: int) -> EncryptedVector:
+        if isinstance(k, int | np.integer) and not isinstance(k, bool):
+            return self.mul_int(int(k))
+        return NotImplemented
+
+    __rmul__ = __mul__
+
+    def _mul_ints(self, ks: list[int], scale_bits: int, op: str) -> EncryptedVector:
+        length = self._broadcast_len(len(ks), op)
+        pk = self.public_key
+        bound = _check_bound(pk, op, self.bound * max((abs(k) for k in ks), default=0))
+        nsq = pk.nsquare
+        if len(self) == 1 and length > 1:
+            out = _fixed_base_powers(self._c[0], ks, nsq)
+        else:
+            if len(ks) == 1:
+                ks = ks * length
+            out = [gmpy2.powmod(c, k, nsq) for c, k in zip(self._c, ks, strict=True)]
+        return self._new(out, scale_bits, bound)
+
+    def sum(self) -> EncryptedVector:
+        """Σ_k x_k as a length-1 vector: Π_k c_k; bound·len."""
+        pk = self.public_key
+        bound = _check_bound(pk, "sum", self.bound * len(self))
+        acc = mpz(1)
+        for c in self._c:
+            acc = acc * c % pk.nsquare
+        return self._new([acc], self.scale_bits, bound)
+
+    def dot(self, plain: ArrayLike, precision_bits: int) -> EncryptedVector:
+        """Σ_k plain_k·x_k as a length-1 vector (a one-row :func:`matvec`)."""
+        return matvec(np.asarray(plain, dtype=float).reshape(1, -1), self, precision_bits)
+
+    # --- randomness and decryption ---------------------------------------------------------------
+    def rerandomize(self, *, randomizer: Randomizer = "djn") -> EncryptedVector:
+        """Multiply every ciphertext by a fresh encryption of 0 (same plaintexts, unlinkable)."""
+        pk = self.public_key
+        if randomizer == "djn":
+            rs = [pk.randomizer_djn() for _ in self._c]
+        else:
+            rs = [pk.randomizer_full() for _ in self._c]
+        return self._new(
+            (c * r % pk.nsquare for c, r in zip(self._c, rs, strict=True)),
+            self.scale_bits,
+            self.bound,
+        )
+
+    def decrypt_ints(self, private_key: PrivateKey, *, workers: int | None = None) -> list[int]:
+        """Exact signed integers x_k (value · 2^f); checks |x_k| ≤ bound."""
+        if private_key.public_key != self.public_key:
+            raise KeyMismatchError("decrypt: the private key does not match the vector's key")
+        residues = private_key.decrypt_ints(self._c, workers=workers)
+        xs = [decode_residue(int(r), int(self.public_key.n)) for r in residues]
+        for i, x in enumerate(xs):
+            if abs(x) > self.bound:
+                raise EncodingOverflowError(
+                    f"decrypt: element {i} has {abs(x).bit_length()} bits, above the declared "
+                    f"bound of {self.bound.bit_length()} bits; the vector is inconsistent "
+                    "(forged header or foreign ciphertext)"
+                )
+        return xs
+
+    def decrypt(self, private_key: PrivateKey, *, workers: int | None = None) -> np.ndarray:
+        """Decrypt to float64: x_k / 2^f, correctly rounded."""
+        xs = self.decrypt_ints(private_key, workers=workers)
+        return np.array([to_float(x, self.scale_bits) for x in xs], dtype=np.float64)
+
+    # --- phe interop -----------------------------------------------------------------------------
+    def to_phe(self) -> list[Any]:
+        """phe ``EncryptedNumber`` list (phe uses base 16: f is aligned up to a multiple of 4)."""
+        pk_phe = self.public_key.to_phe()
+        from phe import paillier  # GPL, test/bench only: lazy
+
+        v = self.align_to(-(-self.scale_bits // 4) * 4)
+        return [paillier.EncryptedNumber(pk_phe, int(c), -(v.scale_bits // 4)) for c in v._c]
+
+    @classmethod
+    def from_phe(
+        cls, numbers: Sequence[Any], public_key: PublicKey, *, bound: int | None = None
+    ) -> EncryptedVector:
+        """Wrap phe ``EncryptedNumber`` s. Exponents are aligned to the smallest one (base 16).
+
+        phe tracks no magnitude, so the bound defaults to max_int (no headroom) unless given.
+        """
+        if not numbers:
+            raise ShapeMismatchError("from_phe needs at least one number")
+        for x in numbers:
+            if int(x.public_key.n) != int(public_key.n):
+                raise KeyMismatchError("from_phe: a number is encrypted under another key")
+        e_min = min(int(x.exponent) for x in numbers)
+        nsq = public_key.nsquare
+        cts = [
+            gmpy2.powmod(
+                mpz(x.ciphertext(be_secure=False)), mpz(16) ** (int(x.exponent) - e_min), nsq
+            )
+            for x in numbers
+        ]
+        b = public_key.max_int if bound is None else int(bound)
+        v = cls(public_key, cts, 0, b)
+        if e_min <= 0:
+            return v._relabel(-4 * e_min)
+        return v.mul_int(16**e_min)
+
+
+# --- module-level operations ---------------------------------------------------------------------
+def encrypt(
+    key: PublicKey | PrivateKey,
+    values: ArrayLike,
+    scale_bits: int = DEFAULT_SCALE_BITS,
+    *,
+    value_bound: float | None = None,
+    randomizer: Randomizer = "djn",
+) -> EncryptedVector:
+    """Shorthand for :meth:`EncryptedVector.encrypt`."""
+    return EncryptedVector.encrypt(
+        key, values, scale_bits, value_bound=value_bound, randomizer=randomizer
+    )
+
+
+def matvec(matrix: np.ndarray, vector: EncryptedVector, precision_bits: int) -> EncryptedVector:
+    """Plaintext real matrix M (m×d) times encrypted vector: y_j = Π_k c_k^K_jk, K = round(M·2^p).
+
+    Scale f + p; bound B·max_j Σ_k |K_jk|. One Straus multi-exponentiation per row with power
+    tables shared by all rows (:mod:`hefl.crypto.multiexp`).
+    """
+    m = np.asarray(matrix)
+    if m.ndim != 2 or m.shape[1] != len(vector):
+        raise ShapeMismatchError(
+            f"matvec: matrix of shape {m.shape} cannot multiply a vector of length {len(vector)}"
+        )
+    if precision_bits < 0:
+        raise CryptoError(f"precision_bits must be ≥ 0, got {precision_bits}")
+    k_rows = [encode_array(row, precision_bits) for row in m]
+    return _matvec_ints(
+        k_rows, vector, vector.scale_bits + precision_bits, f"matvec(p={precision_bits})"
+    )
+
+
+def matvec_int(
+    matrix: np.ndarray | Sequence[Sequence[int]], vector: EncryptedVector
+) -> EncryptedVector:
+    """Exact integer matrix times encrypted vector (scale unchanged)."""
+    rows = [_int_list(row, "matvec_int row") for row in matrix]
+    if any(len(r) != len(vector) for r in rows):
+        raise ShapeMismatchError(f"matvec_int: rows must have length {len(vector)}")
+    return _matvec_ints(rows, vector, vector.scale_bits, "matvec_int")
+
+
+def _matvec_ints(
+    rows: list[list[int]], vector: EncryptedVector, scale_bits: int, op: str
+) -> EncryptedVector:
+    pk = vector.public_key
+    growth = max((sum(abs(k) for k in row) for row in rows), default=0)
+    bound = _check_bound(pk, op, vector.bound * growth)
+    out = multi_exp_rows(vector.ciphertexts, rows, pk.nsquare)
+    return EncryptedVector(pk, out, scale_bits, bound)
+
+
+def weighted_sum(
+    vectors: Sequence[EncryptedVector], weights: ArrayLike, precision_bits: int
+) -> EncryptedVector:
+    """Σ_i w_i·a_i with real weights (Eq. 10): Π_i c_i^W_i, W_i = round(w_i·2^p).
+
+    Scales are first aligned to the largest f; result scale f + p, bound Σ_i |W_i|·B_i.
+    """
+    if precision_bits < 0:
+        raise CryptoError(f"precision_bits must be ≥ 0, got {precision_bits}")
+    ws = encode_array(_as_1d(weights, "weights"), precision_bits)
+    return _weighted_sum_ints(vectors, ws, precision_bits, f"weighted_sum(p={precision_bits})")
+
+
+def weighted_sum_int(vectors: Sequence[EncryptedVector], weights: ArrayLike) -> EncryptedVector:
+    """Σ_i w_i·a_i with exact integer weights (e.g. |D_i|); scale = largest input scale."""
+    return _weighted_sum_ints(vectors, _int_list(weights, "weights"), 0, "weighted_sum_int")
+
+
+def _align_all(vectors: Sequence[EncryptedVector], op: str) -> list[EncryptedVector]:
+    first = vectors[0]
+    for v in vectors[1:]:
+        first._same_key(v, op)
+    f = max(v.scale_bits for v in vectors)
+    for v in vectors:  # check every alignment before computing any
+        _check_bound(first.public_key, f"{op} (align)", v.bound << (f - v.scale_bits))
+    return [v.align_to(f) for v in vectors]
+
+
+def _weighted_sum_ints(
+    vectors: Sequence[EncryptedVector], ws: list[int], precision_bits: int, op: str
+) -> EncryptedVector:
+    if not vectors:
+        raise ShapeMismatchError(f"{op}: needs at least one vector")
+    if len(ws) != len(vectors):
+        raise ShapeMismatchError(f"{op}: {len(ws)} weights for {len(vectors)} vectors")
+    length = len(vectors[0])
+    if any(len(v) != length for v in vectors):
+        raise ShapeMismatchError(f"{op}: vectors of different lengths")
+    pk = vectors[0].public_key
+    f = max(v.scale_bits for v in vectors)
+    for v in vectors:
+        vectors[0]._same_key(v, op)
+    bound = sum(abs(w) * (v.bound << (f - v.scale_bits)) for w, v in zip(ws, vectors, strict=True))
+    _check_bound(pk, op, bound)
+    aligned = _align_all(vectors, op)
+    out: list[mpz] = []
+    for k in range(length):
+        out.extend(multi_exp_rows([v.ciphertexts[k] for v in aligned], [ws], pk.nsquare))
+    return EncryptedVector(pk, out, f + precision_bits, bound)
+
+
+def _fixed_base_powers(base: mpz, exponents: list[int], modulus: mpz) -> list[mpz]:
+    """[base^e for e in exponents] (signed), sharing one power table across the exponents."""
+    return [gmpy2.powmod(base, e, modulus) for e in exponents]
+
+
+def _fresh_bound(ints: Sequence[int], scale_bits: int, value_bound: float | None) -> int:
+    if value_bound is not None:
+        b = abs(encode_array([value_bound], scale_bits)[0])
+        worst = max((abs(x) for x in ints), default=0)
+        if worst > b:
+            raise EncodingOverflowError(
+                f"encrypt: a value of magnitude {worst / (1 << scale_bits):g} exceeds "
+                f"value_bound={value_bound}"
+            )
+        return b
+    worst = max((abs(x) for x in ints), default=0)
+    return (1 << worst.bit_length()) - 1
