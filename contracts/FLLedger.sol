@@ -339,7 +339,7 @@ contract FLLedger {
             if (status == RoundStatus.None) revert RoundNotFound(round);
             revert RoundNotOpen(round, status);
         }
-        uint64 bit = uint64(1) << (_position[msg.sender] - 1);
+        uint64 bit = _bitOf(msg.sender);
         uint64 included = r.included;
         if (included & bit != 0) revert AlreadySubmitted(round, msg.sender);
         r.included = included | bit;
@@ -511,6 +511,11 @@ contract FLLedger {
     // Internals
     // ------------------------------------------------------------------------------------------
 
+    /// @dev Bitmap bit of a registered participant (positions are 1..64, so the cast is exact).
+    function _bitOf(address account) private view returns (uint64) {
+        return uint64(1 << (_position[account] - 1));
+    }
+
     /// @dev Check that `round` takes votes and the caller has not voted; return the caller's bit.
     function _voteBit(Round storage r, uint256 round) private view returns (uint64 bit) {
         RoundStatus status = r.status;
@@ -518,7 +523,7 @@ contract FLLedger {
             if (status == RoundStatus.None) revert RoundNotFound(round);
             revert RoundNotAggregated(round, status);
         }
-        bit = uint64(1) << (_position[msg.sender] - 1);
+        bit = _bitOf(msg.sender);
         if ((r.attested | r.disputed) & bit != 0) revert AlreadyVoted(round, msg.sender);
     }
 }

@@ -71,12 +71,27 @@ class LedgerArtifact:
     abi: tuple[dict[str, Any], ...]
     bytecode: str
     deployed_bytecode: str
+    #: (start, length) byte ranges of the runtime code that the constructor fills (immutables)
+    immutable_ranges: tuple[tuple[int, int], ...]
     compiler_version: str
     compiler_long_version: str
     settings: dict[str, Any]
     source_sha256: str
     artifact_sha256: str
     path: Path
+
+    def matches_runtime_code(self, code: bytes) -> bool:
+        """Whether ``code`` (from ``eth_getCode``) is this artifact's runtime code.
+
+        The immutables' byte ranges are ignored: the constructor writes them into the code.
+        """
+        expected = bytearray(bytes.fromhex(self.deployed_bytecode.removeprefix("0x")))
+        actual = bytearray(code)
+        if len(actual) != len(expected):
+            return False
+        for start, length in self.immutable_ranges:
+            actual[start : start + length] = expected[start : start + length]
+        return actual == expected
 
     @property
     def abi_list(self) -> list[dict[str, Any]]:
@@ -99,6 +114,13 @@ def load_artifact(path: Path | str | None = None) -> LedgerArtifact:
             abi=tuple(data["abi"]),
             bytecode=data["bytecode"],
             deployed_bytecode=data["deployedBytecode"],
+            immutable_ranges=tuple(
+                sorted(
+                    (int(ref["start"]), int(ref["length"]))
+                    for refs in data.get("immutableReferences", {}).values()
+                    for ref in refs
+                )
+            ),
             compiler_version=data["compiler"]["version"],
             compiler_long_version=data["compiler"]["longVersion"],
             settings=data["settings"],

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,7 +31,12 @@ from hefl.errors import CompileError
 
 Frontend = Literal["auto", "native", "solc-js"]
 
-_OUTPUTS = ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]
+_OUTPUTS = [
+    "abi",
+    "evm.bytecode.object",
+    "evm.deployedBytecode.object",
+    "evm.deployedBytecode.immutableReferences",
+]
 
 # Reads a standard-JSON input on stdin, prints {"version": ..., "output": ...}.
 _SOLCJS_SCRIPT = """
@@ -53,9 +58,11 @@ class CompileResult:
     abi: list[dict[str, Any]]
     bytecode: str
     deployed_bytecode: str
+    immutable_references: dict[str, list[dict[str, int]]]
     long_version: str
     frontend: str
     source_sha256: str
+    warnings: tuple[str, ...] = ()
 
     def artifact_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +74,7 @@ class CompileResult:
             "abi": self.abi,
             "bytecode": self.bytecode,
             "deployedBytecode": self.deployed_bytecode,
+            "immutableReferences": self.immutable_references,
         }
 
 
@@ -135,16 +143,27 @@ def compile_source(
     """Compile the ledger source text with the pinned compiler and settings."""
     root = root or repo_root()
     compiler_input = standard_input(source)
+    if frontend == "native" and not _native_available():
+        raise CompileError(
+            f"no native solc {SOLC_VERSION}: install it with "
+            f"`python -c 'import solcx; solcx.install_solc(\"{SOLC_VERSION}\")'` or use solc-js"
+        )
     if frontend == "native" or (frontend == "auto" and _native_available()):
         output, long_version = _compile_native(compiler_input)
         used = "native"
     else:
         output, long_version = _compile_solcjs(compiler_input, root)
         used = "solc-js"
-    errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
+    diagnostics = output.get("errors", [])
+    errors = [e for e in diagnostics if e.get("severity") == "error"]
     if errors:
         text = "; ".join(e.get("formattedMessage", e.get("message", "?")).strip() for e in errors)
         raise CompileError(f"{SOURCE_NAME} does not compile: {text}")
+    warnings = tuple(
+        str(e.get("formattedMessage", e.get("message", "?"))).strip()
+        for e in diagnostics
+        if e.get("severity") == "warning"
+    )
     try:
         contract = output["contracts"][SOURCE_NAME][CONTRACT_NAME]
     except KeyError as error:
@@ -153,16 +172,16 @@ def compile_source(
         abi=contract["abi"],
         bytecode="0x" + contract["evm"]["bytecode"]["object"],
         deployed_bytecode="0x" + contract["evm"]["deployedBytecode"]["object"],
+        immutable_references=contract["evm"]["deployedBytecode"].get("immutableReferences", {}),
         long_version=long_version,
         frontend=used,
         source_sha256=sha256_hex(source.encode("utf-8")),
+        warnings=warnings,
     )
 
 
-def compile_ledger(
-    *, root: Path | None = None, frontend: Frontend = "auto", out: Path | None = None
-) -> tuple[CompileResult, Path]:
-    """Compile ``contracts/FLLedger.sol`` and write the artifact (default: the committed one)."""
+def build_ledger(*, root: Path | None = None, frontend: Frontend = "auto") -> CompileResult:
+    """Compile ``contracts/FLLedger.sol`` without writing anything."""
     root = root or repo_root()
     src = source_path(root)
     try:
@@ -171,11 +190,28 @@ def compile_ledger(
         raise CompileError(f"ledger source {src} not found") from error
     result = compile_source(source_bytes.decode("utf-8"), frontend=frontend, root=root)
     # sha256 of the file's exact bytes, as anyone would compute it with sha256sum.
-    result = CompileResult(**{**result.__dict__, "source_sha256": sha256_hex(source_bytes)})
+    return replace(result, source_sha256=sha256_hex(source_bytes))
+
+
+def compile_ledger(
+    *, root: Path | None = None, frontend: Frontend = "auto", out: Path | None = None
+) -> tuple[CompileResult, Path]:
+    """Compile ``contracts/FLLedger.sol`` and write the artifact (default: the committed one)."""
+    root = root or repo_root()
+    result = build_ledger(root=root, frontend=frontend)
     target = out or default_artifact_path(root)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(result.artifact_json(), indent=2, sort_keys=True) + "\n"
-    tmp = target.with_suffix(".json.tmp")
-    tmp.write_text(text)
-    tmp.replace(target)
+    write_artifact(result, target)
     return result, target
+
+
+def artifact_text(result: CompileResult) -> str:
+    """The artifact file's exact text (sorted keys, two-space indent, final newline)."""
+    return json.dumps(result.artifact_json(), indent=2, sort_keys=True) + "\n"
+
+
+def write_artifact(result: CompileResult, target: Path) -> None:
+    """Write the artifact atomically (temporary file, then rename)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".json.tmp")
+    tmp.write_text(artifact_text(result))
+    tmp.replace(target)

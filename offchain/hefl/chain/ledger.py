@@ -288,7 +288,7 @@ class LedgerClient:
         code = chain.w3.eth.get_code(client.address)
         if not code:
             raise ChainError(f"no contract at {client.address} on chain {chain.chain_id}")
-        if HexBytes(code) != HexBytes(client.artifact.deployed_bytecode):
+        if not client.artifact.matches_runtime_code(bytes(code)):
             raise ChainError(
                 f"the code at {client.address} is not the FLLedger of artifact "
                 f"{client.artifact.path} (sha256 {client.artifact.artifact_sha256[:12]}…)"

@@ -16,7 +16,7 @@ from hefl import __version__
 from hefl.errors import HeflError
 
 #: Modules under hefl.cli that contribute sub-commands, in help order.
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = ("compile", "deploy", "history")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,122 @@
+"""``hefl history``: the rounds a ledger recorded, as a table or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hefl.errors import ConfigError
+
+#: Where ``hefl deploy`` writes its record by default.
+DEFAULT_DEPLOYMENT = Path(".hefl") / "deployment.json"
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "history",
+        help="print the rounds recorded on a ledger",
+        description="Read every round of an FLLedger deployment and print them.",
+    )
+    parser.add_argument("--rpc", metavar="URL", help="JSON-RPC URL of the node")
+    parser.add_argument("--address", metavar="A", help="ledger contract address")
+    parser.add_argument(
+        "--deployment",
+        type=Path,
+        metavar="FILE",
+        help=f"deployment record giving --rpc and --address (default: {DEFAULT_DEPLOYMENT} "
+        "when neither is given)",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(func=run)
+
+
+def short_hash(value: bytes) -> str:
+    """``0x1234…abcd`` for a 32-byte hash, ``-`` for zero."""
+    if not any(value):
+        return "-"
+    text = value.hex()
+    return f"0x{text[:4]}…{text[-4:]}"
+
+
+def history_rows(rounds: Sequence[Any], quorum: int) -> list[dict[str, str]]:
+    """One row of display strings per :class:`~hefl.chain.RoundRecord` (extend with more keys)."""
+    rows = []
+    for r in rounds:
+        rows.append(
+            {
+                "g": str(r.round),
+                "t": str(r.iteration),
+                "τ": str(r.tau),
+                "status": r.status.name.lower(),
+                "included": ",".join(map(str, r.included_indices)) or "-",
+                "votes": f"{r.votes}/{quorum}",
+                "disputes": str(r.dispute_count),
+                "global model": short_hash(r.global_model_hash),
+                "aggregate": short_hash(r.aggregate_hash),
+            }
+        )
+    return rows
+
+
+def render_table(rows: Sequence[dict[str, str]]) -> str:
+    """Left-aligned columns from rows sharing the same keys."""
+    if not rows:
+        return ""
+    headers = list(rows[0])
+    widths = {h: max(len(h), *(len(row[h]) for row in rows)) for h in headers}
+    lines = ["  ".join(h.ljust(widths[h]) for h in headers).rstrip()]
+    lines += ["  ".join(row[h].ljust(widths[h]) for h in headers).rstrip() for row in rows]
+    return "\n".join(lines)
+
+
+def print_history(client: Any, *, as_json: bool = False) -> None:
+    """Print a ledger's job summary and its rounds."""
+    rounds = client.history()
+    quorum = client.quorum()
+    if as_json:
+        payload = {
+            "address": client.address,
+            "chain_id": client.chain.chain_id,
+            "party": client.party(),
+            "participants": [
+                {"index": p.index, "address": p.address, "data_size": p.data_size}
+                for p in client.participants()
+            ],
+            "quorum": quorum,
+            "fault_tolerance": client.fault_tolerance(),
+            "rounds": [r.to_json() for r in rounds],
+        }
+        print(json.dumps(payload, indent=2))
+        return
+    nodes = client.consensus_nodes()
+    print(
+        f"ledger {client.address} on chain {client.chain.chain_id}: "
+        f"{nodes - 1} participants, quorum {quorum} of {nodes}, {len(rounds)} rounds"
+    )
+    if rounds:
+        print(render_table(history_rows(rounds, quorum)))
+    else:
+        print("no rounds yet")
+
+
+def run(args: argparse.Namespace) -> int:
+    from hefl.chain import DeploymentRecord, LedgerClient, connect_rpc
+
+    rpc, address = args.rpc, args.address
+    if args.deployment or (rpc is None and address is None):
+        record = DeploymentRecord.load(args.deployment or DEFAULT_DEPLOYMENT)
+        if record.rpc_url is None and rpc is None:
+            raise ConfigError(
+                "that deployment was on the embedded chain, which ended with its process; "
+                "deploy with --rpc URL to keep a ledger"
+            )
+        rpc = rpc or record.rpc_url
+        address = address or record.address
+    if rpc is None or address is None:
+        raise ConfigError("give both --rpc URL and --address A (or --deployment FILE)")
+    client = LedgerClient.at(connect_rpc(rpc), address)
+    print_history(client, as_json=args.json)
+    return 0
