@@ -76,9 +76,9 @@ def _check_bound(public_key: PublicKey, op: str, bound: int) -> int:
     """Return ``bound`` if it fits the safe band, else raise EncodingOverflowError."""
     if bound > public_key.max_int:
         raise EncodingOverflowError(
-            f"{op}: the result needs {_bits(bound)} bits of magnitude (|x| ≤ {bound.bit_length()}"
-            f"-bit bound) but a {public_key.bits}-bit key has {_bits(public_key.max_int)} bits "
-            "available (|x| ≤ n/3 − 1); lower the precision bits or scale, or decrypt and "
+            f"{op}: the result needs {_bits(bound)} bits of magnitude (log2 of its bound) but a "
+            f"{public_key.bits}-bit key has {_bits(public_key.max_int)} bits available "
+            "(|x| ≤ n/3 − 1); lower the precision bits or scale, or decrypt and "
             "re-encrypt to reset the scale"
         )
     return bound
