@@ -1,0 +1,300 @@
+"""A whole learning job in one process: the computing party and N participants as agents with
+distinct Ethereum accounts, real transactions on a real chain, the participants' encrypted
+updates fanned out over a process pool.
+
+The loop is Algorithm 1 of the main paper with the controller deciding τ: open a round with the
+global model's hash, let every participant run τ local steps and submit, commit the aggregate
+(Eq. 10), let every replica recompute it and attest (or dispute), decrypt, estimate φ̂ and ω̂, and
+ask the controller for the next round.
+
+Losses are measured by an *evaluator* outside the protocol: the pooled training data and the
+held-out test data, used only to report how learning goes (the paper's figures). No participant's
+data leaves it inside the protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hefl.agents.roles import ComputingPartyAgent, ParticipantAgent, Vote
+from hefl.chain import BlobStore, Chain, DeploymentRecord, LedgerClient, deploy_ledger
+from hefl.control import Controller, JobInfo, RoundPlan, RoundReport
+from hefl.crypto import PublicKey, generate_keypair
+from hefl.data import PreparedData, SplitConfig, load_dataset, prepare
+from hefl.errors import ConfigError, HeflError
+from hefl.learning import linear
+from hefl.learning.paillier import FixedPointConfig
+from hefl.learning.registry import STRATEGY_NAMES, build_strategy
+from hefl.learning.strategy import LearningConfig, LocalUpdate, Strategy
+
+log = logging.getLogger(__name__)
+
+#: Version of the configuration document committed on chain and of history.json.
+DOCUMENT_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """Everything that defines a job; its canonical JSON is committed on chain (configHash).
+
+    Attributes:
+        dataset: a name from :data:`hefl.data.DATASET_NAMES` or a CSV path.
+        target: the CSV's target column (CSV data sets only).
+        split: sampling, split and partition across participants.
+        learning: η, ridge γ, update mode.
+        fixed_point: the encrypted model's fixed-point budget.
+        strategy: ``"paillier"`` (the paper) or ``"plain"`` (the unencrypted reference).
+        key_bits: Paillier modulus size.
+        allow_insecure_keys: permit keys below 2048 bits (tests, benchmarks).
+        workers: processes for the participants' updates (1: in this process).
+    """
+
+    dataset: str = "diabetes"
+    target: str | None = None
+    split: SplitConfig = field(default_factory=lambda: SplitConfig(n_samples=None))
+    learning: LearningConfig = field(default_factory=LearningConfig)
+    fixed_point: FixedPointConfig = field(default_factory=FixedPointConfig)
+    strategy: str = "paillier"
+    key_bits: int = 2048
+    allow_insecure_keys: bool = False
+    workers: int = 2
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGY_NAMES:
+            raise ConfigError(
+                f"strategy {self.strategy!r} unknown; use one of {', '.join(STRATEGY_NAMES)}"
+            )
+        if self.workers < 1:
+            raise ConfigError(f"workers must be ≥ 1, got {self.workers}")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RoundSummary:
+    """One finished round: what the chain says plus what the computing party measured."""
+
+    round: int
+    iteration: int
+    tau: int
+    status: str
+    train_loss: float
+    test_loss: float
+    phi: float | None
+    omega: float | None
+    attested: int
+    disputed: int
+    seconds: float
+    energy: float | None = None
+
+
+@dataclass(frozen=True)
+class JobResult:
+    deployment: DeploymentRecord
+    rounds: tuple[RoundSummary, ...]
+    model: np.ndarray
+    config_document: dict[str, Any]
+    ledger: LedgerClient
+
+
+def config_document(
+    config: JobConfig, strategy: Strategy, data: PreparedData, initial_model_hash: bytes
+) -> dict[str, Any]:
+    """The job's public configuration: hyper-parameters, initial encrypted model, key size and
+    data split. Its canonical JSON bytes are stored in the blob store; their hash goes on chain."""
+    return {
+        "format": DOCUMENT_FORMAT,
+        "job": config.to_json(),
+        "strategy": strategy.describe(),
+        "model_size": data.model_size,
+        "data_sizes": list(data.sizes),
+        "initial_model_hash": "0x" + initial_model_hash.hex(),
+    }
+
+
+def canonical_json(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+
+def public_key_blob(public_key: PublicKey) -> bytes:
+    """The bytes whose keccak256 is the key's fingerprint (big-endian n), kept in the blob store
+    so an auditor finds the key from the ledger's ``publicKeyHash`` alone."""
+    return int(public_key.n).to_bytes(public_key.n_bytes, "big")
+
+
+ProgressHook = Callable[[RoundSummary], None]
+
+
+class InProcessJob:
+    """Sets up a job (keys, deployment, agents) and runs its rounds; see the module docstring."""
+
+    def __init__(
+        self,
+        config: JobConfig,
+        chain: Chain,
+        blobs: BlobStore,
+        *,
+        data: PreparedData | None = None,
+    ) -> None:
+        self.config = config
+        self.chain = chain
+        self.blobs = blobs
+        self.data = data or prepare(
+            load_dataset(config.dataset, target=config.target), config.split
+        )
+        n = len(self.data.parts)
+        accounts = chain.accounts_for(n + 1)
+        self.party_address, self.participant_addresses = accounts[0], accounts[1:]
+
+        public_key = private_key = None
+        if config.strategy == "paillier":
+            public_key, private_key = generate_keypair(
+                config.key_bits, allow_insecure=config.allow_insecure_keys
+            )
+        self.public_key = public_key
+        party_strategy = build_strategy(
+            config.strategy,
+            config.learning,
+            public_key=public_key,
+            private_key=private_key,
+            fixed_point=config.fixed_point,
+        )
+        participant_strategy = build_strategy(
+            config.strategy, config.learning, public_key=public_key, fixed_point=config.fixed_point
+        )
+
+        self.initial_model = party_strategy.initial_model(self.data.model_size)
+        initial_hash = blobs.put(self.initial_model)
+        self.document = config_document(config, party_strategy, self.data, initial_hash)
+        config_hash = blobs.put(canonical_json(self.document))
+        key_hash = blobs.put(public_key_blob(public_key) if public_key else b"no key: plaintext")
+
+        ledger = deploy_ledger(
+            chain,
+            self.party_address,
+            self.participant_addresses,
+            self.data.sizes,
+            key_hash,
+            config_hash,
+        )
+        self.deployment = DeploymentRecord.from_client(ledger)
+        self.party = ComputingPartyAgent(party_strategy, ledger, blobs)
+        self.participants = [
+            ParticipantAgent(address, part, participant_strategy, ledger.as_sender(address), blobs)
+            for address, part in zip(self.participant_addresses, self.data.parts, strict=True)
+        ]
+        self.ledger = ledger
+
+    def job_info(self) -> JobInfo:
+        return JobInfo(
+            dataset_sizes=self.data.sizes,
+            model_size=self.data.model_size,
+            learning_rate=self.config.learning.eta,
+        )
+
+    def losses(self, w: np.ndarray) -> tuple[float, float]:
+        """The evaluator's train and test loss F(w) (Eq. 3); outside the protocol."""
+        ridge = self.config.learning.ridge
+        d = self.data
+        return (
+            linear.loss(w, d.X_train, d.y_train, ridge),
+            linear.loss(w, d.X_test, d.y_test, ridge),
+        )
+
+    def _updates(
+        self, pool: Executor | None, work: list[tuple[ParticipantAgent, bytes, int]]
+    ) -> list[LocalUpdate]:
+        if pool is None:
+            return [agent.strategy.local_update(g, agent.part, tau) for agent, g, tau in work]
+        futures = [
+            pool.submit(agent.strategy.local_update, g, agent.part, tau) for agent, g, tau in work
+        ]
+        return [future.result() for future in futures]
+
+    def run_round(
+        self, pool: Executor | None, global_model: bytes, iteration: int, plan: RoundPlan
+    ) -> tuple[int, Any]:
+        """One round end to end; returns the round index and the party's outcome."""
+        g = self.party.open_round(global_model, iteration, plan.tau)
+        work = []
+        for agent in self.participants:
+            pending = agent.pending(g)
+            if pending is not None:
+                work.append((agent, *pending))
+        for (agent, _, _), update in zip(work, self._updates(pool, work), strict=True):
+            agent.deliver(g, update)
+        self.party.commit(g)
+        for agent in self.participants:
+            if agent.verify(g) is Vote.DISPUTED:
+                log.warning("round %d disputed by %s", g, agent.address)
+        return g, self.party.conclude(g)
+
+    def run(self, controller: Controller, progress: ProgressHook | None = None) -> JobResult:
+        """Run rounds until the controller stops; every round lands on the ledger."""
+        summaries: list[RoundSummary] = []
+        global_model, iteration = self.initial_model, 0
+        model = np.zeros(self.data.model_size)
+        plan = controller.start(self.job_info())
+        pool = ProcessPoolExecutor(self.config.workers) if self.config.workers > 1 else None
+        try:
+            while plan is not None:
+                began = time.perf_counter()
+                g, outcome = self.run_round(pool, global_model, iteration, plan)
+                iteration += plan.tau
+                model = outcome.model
+                train_loss, test_loss = self.losses(model)
+                record = self.ledger.get_round(g)
+                estimates = outcome.estimates
+                summary = RoundSummary(
+                    round=g,
+                    iteration=iteration,
+                    tau=plan.tau,
+                    status=record.status.name.lower(),
+                    train_loss=train_loss,
+                    test_loss=test_loss,
+                    phi=float(estimates.phi) if estimates and estimates.phi is not None else None,
+                    omega=estimates.omega if estimates else None,
+                    attested=record.attest_count,
+                    disputed=record.dispute_count,
+                    seconds=time.perf_counter() - began,
+                    energy=plan.energy,
+                )
+                summaries.append(summary)
+                if progress:
+                    progress(summary)
+                if record.status.name != "FINALISED":
+                    raise HeflError(
+                        f"round {g} ended {record.status.name.lower()}, not finalised; the job "
+                        "stops so that nothing builds on an unverified aggregate"
+                    )
+                global_model = outcome.next_global
+                plan = controller.observe(
+                    RoundReport(
+                        round_index=g,
+                        iteration=iteration,
+                        tau=plan.tau,
+                        train_loss=train_loss,
+                        phi_hat=summary.phi,
+                        omega_hat=summary.omega,
+                        extra={"test_loss": test_loss},
+                    )
+                )
+        finally:
+            if pool is not None:
+                pool.shutdown()
+        return JobResult(
+            deployment=self.deployment,
+            rounds=tuple(summaries),
+            model=model,
+            config_document=self.document,
+            ledger=self.ledger,
+        )

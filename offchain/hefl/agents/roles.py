@@ -1,0 +1,188 @@
+"""The two roles of the main paper as agents that act only through the ledger and the blob store.
+
+Every move first reads the chain, so an agent that crashed and restarted picks up where the
+ledger says it is: a participant that already submitted for a round does not submit again, a
+replica that already voted does not vote again, and the computing party re-derives everything it
+needs from the committed hashes and the blobs they name.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from hefl.chain import BlobStore, LedgerClient, RoundStatus
+from hefl.data.prepare import Part
+from hefl.errors import AgentError
+from hefl.learning.strategy import LocalUpdate, RoundOutcome, Strategy
+
+log = logging.getLogger(__name__)
+
+#: Runs ``strategy.local_update(global_blob, part, tau)`` — in this process or a worker pool.
+UpdateRunner = Callable[[Strategy, bytes, Part, int], LocalUpdate]
+
+
+def run_here(strategy: Strategy, global_model: bytes, part: Part, tau: int) -> LocalUpdate:
+    """The default :data:`UpdateRunner`: compute in the calling process."""
+    return strategy.local_update(global_model, part, tau)
+
+
+class Vote(Enum):
+    ATTESTED = "attested"
+    DISPUTED = "disputed"
+    ALREADY_VOTED = "already voted"
+    #: The round was decided before this replica voted; it checked the aggregate locally.
+    DECIDED = "decided without this vote"
+
+
+def recompute_aggregate(
+    strategy: Strategy, ledger: LedgerClient, blobs: BlobStore, round_index: int
+) -> tuple[bytes, list[int]]:
+    """Eq. 10 from public data alone: the included participants' committed blobs and |D_i|.
+
+    Returns the aggregate blob and the indices it covers. Used by the computing party to build
+    its commitment and by every replica to check it, so both compute byte-identical results.
+    """
+    record = ledger.get_round(round_index)
+    registry = ledger.participants()
+    indices = list(record.included_indices)
+    if not indices:
+        raise AgentError(f"round {round_index} includes no participant; nothing to aggregate")
+    models, sizes = [], []
+    for i in indices:
+        submission = ledger.get_submission(round_index, registry[i].address)
+        models.append(blobs.get(submission.model_hash))
+        sizes.append(registry[i].data_size)
+    return strategy.aggregate(models, sizes), indices
+
+
+@dataclass
+class ParticipantAgent:
+    """A data owner P_i: updates the encrypted model with its own data; a PBFT replica."""
+
+    address: str
+    part: Part
+    strategy: Strategy
+    ledger: LedgerClient
+    blobs: BlobStore
+
+    def pending(self, round_index: int) -> tuple[bytes, int] | None:
+        """The global model blob (verified against its on-chain hash) and τ of an open round this
+        participant still has to submit for; ``None`` when there is nothing to do."""
+        record = self.ledger.get_round(round_index)
+        if record.status is not RoundStatus.OPEN:
+            return None
+        if self.ledger.get_submission(round_index, self.address).submitted:
+            log.info("P %s: round %d already submitted", self.address, round_index)
+            return None
+        return self.blobs.get(record.global_model_hash), record.tau
+
+    def deliver(self, round_index: int, update: LocalUpdate) -> None:
+        """Store the update's blobs and submit their hashes."""
+        model_hash = self.blobs.put(update.model)
+        extra_hash = self.blobs.put(update.extra)
+        self.ledger.submit(round_index, model_hash, extra_hash)
+        log.info("P %s: round %d submitted", self.address, round_index)
+
+    def take_part(self, round_index: int, runner: UpdateRunner = run_here) -> bool:
+        """Run τ local steps for an open round and submit; ``False`` if there is nothing to do."""
+        work = self.pending(round_index)
+        if work is None:
+            return False
+        global_model, tau = work
+        self.deliver(round_index, runner(self.strategy, global_model, self.part, tau))
+        return True
+
+    def verify(self, round_index: int) -> Vote:
+        """Recompute Eq. 10 from the committed blobs; attest when the bytes match, else dispute."""
+        record = self.ledger.get_round(round_index)
+        if record.status < RoundStatus.AGGREGATED:
+            raise AgentError(
+                f"round {round_index} is {record.status.name}, not aggregated yet: nothing to check"
+            )
+        me = self.ledger.participant_index(self.address)
+        if me in record.attested_indices or me in record.disputed_indices:
+            return Vote.ALREADY_VOTED
+        aggregate, _ = recompute_aggregate(self.strategy, self.ledger, self.blobs, round_index)
+        recomputed = self.blobs.put(aggregate)
+        if record.status is not RoundStatus.AGGREGATED:
+            # Finalised or disputed by the others already: the ledger takes no more votes.
+            if recomputed != record.aggregate_hash:
+                log.error(
+                    "P %s: round %d was decided, but its aggregate differs from ours",
+                    self.address,
+                    round_index,
+                )
+            return Vote.DECIDED
+        if recomputed == record.aggregate_hash:
+            self.ledger.attest(round_index, recomputed)
+            log.info("P %s: round %d attested", self.address, round_index)
+            return Vote.ATTESTED
+        self.ledger.dispute(round_index, recomputed)
+        log.warning("P %s: round %d disputed (aggregate differs)", self.address, round_index)
+        return Vote.DISPUTED
+
+
+@dataclass
+class ComputingPartyAgent:
+    """The computing party C: owns the key pair, opens rounds, aggregates, decrypts."""
+
+    strategy: Strategy
+    ledger: LedgerClient
+    blobs: BlobStore
+
+    def open_round(self, global_model: bytes, iteration: int, tau: int) -> int:
+        """Store the global model blob and open the next round with its hash."""
+        model_hash = self.blobs.put(global_model)
+        round_index = self.ledger.round_count()
+        self.ledger.open_round(iteration, tau, model_hash)
+        log.info("C: round %d opened (t=%d, τ=%d)", round_index, iteration, tau)
+        return round_index
+
+    def commit(self, round_index: int) -> bytes:
+        """Aggregate the submitted local models (Eq. 10), store the result and commit its hash.
+
+        Closing the round fixes who is included: exactly those who submitted by now."""
+        self.ledger.commit_aggregate(round_index, self._aggregate_hash_preview(round_index))
+        return self.blobs.get(self.ledger.get_round(round_index).aggregate_hash)
+
+    def _aggregate_hash_preview(self, round_index: int) -> bytes:
+        registry = self.ledger.participants()
+        models, sizes = [], []
+        for participant in registry:
+            submission = self.ledger.get_submission(round_index, participant.address)
+            if submission.submitted:
+                models.append(self.blobs.get(submission.model_hash))
+                sizes.append(participant.data_size)
+        if not models:
+            raise AgentError(f"round {round_index} has no submissions; wait for participants")
+        return self.blobs.put(self.strategy.aggregate(models, sizes))
+
+    def conclude(self, round_index: int) -> RoundOutcome:
+        """Decrypt what the party must and prepare the next global model (after commit)."""
+        record = self.ledger.get_round(round_index)
+        registry = self.ledger.participants()
+        indices = record.included_indices
+        updates: list[LocalUpdate] = []
+        sizes: list[int] = []
+        for i in indices:
+            submission = self.ledger.get_submission(round_index, registry[i].address)
+            updates.append(
+                LocalUpdate(
+                    model=self.blobs.get(submission.model_hash),
+                    extra=self.blobs.get(submission.extra_hash),
+                )
+            )
+            sizes.append(registry[i].data_size)
+        return self.strategy.conclude(
+            self.blobs.get(record.global_model_hash),
+            self.blobs.get(record.aggregate_hash),
+            updates,
+            sizes,
+        )
+
+
+def participant_sizes(agents: Sequence[ParticipantAgent]) -> tuple[int, ...]:
+    return tuple(agent.part.size for agent in agents)

@@ -1,0 +1,113 @@
+"""The aggregation strategy interface: one class per scheme, as Flower's ``Strategy``.
+
+A round of the main paper has four moves, and a strategy implements each one on opaque blobs (the
+bytes the blob store keeps and whose keccak256 the ledger records):
+
+1. ``initial_model`` — the computing party creates the starting global model [[w(0)]];
+2. ``local_update`` — a participant runs τ local steps on the global model with its own data and
+   returns its local model (Eq. 11's ELW_Pi) and an "extra" blob for the party's estimates;
+3. ``aggregate`` — Eq. 10, a deterministic function of public data, so any replica recomputes the
+   same bytes and attests to the party's commitment;
+4. ``conclude`` — the computing party (alone holding the secret) decrypts what it must, estimates
+   φ̂ and ω̂ (Eqs. 22–23), and prepares the next round's global model.
+
+The orchestration (ledger, blob store, processes) lives in :mod:`hefl.agents` and never branches on
+the strategy: a new scheme is a new subclass.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hefl.data.prepare import Part
+from hefl.errors import ConfigError
+from hefl.learning.estimates import Estimates, EstimateSettings
+
+UPDATE_MODES = ("fused", "literal")
+
+
+@dataclass(frozen=True)
+class LearningConfig:
+    """Hyper-parameters of the learning (Table 1 of the main paper as defaults).
+
+    Attributes:
+        eta: learning rate η (Table 1: 0.001).
+        ridge: γ of the optional ridge term γ‖w‖² (notes paper; 0 for the main paper).
+        mode: ``"fused"`` (τ steps as one affine map) or ``"literal"`` (Eqs. 6–9 step by step).
+        estimates: safeguards of φ̂ and ω̂.
+    """
+
+    eta: float = 0.001
+    ridge: float = 0.0
+    mode: str = "fused"
+    estimates: EstimateSettings = field(default_factory=EstimateSettings)
+
+    def __post_init__(self) -> None:
+        if not self.eta > 0:
+            raise ConfigError(f"learning rate eta must be > 0, got {self.eta}")
+        if self.ridge < 0:
+            raise ConfigError(f"ridge γ must be ≥ 0, got {self.ridge}")
+        if self.mode not in UPDATE_MODES:
+            raise ConfigError(f"update mode {self.mode!r} unknown; use one of {UPDATE_MODES}")
+
+
+@dataclass(frozen=True)
+class LocalUpdate:
+    """What a participant hands in for a round: its local model and the extra blob."""
+
+    model: bytes
+    extra: bytes
+
+
+@dataclass(frozen=True)
+class RoundOutcome:
+    """What the computing party learns at the end of a round.
+
+    Attributes:
+        model: the aggregated model w(t) in plaintext (the party's product).
+        next_global: the blob the next round starts from (re-encrypted at a fresh scale).
+        estimates: φ̂ and ω̂ for the controller, or ``None`` when they cannot be formed.
+        local_models: the decrypted local models w_i(t) of the included participants.
+    """
+
+    model: np.ndarray
+    next_global: bytes
+    estimates: Estimates | None
+    local_models: tuple[np.ndarray, ...]
+
+
+class Strategy(ABC):
+    """One learning-and-aggregation scheme; see the module docstring for the four moves."""
+
+    #: Name used on the command line and recorded in the job configuration.
+    name: str = "strategy"
+
+    @abstractmethod
+    def initial_model(self, model_size: int) -> bytes:
+        """The computing party's starting global model blob (w(0) = 0)."""
+
+    @abstractmethod
+    def local_update(self, global_model: bytes, part: Part, tau: int) -> LocalUpdate:
+        """τ local steps (Eq. 4 / Eqs. 6–9) from ``global_model`` on one participant's data."""
+
+    @abstractmethod
+    def aggregate(self, local_models: Sequence[bytes], sizes: Sequence[int]) -> bytes:
+        """Eq. 10: the size-weighted combination, deterministic in its inputs."""
+
+    @abstractmethod
+    def conclude(
+        self,
+        global_model: bytes,
+        aggregate: bytes,
+        updates: Sequence[LocalUpdate],
+        sizes: Sequence[int],
+    ) -> RoundOutcome:
+        """The computing party's end of the round: decrypt, estimate, prepare the next model."""
+
+    def describe(self) -> dict[str, object]:
+        """Public parameters of the scheme, for the job configuration's commitment."""
+        return {"strategy": self.name}
