@@ -1,0 +1,478 @@
+"""FLLedger: every function's success path and every custom error, events checked with arguments.
+
+Runs once on the embedded chain (eth-tester/py-evm) and once on a real Anvil node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+from chain_helpers import (
+    CONFIG_HASH,
+    PUBLIC_KEY_HASH,
+    Deployer,
+    expect_revert,
+    h,
+    open_and_fill,
+)
+from eth_utils import keccak
+
+from hefl.chain import (
+    ZERO_HASH,
+    Chain,
+    HashField,
+    LedgerClient,
+    RoundStatus,
+    deploy_ledger,
+    load_artifact,
+)
+from hefl.chain.ledger import _ENUMS
+from hefl.chain.revert import RevertDecoder
+from hefl.errors import ChainError, ContractRevertError
+
+#: Every custom error of the contract; test_every_custom_error_is_covered checks it is the ABI's.
+COVERED_ERRORS = {
+    "NotParty",
+    "NotParticipant",
+    "NoParticipants",
+    "TooManyParticipants",
+    "LengthMismatch",
+    "ZeroAddress",
+    "DuplicateParticipant",
+    "PartyIsParticipant",
+    "ZeroDataSize",
+    "ZeroHash",
+    "ZeroTau",
+    "IterationRegressed",
+    "PreviousRoundPending",
+    "RoundNotFound",
+    "RoundNotOpen",
+    "RoundNotAggregated",
+    "AlreadySubmitted",
+    "NoSubmissions",
+    "AlreadyVoted",
+    "AggregateMismatch",
+    "DisputeMatchesCommitment",
+}
+
+
+def raw_deploy(
+    chain: Chain,
+    party: str,
+    participants: Sequence[str],
+    sizes: Sequence[int],
+    pk_hash: bytes = PUBLIC_KEY_HASH,
+    cfg_hash: bytes = CONFIG_HASH,
+) -> None:
+    """Send the constructor with arguments the Python client would refuse to encode itself."""
+    artifact = load_artifact()
+    factory = chain.w3.eth.contract(abi=artifact.abi_list, bytecode=artifact.bytecode)
+    data = factory.constructor(
+        list(participants), list(sizes), pk_hash, cfg_hash
+    ).data_in_transaction
+    decoder = RevertDecoder(artifact.abi, contract="FLLedger", enums=_ENUMS)
+    chain.transact({"from": party, "data": data}, on_revert=decoder.from_exception)
+
+
+def test_every_custom_error_is_covered() -> None:
+    names = {e["name"] for e in load_artifact().abi if e["type"] == "error"}
+    assert names == COVERED_ERRORS
+
+
+# --- constructor ---------------------------------------------------------------------------------
+def test_deploy_registers_job_and_participants(deploy: Deployer, accounts: Sequence[str]) -> None:
+    ledger = deploy(3, sizes=[81, 81, 80])
+    result = ledger.deploy_result
+    assert result is not None
+    assert result.event_names() == ("ParticipantRegistered",) * 3 + ("LedgerCreated",)
+    for i, event in enumerate(result.events[:3]):
+        assert dict(event.args) == {
+            "participant": accounts[i + 1],
+            "index": i,
+            "dataSize": [81, 81, 80][i],
+        }
+    assert dict(result.event("LedgerCreated").args) == {
+        "party": accounts[0],
+        "publicKeyHash": PUBLIC_KEY_HASH,
+        "configHash": CONFIG_HASH,
+        "participantCount": 3,
+        "totalDataSize": 242,
+    }
+    assert ledger.party() == accounts[0]
+    assert ledger.public_key_hash() == PUBLIC_KEY_HASH
+    assert ledger.config_hash() == CONFIG_HASH
+    assert ledger.total_data_size() == 242
+    assert ledger.participant_count() == 3
+    assert ledger.consensus_nodes() == 4
+    assert ledger.max_participants() == 64
+    assert [(p.index, p.address, p.data_size) for p in ledger.participants()] == [
+        (0, accounts[1], 81),
+        (1, accounts[2], 81),
+        (2, accounts[3], 80),
+    ]
+    assert ledger.participant_index(accounts[3]) == 2
+    assert ledger.round_count() == 0
+    assert ledger.history() == ()
+
+
+def test_at_attaches_and_checks_code(chain: Chain, deploy: Deployer) -> None:
+    ledger = deploy(2)
+    again = LedgerClient.at(chain, ledger.address)
+    assert again.participants() == ledger.participants()
+    with pytest.raises(ChainError, match="no contract"):
+        LedgerClient.at(chain, "0x" + "11" * 20)
+
+
+def test_deploy_rejects_no_participants(chain: Chain, accounts: Sequence[str]) -> None:
+    with expect_revert("NoParticipants"):
+        deploy_ledger(chain, accounts[0], [], [], PUBLIC_KEY_HASH, CONFIG_HASH)
+
+
+def test_deploy_rejects_too_many_participants(chain: Chain, accounts: Sequence[str]) -> None:
+    many = ["0x" + keccak(text=f"p{i}")[:20].hex() for i in range(65)]
+    with expect_revert("TooManyParticipants", 65, 64):
+        deploy_ledger(chain, accounts[0], many, [1] * 65, PUBLIC_KEY_HASH, CONFIG_HASH)
+
+
+def test_deploy_rejects_length_mismatch(chain: Chain, accounts: Sequence[str]) -> None:
+    with expect_revert("LengthMismatch", 2, 1):
+        raw_deploy(chain, accounts[0], accounts[1:3], [5])
+
+
+def test_deploy_rejects_zero_address(chain: Chain, accounts: Sequence[str]) -> None:
+    with expect_revert("ZeroAddress", 1):
+        raw_deploy(chain, accounts[0], [accounts[1], "0x" + "00" * 20], [5, 5])
+
+
+def test_deploy_rejects_duplicates(chain: Chain, accounts: Sequence[str]) -> None:
+    with expect_revert("DuplicateParticipant", accounts[1]):
+        raw_deploy(chain, accounts[0], [accounts[1], accounts[2], accounts[1]], [5, 5, 5])
+
+
+def test_deploy_rejects_party_as_participant(chain: Chain, accounts: Sequence[str]) -> None:
+    with expect_revert("PartyIsParticipant", accounts[0]):
+        raw_deploy(chain, accounts[0], [accounts[1], accounts[0]], [5, 5])
+
+
+def test_deploy_rejects_zero_size(chain: Chain, accounts: Sequence[str]) -> None:
+    with expect_revert("ZeroDataSize", accounts[2]):
+        raw_deploy(chain, accounts[0], accounts[1:3], [5, 0])
+
+
+@pytest.mark.parametrize(
+    ("pk", "cfg", "field"),
+    [
+        (ZERO_HASH, CONFIG_HASH, HashField.PUBLIC_KEY),
+        (PUBLIC_KEY_HASH, ZERO_HASH, HashField.CONFIG),
+    ],
+)
+def test_deploy_rejects_zero_hashes(
+    chain: Chain, accounts: Sequence[str], pk: bytes, cfg: bytes, field: HashField
+) -> None:
+    with expect_revert("ZeroHash", field):
+        deploy_ledger(chain, accounts[0], accounts[1:3], [5, 5], pk, cfg)
+
+
+# --- openRound -----------------------------------------------------------------------------------
+def test_open_round(deploy: Deployer, accounts: Sequence[str]) -> None:
+    ledger = deploy(3)
+    result = ledger.open_round(0, 10, h("w0"))
+    assert result.event_names() == ("RoundOpened",)
+    assert dict(result.event("RoundOpened").args) == {
+        "round": 0,
+        "iteration": 0,
+        "tau": 10,
+        "globalModelHash": h("w0"),
+    }
+    assert ledger.round_count() == 1
+    record = ledger.get_round(0)
+    assert record.status is RoundStatus.OPEN
+    assert (record.iteration, record.tau, record.global_model_hash) == (0, 10, h("w0"))
+    assert record.aggregate_hash == ZERO_HASH
+    assert (record.submission_count, record.included, record.votes) == (0, 0, 0)
+    assert record.opened_block == result.block_number
+    assert (record.aggregated_block, record.closed_block) == (0, 0)
+
+
+def test_open_round_rules(deploy: Deployer, accounts: Sequence[str]) -> None:
+    ledger = deploy(3)
+    with expect_revert("NotParty", accounts[1]):
+        ledger.as_sender(accounts[1]).open_round(0, 10, h("w0"))
+    with expect_revert("ZeroTau"):
+        ledger.open_round(0, 0, h("w0"))
+    with expect_revert("ZeroHash", HashField.GLOBAL_MODEL):
+        ledger.open_round(0, 10, ZERO_HASH)
+    ledger.open_round(5, 10, h("w0"))
+    with expect_revert("PreviousRoundPending", 0, RoundStatus.OPEN):
+        ledger.open_round(15, 10, h("w1"))
+    open_and_fill(ledger, accounts, 3)
+    ledger.commit_aggregate(0, h("agg0"))
+    with expect_revert("PreviousRoundPending", 0, RoundStatus.AGGREGATED):
+        ledger.open_round(15, 10, h("w1"))
+    ledger.as_sender(accounts[1]).attest(0, h("agg0"))
+    ledger.as_sender(accounts[2]).attest(0, h("agg0"))
+    assert ledger.get_round(0).status is RoundStatus.FINALISED
+    with expect_revert("IterationRegressed", 5, 4):
+        ledger.open_round(4, 10, h("w1"))
+    assert ledger.open_round(15, 10, h("w1")).event("RoundOpened").args["round"] == 1
+
+
+def test_open_round_after_dispute_may_repeat_iteration(
+    deploy: Deployer, accounts: Sequence[str]
+) -> None:
+    ledger = deploy(3)  # n = 4, q = 3: two disputes make the quorum unreachable
+    open_and_fill(ledger, accounts, 3)
+    ledger.commit_aggregate(0, h("bad"))
+    ledger.as_sender(accounts[1]).dispute(0, h("good"))
+    ledger.as_sender(accounts[2]).dispute(0, h("good"))
+    assert ledger.get_round(0).status is RoundStatus.DISPUTED
+    ledger.open_round(0, 10, h("global 0"))
+    assert ledger.get_round(1).iteration == 0
+
+
+# --- submit --------------------------------------------------------------------------------------
+def test_submit(deploy: Deployer, accounts: Sequence[str]) -> None:
+    ledger = deploy(3)
+    ledger.open_round(0, 10, h("w0"))
+    p2 = ledger.as_sender(accounts[2])
+    result = p2.submit(0, h("m2"), h("x2"))
+    assert dict(result.event("Submitted").args) == {
+        "round": 0,
+        "participant": accounts[2],
+        "modelHash": h("m2"),
+        "extraHash": h("x2"),
+    }
+    result = ledger.as_sender(accounts[3]).submit(0, h("m3"))  # no second blob
+    assert result.event("Submitted").args["extraHash"] == ZERO_HASH
+    record = ledger.get_round(0)
+    assert record.submission_count == 2
+    assert record.included == 0b110
+    assert record.included_indices == (1, 2)
+    sub = ledger.get_submission(0, accounts[2])
+    assert (sub.model_hash, sub.extra_hash, sub.submitted, sub.has_extra) == (
+        h("m2"),
+        h("x2"),
+        True,
+        True,
+    )
+    assert ledger.get_submission(0, accounts[3]).has_extra is False
+    absent = ledger.get_submission(0, accounts[1])
+    assert (absent.submitted, absent.model_hash) == (False, ZERO_HASH)
+    assert [s.submitted for s in ledger.submissions(0)] == [False, True, True]
+
+
+def test_submit_rules(deploy: Deployer, accounts: Sequence[str]) -> None:
+    ledger = deploy(3)
+    p1 = ledger.as_sender(accounts[1])
+    with expect_revert("RoundNotFound", 0):
+        p1.submit(0, h("m"))
+    ledger.open_round(0, 10, h("w0"))
+    with expect_revert("NotParticipant", accounts[0]):
+        ledger.submit(0, h("m"))
+    with expect_revert("NotParticipant", accounts[9]):
+        ledger.as_sender(accounts[9]).submit(0, h("m"))
+    with expect_revert("ZeroHash", HashField.MODEL):
+        p1.submit(0, ZERO_HASH, h("x"))
+    p1.submit(0, h("m1"))
+    with expect_revert("AlreadySubmitted", 0, accounts[1]):
+        p1.submit(0, h("m1 again"))
+    ledger.commit_aggregate(0, h("agg"))
+    with expect_revert("RoundNotOpen", 0, RoundStatus.AGGREGATED):
+        ledger.as_sender(accounts[2]).submit(0, h("late"))
+
+
+# --- commitAggregate -----------------------------------------------------------------------------
+def test_commit_aggregate(deploy: Deployer, accounts: Sequence[str]) -> None:
+    ledger = deploy(4)
+    ledger.open_round(0, 10, h("w0"))
+    ledger.as_sender(accounts[1]).submit(0, h("m1"))
+    ledger.as_sender(accounts[4]).submit(0, h("m4"))
+    result = ledger.commit_aggregate(0, h("agg"))
+    assert result.event_names() == ("AggregateCommitted",)
+    assert dict(result.event("AggregateCommitted").args) == {
+        "round": 0,
+        "aggregateHash": h("agg"),
+        "included": 0b1001,
+        "submissionCount": 2,
+    }
+    record = ledger.get_round(0)
+    assert record.status is RoundStatus.AGGREGATED
+    assert record.aggregate_hash == h("agg")
+    assert record.included_indices == (0, 3)
+    assert record.votes == 1  # the party's commit
+    assert record.aggregated_block == result.block_number
+
+
+def test_commit_aggregate_rules(deploy: Deployer, accounts: Sequence[str]) -> None:
+    ledger = deploy(3)
+    with expect_revert("RoundNotFound", 0):
+        ledger.commit_aggregate(0, h("agg"))
+    ledger.open_round(0, 10, h("w0"))
+    with expect_revert("NotParty", accounts[1]):
+        ledger.as_sender(accounts[1]).commit_aggregate(0, h("agg"))
+    with expect_revert("ZeroHash", HashField.AGGREGATE):
+        ledger.commit_aggregate(0, ZERO_HASH)
+    with expect_revert("NoSubmissions", 0):
+        ledger.commit_aggregate(0, h("agg"))
+    ledger.as_sender(accounts[1]).submit(0, h("m1"))
+    ledger.commit_aggregate(0, h("agg"))
+    with expect_revert("RoundNotOpen", 0, RoundStatus.AGGREGATED):
+        ledger.commit_aggregate(0, h("agg2"))
+
+
+# --- attest --------------------------------------------------------------------------------------
+def test_attest_until_final(deploy: Deployer, accounts: Sequence[str]) -> None:
+    ledger = deploy(5)  # n = 6, F = 1, q = 4
+    assert ledger.quorum() == 4
+    open_and_fill(ledger, accounts, 5)
+    ledger.commit_aggregate(0, h("agg"))
+    r1 = ledger.as_sender(accounts[1]).attest(0, h("agg"))
+    assert r1.event_names() == ("Attested",)
+    assert dict(r1.event("Attested").args) == {"round": 0, "participant": accounts[1], "votes": 2}
+    ledger.as_sender(accounts[2]).attest(0, h("agg"))
+    assert ledger.get_round(0).status is RoundStatus.AGGREGATED
+    r3 = ledger.as_sender(accounts[3]).attest(0, h("agg"))
+    assert r3.event_names() == ("Attested", "RoundFinalised")
+    assert dict(r3.event("RoundFinalised").args) == {
+        "round": 0,
+        "aggregateHash": h("agg"),
+        "votes": 4,
+    }
+    record = ledger.get_round(0)
+    assert record.status is RoundStatus.FINALISED
+    assert (record.attest_count, record.votes, record.attested_indices) == (3, 4, (0, 1, 2))
+    assert record.closed_block == r3.block_number
+    with expect_revert("RoundNotAggregated", 0, RoundStatus.FINALISED):
+        ledger.as_sender(accounts[4]).attest(0, h("agg"))
+
+
+def test_attest_rules(deploy: Deployer, accounts: Sequence[str]) -> None:
+    ledger = deploy(3)
+    p1 = ledger.as_sender(accounts[1])
+    with expect_revert("RoundNotFound", 0):
+        p1.attest(0, h("agg"))
+    ledger.open_round(0, 10, h("w0"))
+    with expect_revert("RoundNotAggregated", 0, RoundStatus.OPEN):
+        p1.attest(0, h("agg"))
+    p1.submit(0, h("m1"))
+    ledger.commit_aggregate(0, h("agg"))
+    with expect_revert("NotParticipant", accounts[0]):
+        ledger.attest(0, h("agg"))
+    with expect_revert("AggregateMismatch", 0, h("agg"), h("other")):
+        p1.attest(0, h("other"))
+    # A participant that did not submit still votes as a replica.
+    ledger.as_sender(accounts[2]).attest(0, h("agg"))
+    with expect_revert("AlreadyVoted", 0, accounts[2]):
+        ledger.as_sender(accounts[2]).attest(0, h("agg"))
+    with expect_revert("AlreadyVoted", 0, accounts[2]):
+        ledger.as_sender(accounts[2]).dispute(0, h("other"))
+
+
+# --- dispute -------------------------------------------------------------------------------------
+def test_dispute_recorded_then_round_disputed(deploy: Deployer, accounts: Sequence[str]) -> None:
+    ledger = deploy(5)  # n = 6, q = 4: disputed once disputes > n - q = 2
+    open_and_fill(ledger, accounts, 5)
+    ledger.commit_aggregate(0, h("bad"))
+    d1 = ledger.as_sender(accounts[1]).dispute(0, h("good"))
+    assert d1.event_names() == ("DisputeRaised",)
+    assert dict(d1.event("DisputeRaised").args) == {
+        "round": 0,
+        "participant": accounts[1],
+        "recomputedHash": h("good"),
+        "disputes": 1,
+    }
+    ledger.as_sender(accounts[2]).attest(0, h("bad"))
+    ledger.as_sender(accounts[3]).dispute(0, h("good"))
+    record = ledger.get_round(0)
+    assert (record.status, record.dispute_count, record.disputed_indices) == (
+        RoundStatus.AGGREGATED,
+        2,
+        (0, 2),
+    )
+    d3 = ledger.as_sender(accounts[4]).dispute(0, h("good"))
+    assert d3.event_names() == ("DisputeRaised", "RoundDisputed")
+    assert dict(d3.event("RoundDisputed").args) == {"round": 0, "disputes": 3}
+    record = ledger.get_round(0)
+    assert record.status is RoundStatus.DISPUTED
+    assert (record.attest_count, record.dispute_count, record.closed_block) == (
+        1,
+        3,
+        d3.block_number,
+    )
+    with expect_revert("RoundNotAggregated", 0, RoundStatus.DISPUTED):
+        ledger.as_sender(accounts[5]).dispute(0, h("good"))
+    events = ledger.events("DisputeRaised")
+    assert [e.args["participant"] for e in events] == [accounts[1], accounts[3], accounts[4]]
+
+
+def test_dispute_rules(deploy: Deployer, accounts: Sequence[str]) -> None:
+    ledger = deploy(3)
+    p1 = ledger.as_sender(accounts[1])
+    with expect_revert("RoundNotFound", 0):
+        p1.dispute(0, h("x"))
+    ledger.open_round(0, 10, h("w0"))
+    with expect_revert("RoundNotAggregated", 0, RoundStatus.OPEN):
+        p1.dispute(0, h("x"))
+    p1.submit(0, h("m1"))
+    ledger.commit_aggregate(0, h("agg"))
+    with expect_revert("NotParticipant", accounts[0]):
+        ledger.dispute(0, h("x"))
+    with expect_revert("ZeroHash", HashField.RECOMPUTED):
+        p1.dispute(0, ZERO_HASH)
+    with expect_revert("DisputeMatchesCommitment", 0, h("agg")):
+        p1.dispute(0, h("agg"))
+    p1.dispute(0, h("x"))
+    with expect_revert("AlreadyVoted", 0, accounts[1]):
+        p1.dispute(0, h("y"))
+    with expect_revert("AlreadyVoted", 0, accounts[1]):
+        p1.attest(0, h("agg"))
+
+
+# --- views ---------------------------------------------------------------------------------------
+def test_view_errors(deploy: Deployer, accounts: Sequence[str]) -> None:
+    ledger = deploy(2)
+    with expect_revert("RoundNotFound", 0):
+        ledger.get_round(0)
+    with expect_revert("RoundNotFound", 3):
+        ledger.get_submission(3, accounts[1])
+    ledger.open_round(0, 1, h("w0"))
+    with expect_revert("NotParticipant", accounts[7]):
+        ledger.get_submission(0, accounts[7])
+    with expect_revert("NotParticipant", accounts[7]):
+        ledger.participant_index(accounts[7])
+
+
+def test_revert_message_names_error_and_args(deploy: Deployer, accounts: Sequence[str]) -> None:
+    ledger = deploy(2)
+    with pytest.raises(ContractRevertError) as info:
+        ledger.as_sender(accounts[1]).open_round(0, 1, h("w"))
+    assert str(info.value) == f"FLLedger reverted: NotParty(caller={accounts[1]})"
+    assert isinstance(info.value, RuntimeError)  # ChainError's built-in base
+    ledger.open_round(0, 1, h("w"))
+    with pytest.raises(ContractRevertError) as info:
+        ledger.open_round(1, 1, h("w"))
+    assert "PreviousRoundPending(round=0, status=OPEN)" in str(info.value)
+
+
+def test_no_transaction_is_sent_on_revert(
+    chain: Chain, deploy: Deployer, accounts: Sequence[str]
+) -> None:
+    ledger = deploy(2)
+    before = chain.w3.eth.get_transaction_count(accounts[1])
+    with expect_revert("NotParty"):
+        ledger.as_sender(accounts[1]).open_round(0, 1, h("w"))
+    assert chain.w3.eth.get_transaction_count(accounts[1]) == before
+
+
+def test_locally_signed_sender(chain: Chain, deploy: Deployer) -> None:
+    """A participant whose key hefl holds (as the multi-process mode's keystores do)."""
+    party_key = chain.create_account()
+    member = chain.create_account()
+    assert chain.has_private_key(member)
+    ledger = deploy_ledger(chain, party_key, [member], [7], PUBLIC_KEY_HASH, CONFIG_HASH)
+    ledger.open_round(0, 1, h("w"))
+    ledger.as_sender(member).submit(0, h("m"))
+    ledger.commit_aggregate(0, h("agg"))
+    result = ledger.as_sender(member).attest(0, h("agg"))  # n = 2, q = 2
+    assert result.event_names() == ("Attested", "RoundFinalised")
