@@ -229,3 +229,32 @@ def test_shape_and_key_errors(small_keypair, other_keypair) -> None:
         a.mul_int(0.5)
     with pytest.raises(ShapeMismatchError):
         a.add_plain(np.ones((2, 2)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(-(2**60), 2**60), min_size=1, max_size=40))
+def test_fixed_base_powers_match_powmod(small_keypair, exps) -> None:
+    import gmpy2
+
+    from hefl.crypto.multiexp import fixed_base_powers, multi_exp_rows
+
+    pk, _ = small_keypair
+    c = pk.encrypt_int(12345)
+    want = [gmpy2.powmod(c, e, pk.nsquare) for e in exps]
+    assert fixed_base_powers(c, exps, pk.nsquare) == want
+    bases = [pk.encrypt_int(i) for i in range(len(exps))]
+    (row,) = multi_exp_rows(bases, [exps], pk.nsquare)
+    prod = gmpy2.mpz(1)
+    for b, e in zip(bases, exps, strict=True):
+        prod = prod * gmpy2.powmod(b, e, pk.nsquare) % pk.nsquare
+    assert row == prod
+
+
+def test_broadcast_long_plain_vector_2048(keypair) -> None:
+    pk, sk = keypair
+    rng = np.random.default_rng(7)
+    xs = rng.uniform(-1, 1, 30)
+    ev = EncryptedVector.encrypt(pk, [0.625], 32)
+    out = ev.mul_fixed(xs, 53)
+    (a,) = encode_array([0.625], 32)
+    assert out.decrypt_ints(sk) == [a * k for k in encode_array(xs, 53)]

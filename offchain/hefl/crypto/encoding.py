@@ -10,10 +10,11 @@ codecs agree on which residues mean what. The middle band (max_int, n − max_in
 computation wrapped around; :func:`decode_residue` refuses it with
 :class:`~hefl.errors.EncodingOverflowError` instead of returning a wrong number.
 
-Why n/3: a sum of two in-band values stays inside (−n + 1, n − 1)... only if both operands are
-bounded; hefl never relies on that slack — every homomorphic operation checks a rigorous bound on
-|x| *before* it computes (see :mod:`hefl.crypto.vector`) — but keeping phe's band means a hefl
-ciphertext decodes identically with phe and vice versa.
+Why the band: a residue is only meaningful if the integer it stands for is known to lie in
+[−max_int, max_int]; Z_n itself cannot tell a large positive from a negative number. hefl never
+relies on luck here — every homomorphic operation checks a rigorous bound on |x| *before* it
+computes (see :mod:`hefl.crypto.vector`) — and keeping phe's band means a hefl ciphertext decodes
+identically with phe and vice versa.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import gmpy2
 from gmpy2 import mpz
 
-__all__ = ["choose_window", "multi_exp_rows", "powers_table"]
+__all__ = ["choose_window", "fixed_base_powers", "multi_exp_rows", "powers_table"]
 
 MAX_WINDOW = 8
 
@@ -89,4 +89,57 @@ def multi_exp_rows(
                 if digit:
                     acc = table[digit] if acc is None else acc * table[digit] % modulus
         out.append(mpz(1) if acc is None else acc)
+    return out
+
+
+#: Cost of one modular multiplication inside GMP's powmod relative to one at Python level
+#: (measured ≈ 3.8 µs vs ≈ 4.9 µs at 4096 bits); used to decide between comb and powmod.
+POWMOD_STEP_RELATIVE_COST = 0.8
+
+
+def fixed_base_powers(base: mpz, exponents: Sequence[int], modulus: mpz) -> list[mpz]:
+    """[base^e mod modulus for e in exponents] (signed e) sharing one comb table.
+
+    Comb with window w: rows R = ⌈B/w⌉, row i holds (base^(2^(w·i)))^d for d < 2^w, built with
+    R·(2^w − 2) + (R − 1)·w multiplications; each exponent then costs one multiplication per
+    non-zero digit and no squarings (a negative exponent also costs one inversion). Used when the
+    estimated count beats separate powmods (≈1.2·B steps each), e.g. for the per-sample gradient
+    [[r_j]]^{x_jk} of Eq. 8 where one ciphertext meets a whole plaintext vector.
+    """
+    es = [int(e) for e in exponents]
+    exp_bits = max((abs(e).bit_length() for e in es), default=0)
+    count = sum(1 for e in es if e)
+    if exp_bits == 0:
+        return [mpz(1)] * len(es)
+    naive = count * 1.2 * exp_bits * POWMOD_STEP_RELATIVE_COST
+    best_w, best_cost = 0, naive
+    for w in range(2, MAX_WINDOW + 1):
+        rows = -(-exp_bits // w)
+        cost = rows * ((1 << w) - 2) + (rows - 1) * w + count * rows * (1 - 2.0**-w)
+        if cost < best_cost:
+            best_w, best_cost = w, cost
+    if best_w == 0:
+        return [gmpy2.powmod(base, e, modulus) for e in es]
+    w, mask = best_w, (1 << best_w) - 1
+    tables: list[list[mpz]] = []
+    g = base % modulus
+    for i in range(-(-exp_bits // w)):
+        if i:
+            for _ in range(w):
+                g = g * g % modulus
+        tables.append(powers_table(g, w, modulus))
+    out: list[mpz] = []
+    for e in es:
+        a = -e if e < 0 else e
+        acc: mpz | None = None
+        i = 0
+        while a:
+            digit = a & mask
+            if digit:
+                t = tables[i][digit]
+                acc = t if acc is None else acc * t % modulus
+            a >>= w
+            i += 1
+        res = mpz(1) if acc is None else acc
+        out.append(gmpy2.invert(res, modulus) if e < 0 else res)
     return out

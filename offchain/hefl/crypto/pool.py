@@ -64,6 +64,16 @@ def shutdown() -> None:
 atexit.register(shutdown)
 
 
+def _forget_after_fork() -> None:
+    """A forked child inherits the executor object but not its threads: start afresh."""
+    global _executor, _lock
+    _executor = None
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
 def decrypt_batch(
     key: PrivateKey, ciphertexts: Sequence[int], *, workers: int | None = None
 ) -> list[mpz]:

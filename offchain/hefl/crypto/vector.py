@@ -44,7 +44,7 @@ from gmpy2 import mpz
 
 from hefl.crypto.encoding import decode_residue, encode_array, encode_residue, to_float
 from hefl.crypto.keys import PrivateKey, PublicKey, Randomizer
-from hefl.crypto.multiexp import multi_exp_rows
+from hefl.crypto.multiexp import fixed_base_powers, multi_exp_rows
 from hefl.crypto.serialize import decode_vector, encode_vector, keccak256
 from hefl.errors import CryptoError, EncodingOverflowError, KeyMismatchError
 
@@ -374,7 +374,7 @@ class EncryptedVector:
         bound = _check_bound(pk, op, self.bound * max((abs(k) for k in ks), default=0))
         nsq = pk.nsquare
         if len(self) == 1 and length > 1:
-            out = _fixed_base_powers(self._c[0], ks, nsq)
+            out = fixed_base_powers(self._c[0], ks, nsq)
         else:
             if len(ks) == 1:
                 ks = ks * length
@@ -568,11 +568,6 @@ def _weighted_sum_ints(
     for k in range(length):
         out.extend(multi_exp_rows([v.ciphertexts[k] for v in aligned], [ws], pk.nsquare))
     return EncryptedVector(pk, out, f + precision_bits, bound)
-
-
-def _fixed_base_powers(base: mpz, exponents: list[int], modulus: mpz) -> list[mpz]:
-    """[base^e for e in exponents] (signed), sharing one power table across the exponents."""
-    return [gmpy2.powmod(base, e, modulus) for e in exponents]
 
 
 def _fresh_bound(ints: Sequence[int], scale_bits: int, value_bound: float | None) -> int:

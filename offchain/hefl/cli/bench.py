@@ -1,0 +1,34 @@
+"""``hefl bench NAME [--json] [--quick]``: run a benchmark from :data:`hefl.bench.BENCHES`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from hefl.bench import BENCHES, load_bench
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "bench",
+        help="run a performance benchmark",
+        description="Time hefl's building blocks against references measured in the same run.",
+    )
+    benches = parser.add_subparsers(dest="bench", metavar="BENCH")
+    for name, (_, help_text) in BENCHES.items():
+        sub = benches.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        sub.add_argument("--quick", action="store_true", help="fewer repetitions (≤ ~30 s)")
+        sub.set_defaults(func=run, bench_name=name)
+    parser.set_defaults(func=lambda _args: parser.print_help() or 2)
+
+
+def run(args: argparse.Namespace) -> int:
+    module = load_bench(args.bench_name)
+    result = module.run(quick=args.quick)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(module.render(result))
+    return 0
