@@ -16,7 +16,7 @@ from hefl import __version__
 from hefl.errors import HeflError
 
 #: Modules under hefl.cli that contribute sub-commands, in help order.
-COMMANDS: tuple[str, ...] = ("compile", "deploy", "history")
+COMMANDS: tuple[str, ...] = ("compile", "deploy", "history", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
