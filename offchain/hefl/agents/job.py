@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -298,3 +299,36 @@ class InProcessJob:
             config_document=self.document,
             ledger=self.ledger,
         )
+
+
+METRIC_COLUMNS = (
+    "round", "iteration", "tau", "status", "train_loss", "test_loss", "phi", "omega",
+    "attested", "disputed", "seconds", "energy",
+)  # fmt: skip
+
+
+def save_job(result: JobResult, out_dir: str | Path) -> dict[str, Path]:
+    """Write ``history.json`` (every round's on-chain fields plus the losses), ``metrics.csv``,
+    ``deployment.json`` and ``config.json`` into ``out_dir``; return their paths."""
+    from hefl.agents.audit import export_history
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = {s.round: asdict(s) for s in result.rounds}
+    history = export_history(result.ledger, metrics)
+    history["deployment"] = result.deployment.to_json()
+    paths = {
+        "history": out / "history.json",
+        "metrics": out / "metrics.csv",
+        "deployment": out / "deployment.json",
+        "config": out / "config.json",
+    }
+    paths["history"].write_text(json.dumps(history, indent=2))
+    lines = [",".join(METRIC_COLUMNS)]
+    for summary in result.rounds:
+        row = asdict(summary)
+        lines.append(",".join("" if row[c] is None else str(row[c]) for c in METRIC_COLUMNS))
+    paths["metrics"].write_text("\n".join(lines) + "\n")
+    paths["deployment"].write_text(json.dumps(result.deployment.to_json(), indent=2))
+    paths["config"].write_text(json.dumps(result.config_document, indent=2))
+    return paths

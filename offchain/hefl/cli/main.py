@@ -16,7 +16,7 @@ from hefl import __version__
 from hefl.errors import HeflError
 
 #: Modules under hefl.cli that contribute sub-commands, in help order.
-COMMANDS: tuple[str, ...] = ("compile", "deploy", "history", "bench")
+COMMANDS: tuple[str, ...] = ("run", "compile", "deploy", "history", "bench", "verify")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,51 @@
+"""``hefl verify``: re-check a finished job from the ledger and the blob store alone.
+
+``hefl verify DIR`` checks a run's blobs against the history it exported (``DIR/history.json``),
+which is all that is left of a job on the embedded chain; it says plainly that the chain itself was
+not consulted. With ``--rpc URL --address A`` it reads the live chain instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from hefl.agents.audit import ExportedHistory, LedgerView, audit
+from hefl.chain import LedgerClient, LocalBlobStore, connect_rpc
+from hefl.errors import ConfigError, VerificationError
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "verify",
+        help="re-check a job's blobs, aggregates and quorums",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("directory", type=Path, help="the run's output directory (hefl run --out)")
+    parser.add_argument("--rpc", metavar="URL", help="read the live chain at this JSON-RPC URL")
+    parser.add_argument("--address", metavar="A", help="ledger address (with --rpc)")
+    parser.add_argument("--blobs", type=Path, help="blob store directory (default DIR/blobs)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    blobs_dir = args.blobs or args.directory / "blobs"
+    if not blobs_dir.is_dir():
+        raise ConfigError(f"no blob store at {blobs_dir}; pass --blobs DIR")
+    ledger: LedgerView
+    if args.rpc:
+        address = args.address
+        if not address:
+            address = ExportedHistory.load(args.directory).document["deployment"]["address"]
+        ledger = LedgerClient.at(connect_rpc(args.rpc), address)
+    else:
+        ledger = ExportedHistory.load(args.directory)
+    report = audit(ledger, LocalBlobStore(blobs_dir))
+    print(report.summary())
+    for problem in report.problems:
+        print(f"  - {problem}")
+    if not report.ok:
+        raise VerificationError(f"{len(report.problems)} problem(s) found")
+    return 0
