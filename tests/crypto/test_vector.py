@@ -258,3 +258,21 @@ def test_broadcast_long_plain_vector_2048(keypair) -> None:
     out = ev.mul_fixed(xs, 53)
     (a,) = encode_array([0.625], 32)
     assert out.decrypt_ints(sk) == [a * k for k in encode_array(xs, 53)]
+
+
+def test_pickle_and_batch_decrypt_of_several_vectors(small_keypair, other_keypair) -> None:
+    import pickle
+
+    from hefl.crypto import PrivateKey, PublicKey, decrypt_vectors
+
+    pk, sk = small_keypair
+    a = EncryptedVector.encrypt(pk, [1.0, -2.0, 0.5], 10)
+    b = EncryptedVector.encrypt(pk, [3.25], 3)
+    pk2, sk2, a2 = (pickle.loads(pickle.dumps(o)) for o in (pk, sk, a))
+    assert isinstance(pk2, PublicKey) and pk2 == pk and pk2.h == pk.h
+    assert isinstance(sk2, PrivateKey) and sk2 == sk
+    assert a2 == a
+    got = decrypt_vectors(sk, [a, b, a2], workers=2)
+    assert [list(g) for g in got] == [[1.0, -2.0, 0.5], [3.25], [1.0, -2.0, 0.5]]
+    with pytest.raises(KeyMismatchError):
+        decrypt_vectors(other_keypair[1], [a])

@@ -34,6 +34,7 @@ Encrypted vectors (:mod:`hefl.crypto.vector`), immutable, deterministic operatio
     weighted_sum(vectors, weights, precision_bits)   weighted_sum_int(vectors, int_weights)
     EncryptedVector.concat(vectors)   ev.rerandomize()   ev.headroom_bits
     ev.decrypt(sk, workers=None) -> np.ndarray[float64]    ev.decrypt_ints(sk) -> list[int]
+    decrypt_vectors(sk, vectors, workers=None) -> list[np.ndarray]   (one batch for all)
     ev.to_bytes()  EncryptedVector.from_bytes(data, pk)
     ev.hash() (keccak256 of to_bytes(), 32 bytes)  ev.hash_hex()
     ev.to_phe() / EncryptedVector.from_phe(numbers, pk, bound=None)
@@ -71,6 +72,7 @@ from hefl.crypto.vector import (
     DEFAULT_SCALE_BITS,
     EncryptedVector,
     ShapeMismatchError,
+    decrypt_vectors,
     encrypt,
     matvec,
     matvec_int,
@@ -87,6 +89,7 @@ __all__ = [
     "PublicKey",
     "ShapeMismatchError",
     "decode_residue",
+    "decrypt_vectors",
     "encode_array",
     "encode_float",
     "encode_residue",
