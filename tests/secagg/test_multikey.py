@@ -376,6 +376,31 @@ def test_resealed_tamper_is_caught_by_the_subgroup_checks(one_message) -> None:
     assert message_hash(_reseal(bytes(bad))) != message_hash(msg)
 
 
+def test_deferred_subgroup_check_blames_the_sender(group512: GroupParams) -> None:
+    server, clients = make_protocol(group512, 50, 3)
+    para = server.para
+    offer = server.begin_round(0, range(3))
+    msgs = []
+    for c in clients:
+        c.begin_round(0, offer.pk_s)
+        msgs.append(c.enc(np.zeros(50)))
+    header = len(msgs[1]) - DIGEST_BYTES - para.segments * para.width_p2 - 2 * para.width_p
+    bad = bytearray(msgs[1])
+    bad[header + para.width_p2 - 1] ^= 0x01
+    msgs[1] = _reseal(bytes(bad))
+    for m in msgs:
+        server.receive(m)  # deferred: accepted on receipt
+    r = server.chel_gen()
+    with pytest.raises(SerializationError, match="client 1"):
+        server.finish({c.client_id: c.res_gen(r) for c in clients})
+    eager = MultiKeyServer(para, server.secret_alphas, eager_checks=True)
+    for c in clients:
+        eager.register(c.client_id, c.pk)
+    eager.begin_round(0, range(3))
+    with pytest.raises(SerializationError, match="client 1"):
+        eager.receive(msgs[1])
+
+
 def test_wrong_round_duplicate_and_outsider_are_rejected(one_message, group512) -> None:
     server, clients, msg = one_message
     server.receive(msg)

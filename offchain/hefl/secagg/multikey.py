@@ -460,20 +460,25 @@ class ClientCiphertext:
         )
 
     @classmethod
-    def from_bytes(cls, data: bytes, para: SysPara) -> ClientCiphertext:
-        """Parse and validate: exact length, digest, residues in range, every element in G / G̃.
+    def from_bytes(
+        cls, data: bytes, para: SysPara, *, check_subgroup: bool = True
+    ) -> ClientCiphertext:
+        """Parse and validate: exact length, digest, residues in range, E_i2 in G, and (unless
+        ``check_subgroup=False``) every E(∇̂_ij) mod p in G.
 
-        Raises :class:`SerializationError` naming the bad field.
+        Raises :class:`SerializationError` naming the bad field. The server defers the u
+        subgroup tests of E_i1 (one exponentiation each, most of its time) to
+        :meth:`check_subgroup`, run only when the aggregate fails to decrypt: a valid aggregate
+        proves them all (x_j ≡ 1 mod p), and a failing one is then blamed on its sender.
         """
         frame = decode_frame(data, MAGIC, para.message_shapes)
         e1, (a, b) = frame.groups
         grp = para.group
         for j, e in enumerate(e1):
-            # E(∇̂_ij) = (1 + ∇̂ p)·β̃_j^{r} is a unit of Z_{p²} whose residue mod p is in G.
-            if not 0 < e < grp.p2 or not grp.contains(e % grp.p):
+            if not 0 < e < grp.p2 or e % grp.p == 0:
                 raise SerializationError(
-                    f"client {frame.client_id}: ciphertext E(∇̂_i{j + 1}) is not a valid "
-                    "element of Z_{p²}^* over G; the message was tampered with or is corrupt"
+                    f"client {frame.client_id}: ciphertext E(∇̂_i{j + 1}) is not a unit of "
+                    "Z_{p²}; the message was tampered with or is corrupt"
                 )
         for name, x in (("g^{r_i2}", a), ("g^{r_i1}·pk_S^{r_i2}", b)):
             if not grp.contains(x):
@@ -481,7 +486,20 @@ class ClientCiphertext:
                     f"client {frame.client_id}: E_i2 component {name} is not in the subgroup G; "
                     "the message was tampered with or is corrupt"
                 )
-        return cls(frame.round_index, frame.attempt, frame.client_id, tuple(e1), a, b)
+        ct = cls(frame.round_index, frame.attempt, frame.client_id, tuple(e1), a, b)
+        if check_subgroup:
+            ct.check_subgroup(para)
+        return ct
+
+    def check_subgroup(self, para: SysPara) -> None:
+        """E(∇̂_ij) = (1 + ∇̂ p)·β̃_j^{r} has its residue mod p in G, for every segment j."""
+        grp = para.group
+        for j, e in enumerate(self.e1):
+            if not grp.contains(e % grp.p):
+                raise SerializationError(
+                    f"client {self.client_id}: ciphertext E(∇̂_i{j + 1}) does not lie over the "
+                    "subgroup G; the message was tampered with or is corrupt"
+                )
 
 
 @dataclass(frozen=True)
@@ -519,10 +537,12 @@ class _RoundState:
 class MultiKeyServer:
     """The server: SysGen, AggPKGen, SE, ChelGen, Agg, Dec and Algorithm 2."""
 
-    def __init__(self, para: SysPara, alphas: Sequence[int]) -> None:
+    def __init__(self, para: SysPara, alphas: Sequence[int], *, eager_checks: bool = False) -> None:
+        """``eager_checks``: test every E(∇̂_ij) ∈ G on receipt instead of only on failure."""
         if len(alphas) != para.segments:
             raise ConfigError(f"{len(alphas)} server secrets for {para.segments} segments")
         self.para = para
+        self.eager_checks = eager_checks
         self._alphas = tuple(int(x) for x in alphas)
         self._pks: dict[int, int] = {}
         self._round: _RoundState | None = None
@@ -643,7 +663,7 @@ class MultiKeyServer:
     def receive(self, message: bytes) -> ClientCiphertext:
         """Parse, validate and store one client's E(∇̂_i) for the current round."""
         st = self._state()
-        ct = ClientCiphertext.from_bytes(message, self.para)
+        ct = ClientCiphertext.from_bytes(message, self.para, check_subgroup=self.eager_checks)
         if (ct.round_index, ct.attempt) != (st.round_index, st.attempt):
             raise ProtocolError(
                 f"client {ct.client_id}: message for round {ct.round_index} attempt "
@@ -732,9 +752,19 @@ class MultiKeyServer:
         return out
 
     def finish(self, responses: Mapping[int, int]) -> np.ndarray:
-        """Agg, Dec, Algorithm 2 and de-quantisation: Σ_{C_i∈S} ∇_i as float64."""
+        """Agg, Dec, Algorithm 2 and de-quantisation: Σ_{C_i∈S} ∇_i as float64.
+
+        If Dec fails, the deferred subgroup tests run on every received ciphertext and the
+        error names the client whose E(∇̂_ij) is invalid (:class:`SerializationError`).
+        """
         agg = self.agg(responses)
-        summed = self.recover(self.dec(agg))
+        try:
+            packed = self.dec(agg)
+        except DecryptionError:
+            for ct in self._state().received.values():
+                ct.check_subgroup(self.para)
+            raise
+        summed = self.recover(packed)
         self._round = None
         return self.para.quantiser.decode_sum(summed, agg.count)
 
