@@ -1,0 +1,59 @@
+"""Multi-exponentiation internals against gmpy2.powmod (both Straus variants, w-NAF digits)."""
+
+from __future__ import annotations
+
+import itertools
+
+import gmpy2
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hefl.crypto.multiexp import (
+    _multi_exp_fixed,
+    _multi_exp_wnaf,
+    fixed_base_powers,
+    multi_exp_rows,
+    wnaf_digits,
+)
+
+
+@given(st.integers(0, 2**300), st.integers(2, 8))
+def test_wnaf_digits(a: int, w: int) -> None:
+    digits = wnaf_digits(a, w)
+    assert sum(d << p for p, d in digits) == a
+    assert all(d % 2 and abs(d) < 1 << (w - 1) for _, d in digits)
+    positions = [p for p, _ in digits]
+    assert all(q - p >= w for p, q in itertools.pairwise(positions))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 5), st.data())
+def test_both_straus_variants_match_powmod(small_keypair, rows, d, data) -> None:
+    pk, _ = small_keypair
+    m = pk.nsquare
+    bases = pk.encrypt_ints(range(1, d + 1))
+    exps = [
+        data.draw(st.lists(st.integers(-(2**70), 2**70), min_size=d, max_size=d))
+        for _ in range(rows)
+    ]
+    want = []
+    for row in exps:
+        acc = gmpy2.mpz(1)
+        for b, e in zip(bases, row, strict=True):
+            acc = acc * gmpy2.powmod(b, e, m) % m
+        want.append(acc)
+    bits = max(abs(e).bit_length() for row in exps for e in row)
+    w = data.draw(st.integers(2, 6))
+    assert _multi_exp_wnaf(bases, exps, m, w) == want
+    if bits:
+        assert _multi_exp_fixed(bases, exps, m, w, [True] * d, [True] * d, bits) == want
+    assert multi_exp_rows(bases, exps, m) == want
+
+
+def test_degenerate_inputs(small_keypair) -> None:
+    pk, _ = small_keypair
+    m = pk.nsquare
+    c = pk.encrypt_int(5)
+    assert multi_exp_rows([c, c], [[0, 0], [0, 0]], m) == [1, 1]
+    assert fixed_base_powers(c, [0, 0], m) == [1, 1]
+    assert multi_exp_rows([], [[]], m) == [1]
