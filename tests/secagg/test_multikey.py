@@ -469,3 +469,13 @@ def test_group_structure(group512: GroupParams) -> None:
     assert grp.contains(grp.g) and grp.g != 1
     assert grp.contains_lifted(int(grp.g_lift)) and grp.g_lift % grp.p == grp.g
     assert not grp.contains(grp.p - 1)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(0, 2**256 - 1), min_size=1, max_size=8), st.integers(2, 2**200))
+def test_fixed_base_powers_match_powmod(exponents: list[int], base: int) -> None:
+    from hefl.secagg.multikey import fixed_base_powers
+
+    modulus = 2**521 - 1
+    got = fixed_base_powers(base, exponents, modulus, 256)
+    assert got == [pow(base, e, modulus) for e in exponents]

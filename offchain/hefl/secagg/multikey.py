@@ -163,6 +163,48 @@ def _check_sizes(kappa1: int, q_bits: int, allow_insecure: bool) -> None:
         )
 
 
+#: Window (bits per digit) of the fixed-base table used by Dec.
+COMB_WINDOW = 6
+
+
+def fixed_base_powers(
+    base: int, exponents: Sequence[int], modulus: int, exp_bits: int
+) -> list[mpz]:
+    """base^e mod modulus for many e < 2^exp_bits with one fixed-base comb table.
+
+    Table rows hold base^{d·2^{w·i}} for digits d < 2^w (w = :data:`COMB_WINDOW`); each power
+    then costs ⌈exp_bits/w⌉ multiplications instead of a full exponentiation. Dec uses it for
+    lift(d/T)^{−α_j} over the u segments (one base, u exponents).
+    """
+    w = COMB_WINDOW
+    rows = (exp_bits + w - 1) // w
+    mod = mpz(modulus)
+    table = []
+    b = mpz(base) % mod
+    for _ in range(rows):
+        row = [mpz(1), b]
+        for _ in range(2, 1 << w):
+            row.append(row[-1] * b % mod)
+        table.append(row)
+        b = row[-1] * b % mod  # base^{2^{w(i+1)}}
+    mask = (1 << w) - 1
+    out = []
+    for e in exponents:
+        e = int(e)
+        if not 0 <= e < (1 << (rows * w)):
+            raise ConfigError(f"exponent of {e.bit_length()} bits exceeds the table's {exp_bits}")
+        acc = mpz(1)
+        i = 0
+        while e:
+            d = e & mask
+            if d:
+                acc = acc * table[i][d] % mod
+            e >>= w
+            i += 1
+        out.append(acc)
+    return out
+
+
 # --- the group (p, q, G, g) ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class GroupParams:
@@ -731,9 +773,10 @@ class MultiKeyServer:
         p, p2, q = mpz(grp.p), grp.p2, mpz(grp.q)
         z = mpz(agg.d) * gmpy2.invert(mpz(agg.t), p) % p
         z_lift = grp.lift(int(z))
+        blinds = fixed_base_powers(z_lift, [q - a for a in self._alphas], p2, grp.q.bit_length())
         out = []
-        for j, (e, alpha) in enumerate(zip(agg.e_agg, self._alphas, strict=True)):
-            x = mpz(e) * gmpy2.powmod(z_lift, q - alpha, p2) % p2
+        for j, (e, blind) in enumerate(zip(agg.e_agg, blinds, strict=True)):
+            x = mpz(e) * blind % p2
             if (x - 1) % p:
                 raise DecryptionError(
                     f"segment {j + 1}: E_Agg·(d/T)^(−α) is not of the form (p+1)^m; the "
