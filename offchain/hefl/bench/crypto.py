@@ -33,6 +33,7 @@ import numpy as np
 from hefl.bench import BenchResult
 from hefl.crypto import EncryptedVector, generate_keypair, matvec, weighted_sum
 from hefl.crypto.pool import DEFAULT_WORKERS
+from hefl.errors import ConfigError
 
 __all__ = ["TARGETS", "render", "run"]
 
@@ -84,7 +85,13 @@ def _time_interleaved(
 
 def run(*, quick: bool = False) -> BenchResult:
     """Measure everything; ``quick`` finishes within ~30 s on the reference machine."""
-    from phe import paillier  # GPL, bench/test only: imported lazily
+    try:
+        from phe import paillier  # GPL, bench/test only: imported lazily
+    except ImportError as exc:
+        raise ConfigError(
+            "hefl bench crypto compares against python-paillier, which is not installed; "
+            "install the test extra (pip install -e '.[test]') or phe==1.5.0"
+        ) from exc
 
     t_start = time.perf_counter()
     reps = 2 if quick else 5

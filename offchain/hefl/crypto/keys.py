@@ -91,6 +91,8 @@ MIN_INSECURE_KEY_BITS = 128
 COMB_WINDOW = 8
 #: Domain separator of the hash that derives h from n.
 DJN_H_DOMAIN = b"hefl/paillier/djn-h/v1"
+#: Generated primes must differ in their top bits: |p − q| ≥ 2^(|p| − FERMAT_GAP_BITS).
+FERMAT_GAP_BITS = 100
 #: Miller–Rabin rounds (after GMP's BPSW) when validating primes of a loaded private key.
 PRIME_CHECK_ROUNDS = 32
 
@@ -516,10 +518,11 @@ def generate_keypair(
 ) -> tuple[PublicKey, PrivateKey]:
     """Generate a Paillier key pair with a ``bits``-bit modulus n = p·q, |p| = |q| = bits/2.
 
-    2048 bits by default; 3072 and larger multiples of 1024 are accepted; smaller keys raise
+    2048 bits by default; any even size ≥ 2048 (e.g. 3072) is accepted; smaller keys raise
     :class:`~hefl.errors.InsecureParameterError` unless ``allow_insecure=True`` (then an
     :class:`InsecureKeyWarning` is emitted). Both primes have their top two bits set, so n has
-    exactly ``bits`` bits; gcd(n, (p−1)(q−1)) = 1 holds since p, q are of equal size.
+    exactly ``bits`` bits; gcd(n, (p−1)(q−1)) = 1 is checked (it holds for equal-size primes),
+    and |p − q| ≥ 2^(bits/2 − 100) so that Fermat's method cannot factor n.
     """
     _check_bits(bits, allow_insecure)
     half = bits // 2
@@ -527,7 +530,12 @@ def generate_keypair(
         p = _random_prime(half)
         q = _random_prime(half)
         n = p * q
-        if p != q and n.bit_length() == bits and gmpy2.gcd(n, (p - 1) * (q - 1)) == 1:
+        if (
+            abs(p - q)
+            >> (half - min(FERMAT_GAP_BITS, half // 2))  # |p − q| large: Fermat factoring fails
+            and n.bit_length() == bits
+            and gmpy2.gcd(n, (p - 1) * (q - 1)) == 1
+        ):
             break
     public = PublicKey(n)
     return public, PrivateKey(public, p, q)
