@@ -479,3 +479,21 @@ def test_fixed_base_powers_match_powmod(exponents: list[int], base: int) -> None
     modulus = 2**521 - 1
     got = fixed_base_powers(base, exponents, modulus, 256)
     assert got == [pow(base, e, modulus) for e in exponents]
+
+
+def test_syspara_json_roundtrip_and_rejection(group512: GroupParams) -> None:
+    from hefl.secagg.multikey import SysPara
+
+    server = MultiKeyServer.sys_gen(300, 4, group=group512, allow_insecure=True)
+    para = server.para
+    text = para.to_json()
+    assert "alpha" not in text
+    back = SysPara.from_json(text, allow_insecure=True)
+    assert back == para and back.fingerprint() == para.fingerprint()
+    with pytest.raises(InsecureParameterError):
+        SysPara.from_json(text)  # a 512-bit group needs the explicit opt-in
+    with pytest.raises(SerializationError):
+        SysPara.from_json(text[:-5], allow_insecure=True)
+    bad_beta = text.replace(hex(para.betas[0]), hex(para.betas[0] + 1))
+    with pytest.raises(ConfigError):
+        SysPara.from_json(bad_beta, allow_insecure=True)

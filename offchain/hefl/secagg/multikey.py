@@ -84,6 +84,7 @@ R ∈ G \\ {1}, but fully defending against a malicious server is outside the pa
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import secrets
@@ -91,12 +92,13 @@ import warnings
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Protocol
+from typing import Any, Protocol
 
 import gmpy2
 import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eth_utils import keccak
 from gmpy2 import mpz
 
 from hefl.errors import ConfigError, InsecureParameterError, SerializationError
@@ -124,6 +126,8 @@ MIN_Q_BITS = 64
 #: Miller–Rabin rounds for the primes of SysGen and for validating received parameters.
 PRIMALITY_ROUNDS = 40
 MAGIC = b"HFMK"
+SYSPARA_JSON_TYPE = "hefl-secagg-multikey-syspara"
+SYSPARA_JSON_VERSION = 1
 _NONCE_BYTES = 12
 _H_TAG = b"hefl/secagg/multikey/H"
 _AAD_TAG = b"hefl/secagg/multikey/model"
@@ -453,6 +457,62 @@ class SysPara:
     def message_size(self) -> int:
         """Bytes of one client message (u + 2 ciphertexts plus the frame)."""
         return frame_size(self.message_shapes)
+
+    # --- JSON (what the server publishes to clients) --------------------------------------
+    def to_json_dict(self) -> dict[str, Any]:
+        """Public parameters as JSON-ready data (integers as hex strings); no secrets."""
+        if self.a != SuperIncreasingVector.geometric(self.a.k, self.a.bound):
+            raise ConfigError("only the geometric super-increasing vector is serialised")
+        return {
+            "type": SYSPARA_JSON_TYPE,
+            "version": SYSPARA_JSON_VERSION,
+            "p": hex(self.group.p),
+            "q": hex(self.group.q),
+            "g": hex(self.group.g),
+            "betas": [hex(b) for b in self.betas],
+            "a": {"kind": "geometric", "k": self.a.k, "bound": self.a.bound},
+            "n_params": self.n_params,
+            "n_clients": self.n_clients,
+            "quantiser": {"clip": self.quantiser.clip, "scale": self.quantiser.scale},
+            "kappa2": self.kappa2,
+        }
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys, no spaces): :meth:`fingerprint` hashes exactly this."""
+        return json.dumps(self.to_json_dict(), sort_keys=True, separators=(",", ":"))
+
+    def fingerprint(self) -> bytes:
+        """keccak256 of the canonical JSON: identifies SysPara on the ledger."""
+        return keccak(self.to_json().encode())
+
+    @classmethod
+    def from_json(cls, text: str, *, allow_insecure: bool = False) -> SysPara:
+        """Parse and fully validate published parameters (SerializationError / ConfigError)."""
+        try:
+            data = json.loads(text)
+            if data.get("type") != SYSPARA_JSON_TYPE:
+                raise SerializationError(f"not multi-key SysPara JSON (type {data.get('type')!r})")
+            if data.get("version") != SYSPARA_JSON_VERSION:
+                raise SerializationError(f"unsupported SysPara version {data.get('version')!r}")
+            group = GroupParams(int(data["p"], 16), int(data["q"], 16), int(data["g"], 16))
+            a_spec = data["a"]
+            if a_spec.get("kind") != "geometric":
+                raise SerializationError(f"unknown super-increasing vector kind {a_spec!r}")
+            para = cls(
+                group=group,
+                betas=tuple(int(b, 16) for b in data["betas"]),
+                a=SuperIncreasingVector.geometric(int(a_spec["k"]), int(a_spec["bound"])),
+                n_params=int(data["n_params"]),
+                n_clients=int(data["n_clients"]),
+                quantiser=Quantiser(**data["quantiser"]),
+                kappa2=int(data["kappa2"]),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            if isinstance(exc, SerializationError):
+                raise
+            raise SerializationError(f"malformed SysPara JSON: {exc}") from exc
+        para.validate(allow_insecure=allow_insecure)
+        return para
 
     def validate(self, *, allow_insecure: bool = False) -> None:
         """What a client checks on receiving SysPara (raises ConfigError)."""
