@@ -42,7 +42,8 @@ Encrypted vectors (:mod:`hefl.crypto.vector`), immutable, deterministic operatio
 Every operation checks, before it computes, that the bound of its result stays ≤ max_int and
 otherwise raises :class:`hefl.errors.EncodingOverflowError` naming the operation and the bits
 needed and available. Different keys raise :class:`hefl.errors.KeyMismatchError`; incompatible
-lengths :class:`ShapeMismatchError` (a CryptoError and ValueError); malformed bytes
+lengths :class:`ShapeMismatchError`; other bad arguments :class:`CryptoValueError` (both
+CryptoError and ValueError, defined here until they move to :mod:`hefl.errors`); malformed bytes
 :class:`hefl.errors.SerializationError`; small keys without ``allow_insecure``
 :class:`hefl.errors.InsecureParameterError`.
 
@@ -53,6 +54,7 @@ formulas: :mod:`hefl.crypto.keys`. Byte layout: :mod:`hefl.crypto.serialize`.
 """
 
 from hefl.crypto.encoding import (
+    CryptoValueError,
     decode_residue,
     encode_array,
     encode_float,
@@ -83,6 +85,7 @@ from hefl.crypto.vector import (
 __all__ = [
     "DEFAULT_KEY_BITS",
     "DEFAULT_SCALE_BITS",
+    "CryptoValueError",
     "EncryptedVector",
     "InsecureKeyWarning",
     "PrivateKey",

@@ -24,9 +24,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from hefl.errors import EncodingOverflowError
+from hefl.errors import CryptoError, EncodingOverflowError
 
 __all__ = [
+    "CryptoValueError",
     "decode_int",
     "decode_residue",
     "encode_array",
@@ -35,6 +36,11 @@ __all__ = [
     "max_int",
     "to_float",
 ]
+
+
+class CryptoValueError(CryptoError, ValueError):
+    """A bad argument to the Paillier engine (out-of-range residue, negative precision, ...)."""
+
 
 #: Bits of a float64 significand (including the hidden bit).
 FLOAT_MANTISSA_BITS = 53

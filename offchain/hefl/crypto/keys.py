@@ -62,8 +62,8 @@ import gmpy2
 from eth_hash.auto import keccak
 from gmpy2 import mpz
 
+from hefl.crypto.encoding import CryptoValueError
 from hefl.errors import (
-    CryptoError,
     InsecureParameterError,
     KeyMismatchError,
     SerializationError,
@@ -181,7 +181,9 @@ class PublicKey:
     def __init__(self, n: int) -> None:
         n = mpz(n)
         if n < 15 or n % 2 == 0:
-            raise CryptoError(f"n = {n} is not a valid Paillier modulus (odd composite expected)")
+            raise CryptoValueError(
+                f"n = {n} is not a valid Paillier modulus (odd composite expected)"
+            )
         self.n: mpz = n
         self.nsquare: mpz = n * n
         self.bits: int = int(n.bit_length())
@@ -217,7 +219,9 @@ class PublicKey:
             ).digest(self.n_bytes + 16)
             x = mpz(int.from_bytes(digest, "big")) % self.n
             if gmpy2.gcd(x, self.n) != 1:  # would reveal a factor; astronomically unlikely
-                raise CryptoError("derived DJN base shares a factor with n; n is not a valid key")
+                raise CryptoValueError(
+                    "derived DJN base shares a factor with n; n is not a valid key"
+                )
             self._h = gmpy2.powmod(self.n - x * x % self.n, self.n, self.nsquare)
         return self._h
 
@@ -237,7 +241,7 @@ class PublicKey:
         """h^α mod n² (fresh α unless given)."""
         a = self.random_alpha() if alpha is None else int(alpha)
         if not 0 <= a < (1 << self.alpha_bits):
-            raise CryptoError(f"DJN exponent must lie in [0, 2^{self.alpha_bits}), got {a}")
+            raise CryptoValueError(f"DJN exponent must lie in [0, 2^{self.alpha_bits}), got {a}")
         return _comb_pow(self._comb(), a, self.nsquare)
 
     def randomizer_full(self) -> mpz:
@@ -263,13 +267,13 @@ class PublicKey:
 
     def _full_or_fail(self, randomizer: str) -> mpz:
         if randomizer != "full":
-            raise CryptoError(f"unknown randomizer {randomizer!r}; use 'djn' or 'full'")
+            raise CryptoValueError(f"unknown randomizer {randomizer!r}; use 'djn' or 'full'")
         return self.randomizer_full()
 
     def _check_residue(self, m: int) -> mpz:
         m = mpz(m)
         if not 0 <= m < self.n:
-            raise CryptoError(f"plaintext residue {m} is outside [0, n); encode it first")
+            raise CryptoValueError(f"plaintext residue {m} is outside [0, n); encode it first")
         return m
 
     # --- JSON ------------------------------------------------------------------------------------
@@ -309,7 +313,7 @@ class PublicKey:
     def from_phe(cls, phe_public_key: Any) -> PublicKey:
         """Build from a ``phe.paillier.PaillierPublicKey`` (only n is taken; g = n + 1 in both)."""
         if int(phe_public_key.g) != int(phe_public_key.n) + 1:
-            raise CryptoError("phe public key with g ≠ n + 1 is not supported")
+            raise CryptoValueError("phe public key with g ≠ n + 1 is not supported")
         return cls(int(phe_public_key.n))
 
     def to_phe(self) -> Any:
@@ -340,7 +344,7 @@ class PrivateKey:
         if p * q != public_key.n:
             raise KeyMismatchError(f"p·q does not equal n of {public_key!r}")
         if p == q:
-            raise CryptoError("p and q must differ")
+            raise CryptoValueError("p and q must differ")
         if q < p:
             p, q = q, p
         self.public_key = public_key
@@ -418,7 +422,7 @@ class PrivateKey:
             rp = gmpy2.powmod(r, pk.n % (self.p * self._p_minus_1), self.psquare)
             rq = gmpy2.powmod(r, pk.n % (self.q * self._q_minus_1), self.qsquare)
         else:
-            raise CryptoError(f"unknown randomizer {randomizer!r}; use 'djn' or 'full'")
+            raise CryptoValueError(f"unknown randomizer {randomizer!r}; use 'djn' or 'full'")
         # CRT mod p², q²: r = rp + p²·((rq − rp)·(p²)^(−1) mod q²)
         rn = rp + self.psquare * ((rq - rp) * self._psq_inv_qsq() % self.qsquare)
         return pk.raw_from_randomizer(m, rn)

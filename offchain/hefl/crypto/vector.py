@@ -42,11 +42,17 @@ import gmpy2
 import numpy as np
 from gmpy2 import mpz
 
-from hefl.crypto.encoding import decode_residue, encode_array, encode_residue, to_float
+from hefl.crypto.encoding import (
+    CryptoValueError,
+    decode_residue,
+    encode_array,
+    encode_residue,
+    to_float,
+)
 from hefl.crypto.keys import PrivateKey, PublicKey, Randomizer
 from hefl.crypto.multiexp import fixed_base_powers, multi_exp_rows
 from hefl.crypto.serialize import decode_vector, encode_vector, keccak256
-from hefl.errors import CryptoError, EncodingOverflowError, KeyMismatchError
+from hefl.errors import EncodingOverflowError, KeyMismatchError
 
 __all__ = [
     "DEFAULT_SCALE_BITS",
@@ -66,7 +72,7 @@ DEFAULT_SCALE_BITS = 32
 ArrayLike = Sequence[float] | np.ndarray | float | int
 
 
-class ShapeMismatchError(CryptoError, ValueError):
+class ShapeMismatchError(CryptoValueError):
     """Operands of an encrypted-vector operation have incompatible lengths or shapes."""
 
 
@@ -109,7 +115,7 @@ def _int_list(values: ArrayLike, what: str) -> list[int]:
             if isinstance(v, float) and v.is_integer():
                 out.append(int(v))
                 continue
-            raise CryptoError(f"{what} must hold integers, got {v!r}; use mul_fixed for reals")
+            raise CryptoValueError(f"{what} must hold integers, got {v!r}; use mul_fixed for reals")
         out.append(int(v))
     return out
 
@@ -129,11 +135,11 @@ class EncryptedVector:
         self.public_key = public_key
         self._c: tuple[mpz, ...] = tuple(mpz(c) for c in ciphertexts)
         if not isinstance(scale_bits, int | np.integer) or scale_bits < 0:
-            raise CryptoError(f"scale exponent must be an integer ≥ 0, got {scale_bits!r}")
+            raise CryptoValueError(f"scale exponent must be an integer ≥ 0, got {scale_bits!r}")
         self.scale_bits = int(scale_bits)
         self.bound = _check_bound(public_key, "EncryptedVector", int(bound))
         if self.bound < 0:
-            raise CryptoError(f"bound must be ≥ 0, got {bound}")
+            raise CryptoValueError(f"bound must be ≥ 0, got {bound}")
 
     # --- construction ----------------------------------------------------------------------------
     @classmethod
@@ -266,7 +272,7 @@ class EncryptedVector:
         """Raise the scale exponent to ``scale_bits`` ≥ f: c ↦ c^(2^Δ), bound ↦ bound·2^Δ."""
         delta = scale_bits - self.scale_bits
         if delta < 0:
-            raise CryptoError(
+            raise CryptoValueError(
                 f"align_to: cannot lower the scale from {self.scale_bits} to {scale_bits} "
                 "homomorphically (no division); decrypt and re-encrypt instead"
             )
@@ -357,7 +363,7 @@ class EncryptedVector:
     def mul_fixed(self, s: ArrayLike, precision_bits: int) -> EncryptedVector:
         """Multiply by reals encoded as K = round(s·2^p): c^K; scale grows by p."""
         if precision_bits < 0:
-            raise CryptoError(f"precision_bits must be ≥ 0, got {precision_bits}")
+            raise CryptoValueError(f"precision_bits must be ≥ 0, got {precision_bits}")
         ks = encode_array(_as_1d(s, "mul_fixed factor"), precision_bits)
         return self._mul_ints(
             ks, self.scale_bits + precision_bits, f"mul_fixed(p={precision_bits})"
@@ -518,7 +524,7 @@ def matvec(matrix: np.ndarray, vector: EncryptedVector, precision_bits: int) -> 
             f"matvec: matrix of shape {m.shape} cannot multiply a vector of length {len(vector)}"
         )
     if precision_bits < 0:
-        raise CryptoError(f"precision_bits must be ≥ 0, got {precision_bits}")
+        raise CryptoValueError(f"precision_bits must be ≥ 0, got {precision_bits}")
     k_rows = [encode_array(row, precision_bits) for row in m]
     return _matvec_ints(
         k_rows, vector, vector.scale_bits + precision_bits, f"matvec(p={precision_bits})"
@@ -553,7 +559,7 @@ def weighted_sum(
     Scales are first aligned to the largest f; result scale f + p, bound Σ_i |W_i|·B_i.
     """
     if precision_bits < 0:
-        raise CryptoError(f"precision_bits must be ≥ 0, got {precision_bits}")
+        raise CryptoValueError(f"precision_bits must be ≥ 0, got {precision_bits}")
     ws = encode_array(_as_1d(weights, "weights"), precision_bits)
     return _weighted_sum_ints(vectors, ws, precision_bits, f"weighted_sum(p={precision_bits})")
 
