@@ -179,3 +179,10 @@ def test_phe_generated_keys_work_here() -> None:
     c = pk.encrypt_int(424242)
     assert phe_sk.raw_decrypt(int(c)) == 424242
     assert sk.decrypt_int(phe_pk.raw_encrypt(99)) == 99
+
+
+def test_3072_bit_keys() -> None:
+    pk, sk = generate_keypair(3072)
+    assert pk.bits == 3072 and pk.alpha_bits == 512
+    for key in (pk, sk):
+        assert sk.decrypt_int(key.encrypt_int(31337)) == 31337
