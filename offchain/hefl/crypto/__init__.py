@@ -32,12 +32,17 @@ Encrypted vectors (:mod:`hefl.crypto.vector`), immutable, deterministic operatio
     ev.align_to(f2)  ev.scale_by_pow2(e)  ev.sum()  ev.dot(plain, precision_bits)
     matvec(M, ev, precision_bits)   matvec_int(K, ev)
     weighted_sum(vectors, weights, precision_bits)   weighted_sum_int(vectors, int_weights)
-    EncryptedVector.concat(vectors)   ev.rerandomize()   ev.headroom_bits
+    EncryptedVector.concat(vectors)   ev.rerandomize(*, randomizer="djn")   ev.headroom_bits
     ev.decrypt(sk, workers=None) -> np.ndarray[float64]    ev.decrypt_ints(sk) -> list[int]
     decrypt_vectors(sk, vectors, workers=None) -> list[np.ndarray]   (one batch for all)
     ev.to_bytes()  EncryptedVector.from_bytes(data, pk)
     ev.hash() (keccak256 of to_bytes(), 32 bytes)  ev.hash_hex()
     ev.to_phe() / EncryptedVector.from_phe(numbers, pk, bound=None)
+    keccak256(data) -> bytes
+
+Budget rule of thumb: a fresh vector with |v| ≤ 2^e at scale f has a bound ≈ 2^(e+f); mul_fixed
+by |s| ≤ 2^e' at p bits multiplies it by ≈ 2^(e'+p); matvec by max_j Σ_k |M_jk|·2^p; additions
+add at most one bit. A 2048-bit key allows ≈ 2046 bits (``ev.headroom_bits`` says what is left).
 
 Every operation checks, before it computes, that the bound of its result stays ≤ max_int and
 otherwise raises :class:`hefl.errors.EncodingOverflowError` naming the operation and the bits
