@@ -147,3 +147,30 @@ def test_ledger_hashes(schemes) -> None:
     )
     assert c1 == c2 and len(c1) == 32
     assert message_hash(b"x") != message_hash(b"y")
+
+
+def test_paillier_baselines_decrypt_with_phe(schemes) -> None:
+    """Independent reference: phe decrypts the baselines' ciphertexts to the quantised slots."""
+    pytest.importorskip("phe")
+    from hefl.secagg.wire import decode_frame
+
+    for name in ("paillier", "packed-paillier"):
+        scheme = schemes[name]
+        if not hasattr(scheme._priv, "to_phe"):
+            pytest.skip("textbook backend has no phe bridge")
+        phe_priv = scheme._priv.to_phe()
+        scheme.begin_round(30, range(N_CLIENTS))
+        x = np.linspace(-1, 1, N_PARAMS)
+        frame = decode_frame(scheme.client_encrypt(0, x), scheme.MAGIC)
+        plain = [phe_priv.raw_decrypt(c) for c in frame.groups[0]]
+        quantised = scheme.quantiser.encode(x).tolist()
+        if name == "paillier":
+            assert plain == quantised
+        else:
+            k = scheme._slots.k
+            unpacked = [
+                v
+                for j, c in enumerate(plain)
+                for v in scheme._slots.unpack(c, min(k, N_PARAMS - j * k))
+            ]
+            assert unpacked == quantised

@@ -497,3 +497,41 @@ def test_syspara_json_roundtrip_and_rejection(group512: GroupParams) -> None:
     bad_beta = text.replace(hex(para.betas[0]), hex(para.betas[0] + 1))
     with pytest.raises(ConfigError):
         SysPara.from_json(bad_beta, allow_insecure=True)
+
+
+@settings(max_examples=12, deadline=None)
+@given(data=st.data())
+def test_random_sizes_sum_exactly(group512: GroupParams, data: st.DataObject) -> None:
+    n = data.draw(st.integers(1, 120))
+    n_clients = data.draw(st.integers(2, 6))
+    server, clients = make_protocol(group512, n, n_clients, Quantiser(scale=2.0**10))
+    top = server.para.quantiser.int_max
+    vectors = [
+        np.array(data.draw(st.lists(st.integers(0, top), min_size=n, max_size=n)))
+        for _ in range(n_clients)
+    ]
+    got = full_round(server, clients, vectors, quantised=True)
+    np.testing.assert_array_equal(got, np.sum(vectors, axis=0))
+
+
+def test_independent_encryption_with_python_pow(group512: GroupParams) -> None:
+    """A client written from the paper's formulas with plain ``pow`` is decrypted by the server."""
+    server, clients = make_protocol(group512, 10, 2)
+    para, grp = server.para, group512
+    p, p2 = grp.p, grp.p * grp.p
+    offer = server.begin_round(0, [0, 1])
+    clients[0].begin_round(0, offer.pk_s)
+    server.receive(clients[0].enc(np.zeros(10, dtype=np.int64), quantised=True))
+    # client 1 by hand: ∇̂ = Σ a_j ∇_j (Eq. 2), E_11 = (p+1)^∇̂ β^{r1} mod p²,
+    # E_12 = (g^{r2}, g^{r1} pk_S^{r2}) mod p
+    values = list(range(10))
+    packed = sum(a * v for a, v in zip(para.a.a, values, strict=False))
+    r1, r2 = 12345678901234567, 98765432109876543
+    e1 = pow(p + 1, packed, p2) * pow(para.betas[0], r1, p2) % p2
+    a_, b_ = pow(grp.g, r2, p), pow(grp.g, r1, p) * pow(offer.pk_s, r2, p) % p
+    msg = ClientCiphertext(0, 0, 1, (e1,), a_, b_).to_bytes(para)
+    server.receive(msg)
+    challenge = server.chel_gen()
+    t1 = pow(challenge, clients[1].secret_key, p)
+    got = server.recover(server.dec(server.agg({0: clients[0].res_gen(challenge), 1: t1})))
+    assert got.tolist() == values
