@@ -72,8 +72,18 @@ p = γ·q + 1 with γ ≈ 2^{κ1−256} (a Schnorr group, FIPS 186-4's (L, N) = 
 attacks are Pollard's rho in G (≈ 2^128 work) and the number field sieve in Z_p^* (≈ 2^112 at
 2048 bits), the same as with a safe prime, while each exponent r_i1, r_i2, sk_i, α is 256-bit
 instead of 2048-bit (about 8× cheaper exponentiations). Because γ has small factors, every
-received group element is checked to lie in G (x^q ≡ 1 mod p) to rule out small-subgroup
-elements. κ1 = 2048 by default; the paper's κ1 = 512 only with ``allow_insecure=True`` (warns).
+received pk_i, pk_S, A_i, B_i, R and T_i is checked to lie in G (x^q ≡ 1 mod p) to rule out
+small-subgroup elements; the u elements E(∇̂_ij) are checked only when the aggregate fails to
+decrypt (a valid decryption, x_j ≡ 1 mod p for all j, proves the aggregate is well formed), and
+then the failing sender is named. κ1 = 2048 by default; the paper's κ1 = 512 only with
+``allow_insecure=True`` (warns).
+
+Dropouts (§4.2, Theorem 4). S is fixed when pk_S is computed. A client of S that sends no
+ciphertext or does not answer R cannot be cancelled (its sk_i is inside pk_S and T), so the
+server raises :class:`~hefl.secagg.errors.RoundRestartRequired` and the round restarts over the
+clients that did everything, who encrypt afresh with new coins under the new pk_S
+(:func:`hefl.secagg.base.run_round`). Up to N − 2 dropouts complete; one remaining client is the
+lone-client case and aborts.
 
 Threat model. Honest-but-curious server and clients, as in the paper. A *malicious* server could
 use ResGen as a Diffie–Hellman oracle (send R = A_j of one client) or replay a round over nested
