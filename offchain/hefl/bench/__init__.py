@@ -24,6 +24,7 @@ BenchResult = dict[str, Any]
 #: Benchmark name → (module path, one-line help).
 BENCHES: dict[str, tuple[str, str]] = {
     "crypto": ("hefl.bench.crypto", "Paillier engine vs python-paillier (phe) at 2048 bits"),
+    "secagg": ("hefl.bench.secagg", "Secure aggregation: multi-key vs Paillier, 10k-40k params"),
 }
 
 

@@ -229,6 +229,10 @@ def format_report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+#: The name ``hefl bench`` uses for the human-readable table.
+render = format_report
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m hefl.bench.secagg [--quick] [--json]``."""
     parser = argparse.ArgumentParser(prog="hefl bench secagg", description=__doc__.split("\n")[0])
