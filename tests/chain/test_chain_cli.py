@@ -75,13 +75,25 @@ def test_history_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     shutil.which("node") is None or not (REPO_ROOT / "node_modules" / "solc").is_dir(),
     reason="needs Node and node_modules/solc (run `npm ci`)",
 )
-def test_compile_check_passes_on_committed_artifact() -> None:
+def test_compile_check_passes_on_committed_artifact(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compile", "--check"]) == 0
+    assert "up to date" in capsys.readouterr().out
+
+
+def test_deploy_script_runs_from_checkout(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "deploy" / "compile.py"), "--check"],
+        [
+            sys.executable,
+            str(REPO_ROOT / "deploy" / "deploy.py"),
+            "--participants",
+            "2",
+            "--out",
+            str(tmp_path / "d.json"),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "up to date" in proc.stdout
+    assert "2 participants, quorum 2 of 3, 0 rounds" in proc.stdout

@@ -410,9 +410,19 @@ class LedgerClient:
         return tuple(self.get_submission(round, p.address) for p in self.participants())
 
     def events(
-        self, name: str | None = None, *, from_block: int = 0, to_block: int | str = "latest"
+        self,
+        name: str | None = None,
+        *,
+        from_block: int | None = None,
+        to_block: int | str = "latest",
     ) -> tuple[LedgerEvent, ...]:
-        """Decoded ledger logs in the block range, optionally only those called ``name``."""
+        """Decoded ledger logs in the block range, optionally only those called ``name``.
+
+        ``from_block`` defaults to the deployment block when this client knows it (it deployed
+        the ledger), else to 0; pass it explicitly to spare the node a scan from genesis.
+        """
+        if from_block is None:
+            from_block = self.deploy_result.block_number if self.deploy_result else 0
         logs = self.chain.w3.eth.get_logs(
             {"address": self.address, "fromBlock": from_block, "toBlock": to_block}  # type: ignore[typeddict-item]
         )
