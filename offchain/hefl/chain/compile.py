@@ -143,12 +143,13 @@ def compile_source(
     """Compile the ledger source text with the pinned compiler and settings."""
     root = root or repo_root()
     compiler_input = standard_input(source)
-    if frontend == "native" and not _native_available():
+    native = frontend != "solc-js" and _native_available()
+    if frontend == "native" and not native:
         raise CompileError(
             f"no native solc {SOLC_VERSION}: install it with "
             f"`python -c 'import solcx; solcx.install_solc(\"{SOLC_VERSION}\")'` or use solc-js"
         )
-    if frontend == "native" or (frontend == "auto" and _native_available()):
+    if native:
         output, long_version = _compile_native(compiler_input)
         used = "native"
     else:

@@ -442,7 +442,12 @@ class LedgerClient:
     def _transact(self, fn: str, *args: Any) -> TxResult:
         if self.sender is None:
             raise ConfigError(f"FLLedger.{fn} needs a sender; use client.as_sender(address)")
-        data = self.contract.encode_abi(fn, list(args))
+        try:
+            data = self.contract.encode_abi(fn, list(args))
+        except Exception as error:  # web3 validation: out-of-range integers, bad types
+            raise ConfigError(
+                f"FLLedger.{fn}{tuple(args)!r}: arguments do not fit: {error}"
+            ) from error
         receipt = self.chain.transact(
             {"from": self.sender, "to": self.address, "data": data},
             on_revert=self._abi.decoder.from_exception,
@@ -516,12 +521,14 @@ def deploy_ledger(
     sender = _address(party, "party")
     accounts = [_address(p, f"participant {i}") for i, p in enumerate(participants)]
     factory = chain.w3.eth.contract(abi=artifact.abi_list, bytecode=artifact.bytecode)
-    data = factory.constructor(
-        accounts,
-        [int(s) for s in sizes],
-        to_hash32(public_key_hash, "public key hash"),
-        to_hash32(config_hash, "config hash"),
-    ).data_in_transaction
+    pk = to_hash32(public_key_hash, "public key hash")
+    cfg = to_hash32(config_hash, "config hash")
+    try:
+        data = factory.constructor(accounts, [int(s) for s in sizes], pk, cfg).data_in_transaction
+    except Exception as error:  # web3 validation: sizes outside uint64
+        raise ConfigError(
+            f"FLLedger constructor arguments do not fit (data-set sizes must be uint64): {error}"
+        ) from error
     receipt = chain.transact({"from": sender, "data": data}, on_revert=abi.decoder.from_exception)
     address = receipt.get("contractAddress")
     if not address:

@@ -8,8 +8,11 @@ eth-account and sending the raw transaction (what the multi-process mode's keyst
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 from eth_account import Account
@@ -97,6 +100,18 @@ class Chain:
         address = to_checksum_address(account.address)
         self._keys[address] = account
         return address
+
+    def add_keystore(self, path: str | os.PathLike[str], password: str) -> ChecksumAddress:
+        """Hold the key of an encrypted JSON keystore (geth/eth-account V3 format)."""
+        try:
+            keystore = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as error:
+            raise ConfigError(f"cannot read keystore {path}: {error}") from error
+        try:
+            key = Account.decrypt(keystore, password)
+        except ValueError as error:
+            raise ConfigError(f"keystore {path}: wrong password or corrupt file") from error
+        return self.add_private_key(bytes(key))
 
     def has_private_key(self, address: str) -> bool:
         return to_checksum_address(address) in self._keys
