@@ -37,11 +37,17 @@ def test_experiment_writes_plot_and_json(tmp_path: Path) -> None:
         paillier_bits=512,
         allow_insecure=True,
         dropout_rate=0.3,
+        late_dropout_rate=0.3,
     )
     assert (tmp_path / "secagg_accuracy.png").stat().st_size > 0
     saved = json.loads((tmp_path / "secagg.json").read_text())
     assert saved["schemes"].keys() == summary["schemes"].keys()
     plain = summary["schemes"]["plaintext"]
+    late = [
+        len(a) < len(o)
+        for a, o in zip(summary["answering_per_round"], summary["online_per_round"], strict=True)
+    ]
+    assert summary["schemes"]["multikey"]["attempts"] == [2 if x else 1 for x in late]
     for name in ("multikey", "packed-paillier"):
         res = summary["schemes"][name]
         assert len(res["accuracy"]) == 3

@@ -181,8 +181,11 @@ def run(
         "rows": rows,
         "targets": targets,
         "notes": [
-            f"per-element Paillier measured on {min(sample, min(sizes))}–{sample} coordinates "
-            "per size and extrapolated linearly (rows marked extrapolated)",
+            f"per-element Paillier measured on {min(sample, min(sizes))} coordinates per size and "
+            "extrapolated linearly (rows marked extrapolated)",
+            "the Paillier baselines give the server the key (as hefl's computing party): cost "
+            "baselines, not secure against the server; PCFL's threshold decryption would add "
+            "per-client partial decryptions on top",
             "client_encrypt_s is the mean per client; round_s = client + server "
             "(clients encrypt in parallel)",
             "multikey server time includes ChelGen, every client's ResGen, Agg, Dec and "

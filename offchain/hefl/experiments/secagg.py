@@ -9,13 +9,16 @@ F_i(W) = −(1/|D_i|) Σ log softmax(x W)_y on client i's data.
 
 FedSGD round (Eq. 1 of the multi-key paper): the server sends W (for ``multikey`` under AES-GCM,
 key H(pk_i^α)); each online client computes its full-batch gradient ∇_i = X_iᵀ(softmax(X_i W) −
-Y_i)/|D_i| and uploads (|D_i|/Σ_{j∈S}|D_j|)·∇_i through the scheme (data-set sizes are public, as
-in FedAvg), so the decrypted sum is the weighted aggregate Σ_{i∈S} |D_i|/|D_S| ∇_i; then
-W ← W − η·aggregate. The plaintext scheme is the FedAvg/FedSGD reference; the encrypted ones differ
-from it only by quantisation (scale s, clip ∇_max), which the plot and ``max_weight_gap`` show.
+Y_i)/|D_i| and uploads (|D_i|/|D|)·∇_i through the scheme; the server rescales the decrypted sum
+by |D|/|D_S| (data-set sizes are public, as in FedAvg), giving Eq. (1)'s weighted aggregate
+Σ_{i∈S} |D_i|/|D_S| ∇_i over the set S that completed the round; then W ← W − η·aggregate.
+The plaintext scheme is the FedAvg/FedSGD reference; the encrypted ones differ from it only by
+quantisation (scale s, clip ∇_max), which the plot and ``max_weight_gap`` show.
 
-Optional dropouts: each round every client drops with probability ``dropout_rate`` (the same draw
-for every scheme; at least two stay), exercising the multi-key restart.
+Optional dropouts (the same draws for every scheme): each round every client is offline with
+probability ``dropout_rate`` (it is not in S), and every online client fails to answer the
+multi-key challenge with probability ``late_dropout_rate`` — the server then removes it and the
+round restarts without it (``attempts`` > 1); at least two clients always complete a round.
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ def run_secagg_experiment(
     n_clients: int = DEFAULT_CLIENTS,
     learning_rate: float = DEFAULT_LEARNING_RATE,
     dropout_rate: float = 0.0,
+    late_dropout_rate: float = 0.0,
     quantiser: Quantiser | None = None,
     kappa1: int = DEFAULT_KAPPA1,
     paillier_bits: int = 2048,
@@ -96,10 +100,15 @@ def run_secagg_experiment(
     unknown = [s for s in schemes if s not in SCHEMES]
     if unknown:
         raise ConfigError(f"unknown schemes {unknown}; choose from {sorted(SCHEMES)}")
-    if rounds < 1 or n_clients < 2 or not 0.0 <= dropout_rate < 1.0:
+    if (
+        rounds < 1
+        or n_clients < 2
+        or not 0.0 <= dropout_rate < 1.0
+        or not 0.0 <= late_dropout_rate < 1.0
+    ):
         raise ConfigError(
-            f"need rounds ≥ 1, n_clients ≥ 2, 0 ≤ dropout_rate < 1; got {rounds}, "
-            f"{n_clients}, {dropout_rate}"
+            f"need rounds ≥ 1, n_clients ≥ 2, 0 ≤ dropout rates < 1; got {rounds}, "
+            f"{n_clients}, {dropout_rate}, {late_dropout_rate}"
         )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -111,11 +120,16 @@ def run_secagg_experiment(
 
     draw = np.random.default_rng(seed + 1)
     online_per_round: list[list[int]] = []
+    answering_per_round: list[list[int]] = []
     for _ in range(rounds):
         keep = [i for i in range(n_clients) if draw.random() >= dropout_rate]
         if len(keep) < 2:
             keep = sorted(draw.choice(n_clients, size=2, replace=False).tolist())
+        answer = [i for i in keep if draw.random() >= late_dropout_rate]
+        if len(answer) < 2:
+            answer = keep[:2]
         online_per_round.append(keep)
+        answering_per_round.append(answer)
 
     group = None
     if "multikey" in schemes:
@@ -135,14 +149,19 @@ def run_secagg_experiment(
         w = np.zeros((n_features, n_classes))
         acc, attempts, gaps = [], [], []
         t0 = time.perf_counter()
-        for r, online in enumerate(online_per_round):
-            share = sizes[online] / sizes[online].sum()
+        for r, (online, answering) in enumerate(
+            zip(online_per_round, answering_per_round, strict=True)
+        ):
+            # clients send (|D_i|/|D|)·∇_i; the server rescales by |D|/|D_S| for the set S
+            # that completed the round (data-set sizes are public)
             vectors = {
-                cid: wi * softmax_gradient(w, *shards[cid]).ravel()
-                for cid, wi in zip(online, share, strict=True)
+                cid: sizes[cid] / sizes.sum() * softmax_gradient(w, *shards[cid]).ravel()
+                for cid in online
             }
-            result = run_round(scheme, r, vectors, model=w.ravel())
-            w = w - learning_rate * result.total.reshape(w.shape)
+            result = run_round(scheme, r, vectors, responders=answering, model=w.ravel())
+            done = sorted(result.online)
+            aggregate = result.total * (sizes.sum() / sizes[done].sum())
+            w = w - learning_rate * aggregate.reshape(w.shape)
             acc.append(accuracy(w, x_te, y_te))
             attempts.append(result.attempts)
             if name == "plaintext":
@@ -174,7 +193,9 @@ def run_secagg_experiment(
         "n_clients": n_clients,
         "learning_rate": learning_rate,
         "dropout_rate": dropout_rate,
+        "late_dropout_rate": late_dropout_rate,
         "online_per_round": online_per_round,
+        "answering_per_round": answering_per_round,
         "quantiser": {"clip": quantiser.clip, "scale": quantiser.scale},
         "kappa1": kappa1,
         "paillier_bits": paillier_bits,
