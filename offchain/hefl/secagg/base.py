@@ -17,6 +17,12 @@ Schemes (registry :data:`SCHEMES`, by name):
 - ``multikey`` — Yang et al. (:mod:`hefl.secagg.multikey`): ⌈n/k⌉ + 2 ciphertexts per client,
   each client under its own key, only the server decrypts, the lone client aborts.
 
+Key ownership in the Paillier baselines: the server holds the Paillier key pair (as hefl's
+computing party does), so they measure the cost of encrypting, aggregating and decrypting but do
+not hide individual vectors from the server. PCFL splits the key among the clients with threshold
+secret sharing (extra partial decryptions on top of these costs) and BatchCrypt lets the clients
+hold it; the arithmetic is the same. Only ``multikey`` is a secure aggregation against the server.
+
 All three encrypted schemes share one :class:`~hefl.secagg.quantise.Quantiser` (same clip bound and
 scale), so they are compared at the same precision: their sums differ from the exact float sum by at
 most |S|/(2s) per coordinate.
