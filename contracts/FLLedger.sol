@@ -25,8 +25,9 @@ pragma solidity 0.8.30;
  * Hashes. Every hash is keccak256 of the blob's bytes, the same key the off-chain blob store uses.
  * Zero is never a valid hash, except `extraHash` in {submit}, where zero means "no second blob".
  *
- * Storage. Job parameters are immutables; each participant is one slot (address + |D_i|); each
- * round is four slots and each submission one or two. Block numbers are stored as uint40.
+ * Storage. Job parameters are immutables; each participant takes two slots (address + |D_i|, and
+ * its index by address); each round four and each submission one or two. Block numbers are stored
+ * as uint40.
  */
 contract FLLedger {
     /// @notice Largest number of participants; the per-round bitmaps are 64 bits wide.
