@@ -1,0 +1,160 @@
+"""A whole job on the embedded chain: rounds land on the ledger, replicas check Eq. 10, audits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hefl.agents.audit import ExportedHistory, audit
+from hefl.agents.job import InProcessJob, JobConfig, save_job
+from hefl.agents.roles import ParticipantAgent, Vote
+from hefl.chain import LocalBlobStore, RoundStatus, connect_embedded
+from hefl.control import FixedTauController
+from hefl.data import SplitConfig
+from hefl.errors import BlobIntegrityError, HeflError
+from hefl.learning.paillier import PaillierStrategy
+from hefl.learning.strategy import LearningConfig
+
+SPLIT = SplitConfig(participants=3, n_samples=None, seed=2)
+
+
+def make_job(tmp_path: Path, strategy: str = "paillier", workers: int = 1) -> InProcessJob:
+    config = JobConfig(
+        dataset="diabetes",
+        split=SPLIT,
+        learning=LearningConfig(eta=0.1),
+        strategy=strategy,
+        workers=workers,
+    )
+    return InProcessJob(config, connect_embedded(), LocalBlobStore(tmp_path / strategy / "blobs"))
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("job")
+    job = make_job(tmp, workers=2)
+    result = job.run(FixedTauController(tau=4, rounds=3))
+    return job, result, tmp
+
+
+def test_every_round_is_finalised_on_chain_with_quorum(finished) -> None:
+    job, result, _ = finished
+    history = job.ledger.history()
+    assert [r.status for r in history] == [RoundStatus.FINALISED] * 3
+    assert [r.iteration for r in history] == [0, 4, 8]
+    assert all(r.tau == 4 and r.included_indices == (0, 1, 2) for r in history)
+    assert all(r.votes >= job.ledger.quorum() for r in history)
+    # Each round starts from the model the previous one produced (the refreshed global model).
+    assert len({r.global_model_hash for r in history}) == 3
+    assert [s.status for s in result.rounds] == ["finalised"] * 3
+
+
+def test_encrypted_job_matches_the_plaintext_job(finished, tmp_path) -> None:
+    _, result, _ = finished
+    plain = make_job(tmp_path, strategy="plain").run(FixedTauController(tau=4, rounds=3))
+    for enc, ref in zip(result.rounds, plain.rounds, strict=True):
+        assert enc.train_loss == pytest.approx(ref.train_loss, rel=1e-6)
+    np.testing.assert_allclose(result.model, plain.model, rtol=1e-6, atol=1e-9)
+
+
+def test_history_read_from_the_chain_matches_the_blobs(finished) -> None:
+    job, result, tmp = finished
+    live = audit(job.ledger, job.blobs)
+    assert live.ok, live.problems
+    assert (live.rounds, live.aggregates, live.finalised) == (3, 3, 3)
+    assert "live chain" in live.source
+    # The exported history says the same, and is audited without the chain.
+    paths = save_job(result, tmp / "out")
+    exported = ExportedHistory.load(paths["history"])
+    for g in range(3):
+        assert exported.get_round(g) == job.ledger.get_round(g)
+        for p in job.ledger.participants():
+            assert exported.get_submission(g, p.address) == job.ledger.get_submission(g, p.address)
+    offline = audit(exported, job.blobs)
+    assert offline.ok and "not consulted" in offline.source
+    lines = paths["metrics"].read_text().splitlines()
+    assert lines[0].startswith("round,iteration,tau") and len(lines) == 4
+
+
+def test_a_tampered_blob_is_refused(finished, tmp_path) -> None:
+    job, _, _ = finished
+    record = job.ledger.get_round(1)
+    path = job.blobs.path_for(record.aggregate_hash)
+    original = path.read_bytes()
+    try:
+        tampered = bytearray(original)
+        tampered[-1] ^= 1
+        path.write_bytes(bytes(tampered))
+        with pytest.raises(BlobIntegrityError):
+            job.blobs.get(record.aggregate_hash)
+        report = audit(job.ledger, job.blobs)
+        assert not report.ok
+        assert any("round 1 aggregate" in p for p in report.problems)
+    finally:
+        path.write_bytes(original)
+
+
+class CheatingAggregation(PaillierStrategy):
+    """A computing party that adds 1 to the first coordinate of the aggregate."""
+
+    def aggregate(self, local_models, sizes):
+        from hefl.crypto import EncryptedVector
+
+        honest = EncryptedVector.from_bytes(super().aggregate(local_models, sizes), self.public_key)
+        bump = np.zeros(len(honest))
+        bump[0] = 1.0
+        return honest.add_plain(bump).to_bytes()
+
+
+def test_a_wrong_aggregate_is_disputed_and_never_finalised(tmp_path) -> None:
+    job = make_job(tmp_path)
+    honest = job.party.strategy
+    job.party.strategy = CheatingAggregation(
+        honest.public_key, honest.config, private_key=honest._private_key
+    )
+    with pytest.raises(HeflError, match="disputed, not finalised"):
+        job.run(FixedTauController(tau=2, rounds=2))
+    record = job.ledger.get_round(0)
+    assert record.status is RoundStatus.DISPUTED
+    assert record.attest_count == 0 and record.dispute_count >= 2
+    assert job.ledger.round_count() == 1  # nothing was built on it
+    report = audit(job.ledger, job.blobs)
+    assert any("does not match the committed aggregate" in p for p in report.problems)
+
+
+def test_a_participant_that_restarts_resumes_without_losing_or_duplicating(tmp_path) -> None:
+    job = make_job(tmp_path)
+    g = job.party.open_round(job.initial_model, 0, 2)
+    first = job.participants[0]
+    # Crash after computing and storing its blobs, before the submission reached the chain.
+    global_model, tau = first.pending(g)
+    update = first.strategy.local_update(global_model, first.part, tau)
+    first.blobs.put(update.model)
+    assert not job.ledger.get_submission(g, first.address).submitted
+    # Restarted from the chain and its own files: it submits exactly once.
+    restarted = ParticipantAgent(
+        first.address,
+        first.part,
+        first.strategy,
+        first.ledger,
+        LocalBlobStore(first.blobs.directory),
+    )
+    assert restarted.take_part(g) is True
+    assert restarted.take_part(g) is False  # already on chain: no second submission
+    assert job.ledger.get_round(g).submission_count == 1
+    for agent in job.participants[1:]:
+        assert agent.take_part(g)
+    job.party.commit(g)
+    votes = [agent.verify(g) for agent in job.participants]
+    assert votes.count(Vote.ATTESTED) >= 2
+    again = ParticipantAgent(
+        first.address,
+        first.part,
+        first.strategy,
+        first.ledger,
+        LocalBlobStore(first.blobs.directory),
+    )
+    assert again.verify(g) in (Vote.ALREADY_VOTED, Vote.DECIDED)
+    assert job.ledger.get_round(g).status is RoundStatus.FINALISED
