@@ -72,7 +72,9 @@ def anvil_chain(anvil_url: str) -> Chain:
     return connect_rpc(anvil_url)
 
 
-@pytest.fixture(scope="session", params=["embedded", "anvil"])
+@pytest.fixture(
+    scope="session", params=["embedded", pytest.param("anvil", marks=pytest.mark.anvil)]
+)
 def chain(request: pytest.FixtureRequest) -> Chain:
     """Each contract test runs once on eth-tester/py-evm and once on a real Anvil node."""
     return request.getfixturevalue(f"{request.param}_chain")

@@ -32,6 +32,7 @@ def test_deploy_embedded_prints_empty_history(
     assert record.party not in record.participants
 
 
+@pytest.mark.anvil
 def test_deploy_and_history_over_rpc(
     anvil_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
