@@ -24,6 +24,7 @@ BenchResult = dict[str, Any]
 #: Benchmark name → (module path, one-line help).
 BENCHES: dict[str, tuple[str, str]] = {
     "crypto": ("hefl.bench.crypto", "Paillier engine vs python-paillier (phe) at 2048 bits"),
+    "round": ("hefl.bench.round", "One encrypted round: phe literal vs hefl literal vs fused"),
     "secagg": ("hefl.bench.secagg", "Secure aggregation: multi-key vs Paillier, 10k-40k params"),
 }
 
