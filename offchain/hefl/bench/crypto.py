@@ -386,7 +386,7 @@ def render(result: BenchResult) -> str:
         f"hefl bench crypto — {result['key_bits']}-bit keys, {result['workers']} decryption "
         f"threads, {'quick' if result['quick'] else 'full'} run in {result['elapsed_s']:.1f} s "
         f"({result['machine']['gmp']}, gmpy2 {result['machine']['gmpy2']}; 1-min load "
-        f"{load['start']:.1f} → {load['end']:.1f} on {result['machine']['cpu_count']} cores)",
+        f"{load['start']:.1f} → {load['end']:.1f} on {result['machine'].get('cpu_count')} cores)",
         "",
         f"{'operation':<38}{'hefl ms/op':>12}{'phe ms/op':>12}{'phe/hefl':>10}"
         f"{'floor ms':>11}{'hefl/floor':>12}",
