@@ -144,6 +144,8 @@ contract FLLedger {
     error AlreadySubmitted(uint256 round, address participant);
     /// @notice Nobody submitted in round `round`, so there is nothing to aggregate.
     error NoSubmissions(uint256 round);
+    /// @notice The party's aggregate covers `claimed` but `submitted` is who submitted in `round`.
+    error IncludedMismatch(uint256 round, uint64 submitted, uint64 claimed);
     /// @notice `participant` already attested or disputed in round `round`.
     error AlreadyVoted(uint256 round, address participant);
     /// @notice An attestation named `attested`, but the party committed `committed`.
@@ -353,13 +355,19 @@ contract FLLedger {
 
     /**
      * @notice Commit the hash of the aggregated encrypted model (Eq. 10) of an Open round and close
-     * its submissions. Party only. The aggregate covers exactly the participants that submitted
-     * so far (the round's `included` bitmap); at least one must have. The commit is the party's
-     * vote towards the quorum.
+     * its submissions. Party only. The party states which participants its aggregate covers
+     * (`included`, bit i for participant i); it must be exactly those that submitted, so a
+     * submission that lands while the party computes cannot silently change what the replicas
+     * recompute. At least one must have submitted. The commit is the party's vote.
      * @param round the round number g
      * @param aggregateHash hash of the aggregated encrypted model, nonzero
+     * @param included bitmap of the participants the aggregate covers
      */
-    function commitAggregate(uint256 round, bytes32 aggregateHash) external onlyParty {
+    function commitAggregate(
+        uint256 round,
+        bytes32 aggregateHash,
+        uint64 included
+    ) external onlyParty {
         if (aggregateHash == bytes32(0)) revert ZeroHash(HashField.Aggregate);
         Round storage r = _rounds[round];
         RoundStatus status = r.status;
@@ -369,10 +377,12 @@ contract FLLedger {
         }
         uint8 submissions = r.submissionCount;
         if (submissions == 0) revert NoSubmissions(round);
+        uint64 submitted = r.included;
+        if (included != submitted) revert IncludedMismatch(round, submitted, included);
         r.status = RoundStatus.Aggregated;
         r.aggregatedBlock = uint40(block.number);
         r.aggregateHash = aggregateHash;
-        emit AggregateCommitted(round, aggregateHash, r.included, submissions);
+        emit AggregateCommitted(round, aggregateHash, submitted, submissions);
     }
 
     /**

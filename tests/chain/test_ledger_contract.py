@@ -54,6 +54,7 @@ COVERED_ERRORS = {
     "AlreadyVoted",
     "AggregateMismatch",
     "DisputeMatchesCommitment",
+    "IncludedMismatch",
 }
 
 
@@ -316,7 +317,13 @@ def test_commit_aggregate_rules(deploy: Deployer, accounts: Sequence[str]) -> No
     with expect_revert("NoSubmissions", 0):
         ledger.commit_aggregate(0, h("agg"))
     ledger.as_sender(accounts[1]).submit(0, h("m1"))
-    ledger.commit_aggregate(0, h("agg"))
+    ledger.as_sender(accounts[3]).submit(0, h("m3"))
+    # The party's aggregate must cover exactly the submitters (bits 0 and 2 here).
+    with expect_revert("IncludedMismatch", 0, 0b101, 0b001):
+        ledger.commit_aggregate(0, h("agg"), included=[0])
+    with expect_revert("IncludedMismatch", 0, 0b101, 0b111):
+        ledger.commit_aggregate(0, h("agg"), included=[0, 1, 2])
+    ledger.commit_aggregate(0, h("agg"), included=[0, 2])
     with expect_revert("RoundNotOpen", 0, RoundStatus.AGGREGATED):
         ledger.commit_aggregate(0, h("agg2"))
 

@@ -142,23 +142,23 @@ class ComputingPartyAgent:
         return round_index
 
     def commit(self, round_index: int) -> bytes:
-        """Aggregate the submitted local models (Eq. 10), store the result and commit its hash.
-
-        Closing the round fixes who is included: exactly those who submitted by now."""
-        self.ledger.commit_aggregate(round_index, self._aggregate_hash_preview(round_index))
-        return self.blobs.get(self.ledger.get_round(round_index).aggregate_hash)
-
-    def _aggregate_hash_preview(self, round_index: int) -> bytes:
+        """Aggregate the submitted local models (Eq. 10), store the result and commit its hash
+        together with the set of participants it covers (the contract refuses the commit if a
+        submission landed meanwhile: then read again and retry)."""
         registry = self.ledger.participants()
-        models, sizes = [], []
+        models, sizes, included = [], [], []
         for participant in registry:
             submission = self.ledger.get_submission(round_index, participant.address)
             if submission.submitted:
                 models.append(self.blobs.get(submission.model_hash))
                 sizes.append(participant.data_size)
+                included.append(participant.index)
         if not models:
             raise AgentError(f"round {round_index} has no submissions; wait for participants")
-        return self.blobs.put(self.strategy.aggregate(models, sizes))
+        aggregate = self.strategy.aggregate(models, sizes)
+        self.ledger.commit_aggregate(round_index, self.blobs.put(aggregate), included)
+        log.info("C: round %d committed over participants %s", round_index, included)
+        return aggregate
 
     def conclude(self, round_index: int) -> RoundOutcome:
         """Decrypt what the party must and prepare the next global model (after commit)."""

@@ -14,7 +14,7 @@ methods accept ``bytes`` or a ``0x`` hex string.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -319,9 +319,22 @@ class LedgerClient:
         extra = ZERO_HASH if extra_hash is None else to_hash32(extra_hash, "extra hash")
         return self._transact("submit", round, to_hash32(model_hash, "model hash"), extra)
 
-    def commit_aggregate(self, round: int, aggregate_hash: bytes | str) -> TxResult:
-        """Commit the aggregate's hash and close submissions (party only)."""
-        return self._transact("commitAggregate", round, to_hash32(aggregate_hash, "aggregate hash"))
+    def commit_aggregate(
+        self, round: int, aggregate_hash: bytes | str, included: Iterable[int] | None = None
+    ) -> TxResult:
+        """Commit the aggregate's hash and close submissions (party only).
+
+        ``included`` lists the participant indices the aggregate covers; the contract refuses the
+        commit (``IncludedMismatch``) unless they are exactly those that submitted. ``None`` takes
+        the submitters as the chain shows them now — only for callers with no race to fear.
+        """
+        if included is None:
+            bitmap = self.get_round(round).included
+        else:
+            bitmap = sum(1 << int(i) for i in set(included))
+        return self._transact(
+            "commitAggregate", round, to_hash32(aggregate_hash, "aggregate hash"), bitmap
+        )
 
     def attest(self, round: int, aggregate_hash: bytes | str) -> TxResult:
         """Attest the committed aggregate (participants only)."""
