@@ -1,6 +1,7 @@
 // Hardhat 2 configuration: compiles contracts/ offline with the solc-js in node_modules, using the
 // same pinned version and settings as `hefl compile` (offchain/hefl/chain/artifact.py), so that
-// `npx hardhat compile` yields the same bytecode as contracts/build/FLLedger.json.
+// `npx hardhat compile` yields the same bytecode as contracts/build/FLLedger.json and
+// contracts/build/PowLedger.json (every .sol under contracts/ is compiled).
 const { subtask } = require("hardhat/config");
 const { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } = require("hardhat/builtin-tasks/task-names");
 

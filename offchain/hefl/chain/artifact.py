@@ -25,6 +25,14 @@ ARTIFACT_NAME = "contracts/build/FLLedger.json"
 #: Environment variable naming another artifact file to load.
 ARTIFACT_ENV = "HEFL_LEDGER_ARTIFACT"
 
+#: The proof-of-work chain of the notes' four-node example (``contracts/PowLedger.sol``), built
+#: with the same compiler and settings into its own artifact.
+POW_CONTRACT_NAME = "PowLedger"
+POW_SOURCE_NAME = "contracts/PowLedger.sol"
+POW_ARTIFACT_NAME = "contracts/build/PowLedger.json"
+#: Environment variable naming another PowLedger artifact file to load.
+POW_ARTIFACT_ENV = "HEFL_POW_ARTIFACT"
+
 #: Compiler settings (solc standard-JSON ``settings`` minus ``outputSelection``). The metadata hash
 #: is left out of the bytecode so that the bytecode depends on the source and these settings only.
 COMPILER_SETTINGS: dict[str, Any] = {
@@ -53,6 +61,17 @@ def default_artifact_path(root: Path | None = None) -> Path:
     if env and root is None:
         return Path(env)
     return (root or repo_root()) / ARTIFACT_NAME
+
+
+def pow_source_path(root: Path | None = None) -> Path:
+    return (root or repo_root()) / POW_SOURCE_NAME
+
+
+def default_pow_artifact_path(root: Path | None = None) -> Path:
+    env = os.environ.get(POW_ARTIFACT_ENV)
+    if env and root is None:
+        return Path(env)
+    return (root or repo_root()) / POW_ARTIFACT_NAME
 
 
 def sha256_hex(data: bytes) -> str:
@@ -132,3 +151,8 @@ def load_artifact(path: Path | str | None = None) -> LedgerArtifact:
         raise CompileError(
             f"ledger artifact {target} is malformed ({error!r}); regenerate it with `hefl compile`"
         ) from error
+
+
+def load_pow_artifact(path: Path | str | None = None) -> LedgerArtifact:
+    """Read the PowLedger build artifact (default: ``contracts/build/PowLedger.json``)."""
+    return load_artifact(path if path is not None else default_pow_artifact_path())

@@ -1,4 +1,5 @@
-"""Reproducible build of ``contracts/FLLedger.sol`` (``hefl compile``, ``deploy/compile.py``).
+"""Reproducible build of ``contracts/FLLedger.sol`` (``hefl compile``, ``deploy/compile.py``) and
+of ``contracts/PowLedger.sol`` (:func:`compile_pow_ledger`, ``deploy/compile.py``).
 
 One pinned solc (:data:`~hefl.chain.artifact.SOLC_VERSION`) with fixed settings
 (:data:`~hefl.chain.artifact.COMPILER_SETTINGS`: optimiser on, 200 runs, EVM ``cancun``, no
@@ -20,9 +21,12 @@ from typing import Any, Literal
 from hefl.chain.artifact import (
     COMPILER_SETTINGS,
     CONTRACT_NAME,
+    POW_CONTRACT_NAME,
+    POW_SOURCE_NAME,
     SOLC_VERSION,
     SOURCE_NAME,
     default_artifact_path,
+    default_pow_artifact_path,
     repo_root,
     sha256_hex,
     source_path,
@@ -63,11 +67,13 @@ class CompileResult:
     frontend: str
     source_sha256: str
     warnings: tuple[str, ...] = ()
+    contract_name: str = CONTRACT_NAME
+    source_name: str = SOURCE_NAME
 
     def artifact_json(self) -> dict[str, Any]:
         return {
-            "contractName": CONTRACT_NAME,
-            "sourceName": SOURCE_NAME,
+            "contractName": self.contract_name,
+            "sourceName": self.source_name,
             "sourceSha256": self.source_sha256,
             "compiler": {"version": SOLC_VERSION, "longVersion": self.long_version},
             "settings": COMPILER_SETTINGS,
@@ -78,11 +84,11 @@ class CompileResult:
         }
 
 
-def standard_input(source: str) -> dict[str, Any]:
+def standard_input(source: str, source_name: str = SOURCE_NAME) -> dict[str, Any]:
     """The solc standard-JSON input for ``source`` under :data:`COMPILER_SETTINGS`."""
     return {
         "language": "Solidity",
-        "sources": {SOURCE_NAME: {"content": source}},
+        "sources": {source_name: {"content": source}},
         "settings": {**COMPILER_SETTINGS, "outputSelection": {"*": {"*": _OUTPUTS}}},
     }
 
@@ -138,11 +144,16 @@ def _compile_solcjs(compiler_input: dict[str, Any], root: Path) -> tuple[dict[st
 
 
 def compile_source(
-    source: str, *, frontend: Frontend = "auto", root: Path | None = None
+    source: str,
+    *,
+    frontend: Frontend = "auto",
+    root: Path | None = None,
+    source_name: str = SOURCE_NAME,
+    contract_name: str = CONTRACT_NAME,
 ) -> CompileResult:
     """Compile the ledger source text with the pinned compiler and settings."""
     root = root or repo_root()
-    compiler_input = standard_input(source)
+    compiler_input = standard_input(source, source_name)
     native = frontend != "solc-js" and _native_available()
     if frontend == "native" and not native:
         raise CompileError(
@@ -159,16 +170,16 @@ def compile_source(
     errors = [e for e in diagnostics if e.get("severity") == "error"]
     if errors:
         text = "; ".join(e.get("formattedMessage", e.get("message", "?")).strip() for e in errors)
-        raise CompileError(f"{SOURCE_NAME} does not compile: {text}")
+        raise CompileError(f"{source_name} does not compile: {text}")
     warnings = tuple(
         str(e.get("formattedMessage", e.get("message", "?"))).strip()
         for e in diagnostics
         if e.get("severity") == "warning"
     )
     try:
-        contract = output["contracts"][SOURCE_NAME][CONTRACT_NAME]
+        contract = output["contracts"][source_name][contract_name]
     except KeyError as error:
-        raise CompileError(f"compiler output lacks {SOURCE_NAME}:{CONTRACT_NAME}") from error
+        raise CompileError(f"compiler output lacks {source_name}:{contract_name}") from error
     return CompileResult(
         abi=contract["abi"],
         bytecode="0x" + contract["evm"]["bytecode"]["object"],
@@ -178,6 +189,8 @@ def compile_source(
         frontend=used,
         source_sha256=sha256_hex(source.encode("utf-8")),
         warnings=warnings,
+        contract_name=contract_name,
+        source_name=source_name,
     )
 
 
@@ -201,6 +214,35 @@ def compile_ledger(
     root = root or repo_root()
     result = build_ledger(root=root, frontend=frontend)
     target = out or default_artifact_path(root)
+    write_artifact(result, target)
+    return result, target
+
+
+def build_pow_ledger(*, root: Path | None = None, frontend: Frontend = "auto") -> CompileResult:
+    """Compile ``contracts/PowLedger.sol`` without writing anything."""
+    root = root or repo_root()
+    src = root / POW_SOURCE_NAME
+    try:
+        source_bytes = src.read_bytes()
+    except FileNotFoundError as error:
+        raise CompileError(f"PowLedger source {src} not found") from error
+    result = compile_source(
+        source_bytes.decode("utf-8"),
+        frontend=frontend,
+        root=root,
+        source_name=POW_SOURCE_NAME,
+        contract_name=POW_CONTRACT_NAME,
+    )
+    return replace(result, source_sha256=sha256_hex(source_bytes))
+
+
+def compile_pow_ledger(
+    *, root: Path | None = None, frontend: Frontend = "auto", out: Path | None = None
+) -> tuple[CompileResult, Path]:
+    """Compile ``contracts/PowLedger.sol`` and write ``contracts/build/PowLedger.json``."""
+    root = root or repo_root()
+    result = build_pow_ledger(root=root, frontend=frontend)
+    target = out or default_pow_artifact_path(root)
     write_artifact(result, target)
     return result, target
 
