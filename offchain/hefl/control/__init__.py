@@ -1,5 +1,67 @@
-"""Controllers: who decides τ and CPU frequencies each round (Algorithm 1)."""
+"""Controllers: who decides τ and CPU frequencies each round (Algorithm 1).
+
+:mod:`hefl.control.base` is the interface the learning loop uses; :mod:`hefl.control.bound` the
+bound (24); :mod:`hefl.control.optimiser` the exact solution of (25); and
+:mod:`hefl.control.controllers` Algorithm 1 and its baselines, registered by name in
+:data:`CONTROLLERS`.
+"""
 
 from hefl.control.base import Controller, FixedTauController, JobInfo, RoundPlan, RoundReport
+from hefl.control.bound import bound_denominator, convergence_bound, h_tau
+from hefl.control.controllers import (
+    CONTROLLERS,
+    BudgetConfig,
+    BudgetedController,
+    EnergyAccount,
+    JointController,
+    OnlyAggregationController,
+    OnlyResourceController,
+    PlanRecord,
+    make_controller,
+)
+from hefl.control.optimiser import (
+    TIME_LIMITS,
+    OptimiseResult,
+    RoundSolution,
+    SolveStatus,
+    TauCandidate,
+    TauSolution,
+    TimeLimit,
+    largest_affordable_tau,
+    min_deadline,
+    min_round_energy,
+    optimise,
+    solve_tau,
+)
 
-__all__ = ["Controller", "FixedTauController", "JobInfo", "RoundPlan", "RoundReport"]
+__all__ = [
+    "CONTROLLERS",
+    "TIME_LIMITS",
+    "BudgetConfig",
+    "BudgetedController",
+    "Controller",
+    "EnergyAccount",
+    "FixedTauController",
+    "JobInfo",
+    "JointController",
+    "OnlyAggregationController",
+    "OnlyResourceController",
+    "OptimiseResult",
+    "PlanRecord",
+    "RoundPlan",
+    "RoundReport",
+    "RoundSolution",
+    "SolveStatus",
+    "TauCandidate",
+    "TauSolution",
+    "TimeLimit",
+    "bound_denominator",
+    "convergence_bound",
+    "h_tau",
+    "largest_affordable_tau",
+    "make_controller",
+    "min_deadline",
+    "min_round_energy",
+    "optimise",
+    "solve_tau",
+]

@@ -15,8 +15,10 @@ job*, G·t_L ≤ ξ and G·t_S ≤ ξ) leaves room for only ≈ 38 encrypted loc
 so the τ sweeps of Figs. 2–3 cannot satisfy it. ``"per_round"`` reads ξ as every round's
 deadline (t_L ≤ ξ, t_S ≤ ξ): the job is then bounded by energy alone, but one round still has to fit
 ξ (τ ≤ 38 on Boston, N = 5, at Table 1's ξ), so sweeps to τ = 90 also need a larger ξ, which the
-caller passes as ``time_budget``. There is no ``"none"``: without a deadline the energy γΔf² falls
-to zero with f, so G would be unbounded.
+caller passes as ``time_budget``. Note what the per-round reading implies: at a fixed deadline a
+round's least energy grows like (τ·a + b)³, so the joint optimum then favours small τ; in
+``total`` mode G ∝ (c_L³ + …)^{-1/3} and τ·G grows with τ, so larger τ pay off. There is no
+``"none"``: without a deadline the energy γΔf² falls to zero with f, so G would be unbounded.
 
 **Minimum round energy for a deadline D** (both phases within D). Energy grows with every
 frequency, so each constraint is tight at the optimum:
