@@ -237,3 +237,14 @@ def test_bad_configuration_raises() -> None:
             RoundReport(round_index=0, iteration=1, tau=1, train_loss=0.0)
         )
     assert math.isfinite(BudgetConfig(energy_budget=1.0).xi)
+
+
+@pytest.mark.parametrize("name", ["joint", "only-aggregation", "only-resource"])
+def test_factories_take_the_keywords_hefl_run_passes(name: str) -> None:
+    # hefl run calls CONTROLLERS[name](energy_budget=…, tau=…, dataset=…) for every controller.
+    controller = CONTROLLERS[name](energy_budget=50.0, tau=5, dataset="fish")
+    assert controller.config.params.b0 == 2.0  # type: ignore[attr-defined]
+    other = CONTROLLERS[name](energy_budget=50.0, tau=5, dataset="diabetes")
+    assert other.config.params.b0 == CostParameters().b0  # type: ignore[attr-defined]
+    if name == "only-resource":
+        assert controller.tau == 5  # type: ignore[attr-defined]

@@ -46,7 +46,7 @@ from hefl.control.optimiser import (
     solve_tau,
 )
 from hefl.costs.model import CostModel, FrequencyPlan
-from hefl.costs.parameters import ONLY_RESOURCE_TAU, CostParameters
+from hefl.costs.parameters import B0_BY_DATASET, ONLY_RESOURCE_TAU, CostParameters
 from hefl.errors import ConfigError
 
 
@@ -141,7 +141,7 @@ class PlanRecord:
     learning_time: float
     consensus_time: float
     last: bool
-    bound: float
+    bound_denominator: float
     phi: float
     omega: float
 
@@ -151,7 +151,26 @@ class BudgetedController(Controller):
 
     name = "budgeted"
 
-    def __init__(self, config: BudgetConfig | None = None, /, **options: Any) -> None:
+    def __init__(
+        self,
+        config: BudgetConfig | None = None,
+        /,
+        *,
+        dataset: str | None = None,
+        tau: int | None = None,
+        **options: Any,
+    ) -> None:
+        """Build from a :class:`BudgetConfig` or its fields as keywords.
+
+        ``dataset`` ("boston" or "fish") selects Table 1's B0 unless ``params`` is given; other
+        names keep the default parameters. ``tau`` is accepted so every registered factory takes
+        the same keywords (``hefl run`` passes them all); controllers that choose τ ignore it.
+        """
+        del tau  # τ is chosen, not given; OnlyResourceController overrides this
+        if dataset is not None and "params" not in options and config is None:
+            key = dataset.lower()
+            if key in B0_BY_DATASET:
+                options["params"] = CostParameters.for_dataset(key)
         if config is None:
             config = BudgetConfig(**options)
         elif options:
@@ -255,7 +274,7 @@ class BudgetedController(Controller):
                 learning_time=round_.learning_time,
                 consensus_time=round_.consensus_time,
                 last=last,
-                bound=1.0 / (round_.tau * a) if a > 0 else math.inf,
+                bound_denominator=a,
                 phi=phi,
                 omega=omega,
             )
@@ -408,7 +427,7 @@ class OnlyResourceController(BudgetedController):
         dataset: str | None = None,
         **options: Any,
     ) -> None:
-        super().__init__(config, **options)
+        super().__init__(config, dataset=dataset, **options)
         if tau is None:
             if dataset is None:
                 raise ConfigError(
@@ -445,9 +464,10 @@ class OnlyResourceController(BudgetedController):
         return self._final_round(self.tau, None)
 
 
-#: Controllers by the name the command line uses. Each value is a factory (the class); budgeted
-#: controllers take ``BudgetConfig`` keywords (``energy_budget=…``), ``fixed`` takes ``tau`` and
-#: ``rounds``, ``only-resource`` also ``tau`` or ``dataset``.
+#: Controllers by the name the command line uses. Each value is a factory (the class). Budgeted
+#: controllers take ``BudgetConfig`` keywords (``energy_budget=…``) plus ``dataset`` (B0 of Table 1)
+#: and ``tau`` (only-resource's fixed τ; ignored by the others); ``fixed`` takes ``tau`` and
+#: ``rounds``.
 CONTROLLERS: Mapping[str, Callable[..., Controller]] = MappingProxyType(
     {
         JointController.name: JointController,
