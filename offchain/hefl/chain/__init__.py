@@ -6,6 +6,8 @@
   :class:`LedgerClient`; :meth:`LedgerClient.at` attaches to an existing deployment.
 - :class:`LocalBlobStore` keeps the ciphertext blobs, keyed by the keccak256 that goes on chain.
 - :class:`DeploymentRecord` is what ``hefl deploy`` writes.
+- :func:`deploy_pow_ledger` / :class:`PowLedgerClient`: ``contracts/PowLedger.sol``, the
+  proof-of-work chain of the notes' four-node example (:mod:`hefl.chain.pow`).
 
 Compiling (``hefl.chain.compile``) is separate: running hefl needs no Solidity compiler.
 """
@@ -28,6 +30,7 @@ from hefl.chain.ledger import (
     quorum_for,
 )
 from hefl.chain.node import Chain, connect_embedded, connect_rpc
+from hefl.chain.pow import PowBlockRecord, PowLedgerClient, deploy_pow_ledger
 
 __all__ = [
     "ZERO_HASH",
@@ -40,6 +43,8 @@ __all__ = [
     "LedgerEvent",
     "LocalBlobStore",
     "ParticipantRecord",
+    "PowBlockRecord",
+    "PowLedgerClient",
     "RoundRecord",
     "RoundStatus",
     "SubmissionRecord",
@@ -48,6 +53,7 @@ __all__ = [
     "connect_embedded",
     "connect_rpc",
     "deploy_ledger",
+    "deploy_pow_ledger",
     "fault_tolerance_for",
     "load_artifact",
     "quorum_for",
