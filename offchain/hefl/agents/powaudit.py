@@ -1,0 +1,257 @@
+"""Auditing a pow-race chain from public data alone (``hefl verify`` on a pow-race run).
+
+For every block t ≥ 1 of a :class:`~hefl.chain.PowLedgerClient` (live chain) or of an exported
+``pow_history.json`` (:class:`ExportedPowHistory`; the embedded chain does not outlive its
+process), :func:`audit_pow` checks, with the job configuration blob named on chain (α, γ):
+
+1. every blob named on chain — configuration, genesis model, each owner's gradient, each block's
+   model — is in the blob store and hashes to its name;
+2. the block's model follows from the broadcast gradients: re-deriving
+   w^t = w^{t−1} − α(Σ_k g_k + 2γ w^{t−1}) (:func:`hefl.agents.powrace.aggregate_step`, owners in
+   on-chain order) gives exactly the blob whose hash the block holds;
+3. the proof of work: keccak256(abi.encode(chainid, contract, t, h(w^{t−1}), h(w^t), winner,
+   nonce)) is below the target the block met;
+4. that target follows from the initial one by the retarget rule and the blocks' timestamps
+   (:func:`hefl.chain.pow.retarget`).
+
+The contract itself already enforces the first-valid-block rule and (3); (2) is what no contract
+can check, and what a dishonest aggregator would get wrong.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from eth_typing import ChecksumAddress
+from eth_utils import to_checksum_address
+
+from hefl.agents.powrace import POW_FORMAT, aggregate_step
+from hefl.chain import BlobStore
+from hefl.chain.pow import PowBlockRecord, PowLedgerClient, meets_target, pow_digest, retarget
+from hefl.errors import HeflError, VerificationError
+from hefl.learning.plain import decode_plain_vector, encode_plain_vector
+
+#: The file a pow-race run exports.
+POW_HISTORY_FILE = "pow_history.json"
+
+
+class PowLedgerView(Protocol):
+    """The read side of a PowLedger that auditing needs."""
+
+    address: Any
+
+    def chain_id(self) -> int: ...
+    def config_hash(self) -> bytes: ...
+    def owners(self) -> tuple[ChecksumAddress, ...]: ...
+    def blocks(self) -> tuple[PowBlockRecord, ...]: ...
+    def gradients(self, round: int) -> tuple[bytes, ...]: ...
+    def target_block_time(self) -> int: ...
+    def retarget_interval(self) -> int: ...
+
+
+class LivePowView:
+    """A :class:`PowLedgerView` over a live contract."""
+
+    def __init__(self, client: PowLedgerClient) -> None:
+        self.client = client
+        self.address = client.address
+
+    def chain_id(self) -> int:
+        return self.client.chain.chain_id
+
+    def config_hash(self) -> bytes:
+        return self.client.config_hash()
+
+    def owners(self) -> tuple[ChecksumAddress, ...]:
+        return self.client.owners()
+
+    def blocks(self) -> tuple[PowBlockRecord, ...]:
+        return self.client.blocks()
+
+    def gradients(self, round: int) -> tuple[bytes, ...]:
+        return self.client.gradients(round)
+
+    def target_block_time(self) -> int:
+        return self.client.target_block_time()
+
+    def retarget_interval(self) -> int:
+        return self.client.retarget_interval()
+
+
+class ExportedPowHistory:
+    """A :class:`PowLedgerView` over an exported ``pow_history.json`` (no chain consulted)."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        if document.get("format") != POW_FORMAT or document.get("scheme") != "pow-race":
+            raise VerificationError(
+                f"not a pow-race history of format {POW_FORMAT}; export it again with this hefl"
+            )
+        self.document = document
+        self.address = to_checksum_address(document["address"])
+        self.names: dict[str, str] = dict(document.get("names", {}))
+
+    @classmethod
+    def load(cls, path: str | Path) -> ExportedPowHistory:
+        file = Path(path)
+        if file.is_dir():
+            file = file / POW_HISTORY_FILE
+        try:
+            return cls(json.loads(file.read_text()))
+        except (OSError, ValueError, KeyError) as error:
+            raise VerificationError(
+                f"cannot read a pow-race history from {file}: {error}"
+            ) from error
+
+    def chain_id(self) -> int:
+        return int(self.document["chain_id"])
+
+    def config_hash(self) -> bytes:
+        return bytes.fromhex(self.document["config_hash"][2:])
+
+    def owners(self) -> tuple[ChecksumAddress, ...]:
+        return tuple(to_checksum_address(a) for a in self.document["owners"])
+
+    def blocks(self) -> tuple[PowBlockRecord, ...]:
+        return tuple(PowBlockRecord.from_json(b) for b in self.document["blocks"])
+
+    def gradients(self, round: int) -> tuple[bytes, ...]:
+        return tuple(bytes.fromhex(h[2:]) for h in self.document["gradients"][str(round)])
+
+    def target_block_time(self) -> int:
+        return int(self.document["target_block_time"])
+
+    def retarget_interval(self) -> int:
+        return int(self.document["retarget_interval"])
+
+
+@dataclass
+class PowAuditReport:
+    """What :func:`audit_pow` checked, and every problem found."""
+
+    source: str
+    blocks: int = 0
+    blobs: int = 0
+    models: int = 0
+    proofs: int = 0
+    targets: int = 0
+    winners: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        verdict = "OK" if self.ok else f"{len(self.problems)} problem(s)"
+        wins = ", ".join(f"{k} {v}" for k, v in self.winners.items()) or "none"
+        return (
+            f"{verdict}: {self.blocks} pow blocks, {self.blobs} blobs matched their hashes, "
+            f"{self.models} models re-derived from the broadcast gradients, {self.proofs} proofs "
+            f"of work and {self.targets} targets checked; wins: {wins} ({self.source})"
+        )
+
+
+def audit_pow(
+    view: PowLedgerView, blobs: BlobStore, *, names: Mapping[str, str] | None = None
+) -> PowAuditReport:
+    """Re-check a pow-race chain; see the module docstring."""
+    live = isinstance(view, LivePowView)
+    report = PowAuditReport(
+        source="read from the live chain"
+        if live
+        else "checked against the exported history; the chain itself was not consulted"
+    )
+    names = dict(names or getattr(view, "names", {}) or {})
+
+    def fetch(blob_id: bytes, what: str) -> bytes | None:
+        try:
+            data = blobs.get(blob_id)
+        except HeflError as error:
+            report.problems.append(f"{what}: {error}")
+            return None
+        report.blobs += 1
+        return data
+
+    config_blob = fetch(view.config_hash(), "job configuration")
+    if config_blob is None:
+        return report
+    try:
+        config = json.loads(config_blob)
+        alpha, gamma = float(config["alpha"]), float(config["gamma"])
+    except (ValueError, KeyError, TypeError) as error:
+        report.problems.append(f"job configuration is not a pow-race configuration: {error}")
+        return report
+    owners = view.owners()
+    listed = [to_checksum_address(o["address"]) for o in config.get("owners", [])]
+    if listed and listed != list(owners):
+        report.problems.append("the configuration's owners differ from the contract's owner list")
+
+    blocks = view.blocks()
+    chain_id, interval, block_time = (
+        view.chain_id(),
+        view.retarget_interval(),
+        view.target_block_time(),
+    )
+    genesis = blocks[0]
+    previous_blob = fetch(genesis.model_hash, "genesis model")
+    expected_target, window_start = genesis.target, genesis.timestamp
+    for block in blocks[1:]:
+        t = block.round
+        report.blocks += 1
+        who = names.get(block.winner, block.winner)
+        report.winners[who] = report.winners.get(who, 0) + 1
+        previous_hash = blocks[t - 1].model_hash
+        digest = pow_digest(
+            chain_id, view.address, t, previous_hash, block.model_hash, block.winner, block.nonce
+        )
+        if meets_target(digest, block.target):
+            report.proofs += 1
+        else:
+            report.problems.append(
+                f"block {t}: digest 0x{digest.hex()} of nonce {block.nonce} by {who} is not "
+                f"below its target {block.target:#x}"
+            )
+        if block.target == expected_target:
+            report.targets += 1
+        else:
+            report.problems.append(
+                f"block {t}: target {block.target:#x} does not follow from the retarget rule "
+                f"(expected {expected_target:#x})"
+            )
+        if interval and t % interval == 0:
+            expected_target = retarget(
+                block.target, block.timestamp - window_start, interval, block_time
+            )
+            window_start = block.timestamp
+        grads = [
+            fetch(h, f"block {t} gradient of owner {k}") for k, h in enumerate(view.gradients(t))
+        ]
+        model_blob = fetch(block.model_hash, f"block {t} model")
+        if previous_blob is not None and model_blob is not None and None not in grads:
+            try:
+                w_prev = decode_plain_vector(previous_blob)
+                expected = encode_plain_vector(
+                    aggregate_step(
+                        w_prev,
+                        [decode_plain_vector(g) for g in grads if g is not None],
+                        alpha,
+                        gamma,
+                    )
+                )
+            except HeflError as error:
+                report.problems.append(f"block {t}: cannot re-derive the model: {error}")
+            else:
+                if expected == model_blob:
+                    report.models += 1
+                else:
+                    report.problems.append(
+                        f"block {t}: the model 0x{block.model_hash.hex()} written by {who} does "
+                        "not follow from the previous model and the broadcast gradients "
+                        "(w^t ≠ w^{t-1} − α(Σ g_k + 2γ w^{t-1}))"
+                    )
+        previous_blob = model_blob
+    return report
