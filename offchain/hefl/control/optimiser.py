@@ -42,9 +42,11 @@ binds this is the closed form G* = (E·ξ² / (γ(c_L³ + Σ_i c_i³)))^{1/3}; o
 capped by ξ/max(t_L, t_S) in ``total`` mode.
 
 **Outer loop.** τ = 1 … τ_max; skip τ with A(τ) ≤ 0 (and stop: A decreases in τ) or fewer than one
-whole round (T < τ); G = ⌊G*⌋ whole rounds, frequencies re-solved for the deadline ξ/G; take the τ
-with the least 1/(τ·G·A(τ)). The integer G makes the end of a budget honest: a τ that fits 1.9
-rounds is worth one.
+whole round (T < τ); G = ⌊G*⌋ whole rounds at the frequencies of the continuous optimum (deadline
+ξ/G*, so the fraction G* − G of a round stays available in energy *and* time for a shorter last
+round — re-solving for ξ/G instead, as the notes suggest, would spend all the time and strand that
+energy); take the τ with the least 1/(τ·G·A(τ)). The integer G makes the end of a budget honest:
+a τ that fits 1.9 rounds is worth one.
 """
 
 from __future__ import annotations
@@ -406,15 +408,19 @@ def solve_tau(
                 brentq(excess, lo, g_time, xtol=1e-300, rtol=_BRENT_RTOL, maxiter=_BRENT_MAXITER)
             )
             limited_by, method = "energy", "bisection"
+    # Frequencies of the continuous optimum (deadline ξ/G*): G = ⌊G*⌋ rounds then cost at most E
+    # and ξ, and what is left — a fraction G* − G of a round in both energy and time — pays for
+    # a shorter last round (the controllers' last-round rule) instead of being stranded.
     rounds = _whole_rounds(real)
     plan: RoundSolution | None = None
-    while rounds > 0:
-        plan = min_round_energy(model, tau, xi / rounds)
-        if plan is not None and rounds * plan.energy <= energy:
-            break
-        rounds -= 1  # rounding guard: G* a hair above an integer
-        plan = None
-    return TauSolution(tau, real, rounds, limited_by, method, plan)
+    if rounds > 0:
+        plan = min_round_energy(model, tau, max(xi / real, d_min))
+        assert plan is not None  # the deadline is at least D_min
+        while rounds > 0 and (
+            rounds * plan.energy > energy or rounds * plan.deadline > xi * (1 + _RTOL)
+        ):
+            rounds -= 1  # rounding guard: G* a hair above an integer
+    return TauSolution(tau, real, rounds, limited_by, method, plan if rounds > 0 else None)
 
 
 def largest_affordable_tau(
