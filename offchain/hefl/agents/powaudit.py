@@ -255,3 +255,27 @@ def audit_pow(
                     )
         previous_blob = model_blob
     return report
+
+
+def audit_pow_directory(
+    directory: Path, blobs_dir: Path, rpc: str | None = None, address: str | None = None
+) -> PowAuditReport | None:
+    """``hefl verify`` for a pow-race run, or ``None`` when the run is not one.
+
+    Offline, the run's ``pow_history.json``; with ``rpc``, the live chain at ``address`` (default:
+    the address the history names), if the code there is a PowLedger.
+    """
+    from hefl.chain import LocalBlobStore, connect_rpc
+    from hefl.chain.pow import is_pow_ledger
+
+    exported = directory / POW_HISTORY_FILE
+    history = ExportedPowHistory.load(exported) if exported.is_file() else None
+    if rpc is None:
+        return None if history is None else audit_pow(history, LocalBlobStore(blobs_dir))
+    chain = connect_rpc(rpc)
+    where = address or (history.address if history is not None else None)
+    if where is None or not is_pow_ledger(chain, where):
+        return None
+    names = history.names if history is not None else None
+    view = LivePowView(PowLedgerClient.at(chain, where))
+    return audit_pow(view, LocalBlobStore(blobs_dir), names=names)

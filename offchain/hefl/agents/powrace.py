@@ -39,6 +39,7 @@ says so and names the fix.
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -545,3 +546,187 @@ def save_pow_run(result: PowRaceResult, out: Path) -> dict[str, Path]:
         )
     )
     return {"history": history, "report": report}
+
+
+# --- command line ---------------------------------------------------------------------------
+def add_pow_race_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``hefl run --scheme pow-race`` (a group of their own)."""
+    group = parser.add_argument_group("pow-race (with --scheme pow-race)")
+    group.add_argument("--images", choices=POW_DATASETS, default="digits", help="image data set")
+    group.add_argument("--target-class", type=int, default=0, help="class k of 'is it k'")
+    group.add_argument("--samples", type=int, help="use only the first S images")
+    group.add_argument("--owners", default="Alice,Bob", help="data owners' names")
+    group.add_argument("--aggregators", default="Agg1,Agg2", help="aggregators' names")
+    group.add_argument(
+        "--hash-power", default="1,1", help="worker processes per aggregator (e.g. 1,3)"
+    )
+    group.add_argument("--blocks", type=int, default=50, help="blocks to mine")
+    group.add_argument("--gamma", type=float, default=DEFAULT_GAMMA, help="ridge γ")
+    group.add_argument("--alpha", type=float, help="step α (default 1/(Σ‖X_k‖²_F + 2γ))")
+    group.add_argument(
+        "--difficulty", type=float, default=DEFAULT_DIFFICULTY, help="expected hashes per block"
+    )
+    group.add_argument(
+        "--block-time", type=int, default=DEFAULT_BLOCK_TIME_S, help="retarget aim T (s)"
+    )
+    group.add_argument(
+        "--retarget-every", type=int, default=DEFAULT_RETARGET_EVERY, help="k blocks (0: off)"
+    )
+    group.add_argument("--race", choices=tuple(RACES), default="processes", help="race engine")
+
+
+def _names(text: str, what: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise ConfigError(f"{what} {text!r}: give comma-separated names")
+    return names
+
+
+def config_from_args(args: argparse.Namespace) -> PowRaceConfig:
+    try:
+        power = tuple(int(p) for p in args.hash_power.split(","))
+    except ValueError as error:
+        raise ConfigError(f"--hash-power {args.hash_power!r}: give integers like 1,3") from error
+    return PowRaceConfig(
+        dataset=args.images,
+        target_class=args.target_class,
+        samples=args.samples,
+        owners=_names(args.owners, "--owners"),
+        aggregators=_names(args.aggregators, "--aggregators"),
+        hash_power=power,
+        gamma=args.gamma,
+        alpha=args.alpha,
+        rounds=args.blocks,
+        difficulty=args.difficulty,
+        block_time=args.block_time,
+        retarget_every=args.retarget_every,
+        race=args.race,
+        seed=args.seed,
+    )
+
+
+def render_rows(rows: Sequence[dict[str, str]]) -> str:
+    """Left-aligned columns from rows sharing the same keys."""
+    if not rows:
+        return ""
+    heads = list(rows[0])
+    width = {h: max(len(h), *(len(r[h]) for r in rows)) for h in heads}
+    lines = ["  ".join(h.ljust(width[h]) for h in heads).rstrip()]
+    lines += ["  ".join(r[h].ljust(width[h]) for h in heads).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def round_row(r: PowRound) -> dict[str, str]:
+    return {
+        "block": str(r.round),
+        "winner": r.winner,
+        **{f"hashes {k}": str(v) for k, v in r.hashes.items()},
+        "difficulty": f"{r.difficulty:.4g}",
+        "to nonce s": f"{r.search_seconds:.3f}",
+        "to block s": f"{r.seconds_to_block:.3f}",
+        "late": ",".join(r.late) or "-",
+        "L(w)": f"{r.objective:.2f}",
+        "‖w−w*‖/‖w*‖": f"{r.distance:.4f}",
+        "accuracy": f"{r.accuracy:.3f}",
+    }
+
+
+def race_summary(result: PowRaceResult) -> str:
+    """Wins against the hash-power share, hashes per block against the difficulty, times, gas."""
+    cfg, rounds = result.config, result.rounds
+    total_power = sum(cfg.hash_power)
+    wins = result.wins()
+    lines = []
+    for name, power in zip(cfg.aggregators, cfg.hash_power, strict=True):
+        lines.append(
+            f"  {name}: {wins[name]}/{len(rounds)} blocks "
+            f"({wins[name] / len(rounds):.0%}; hash-power share {power / total_power:.0%})"
+        )
+    hashes = np.array([r.total_hashes for r in rounds], dtype=float)
+    difficulty = np.array([r.difficulty for r in rounds])
+    to_block = np.array([r.seconds_to_block for r in rounds])
+    lines.append(
+        f"  hashes per block: mean {hashes.mean():.0f} (mean difficulty {difficulty.mean():.0f}); "
+        f"time to block: mean {to_block.mean():.3f} s, median {np.median(to_block):.3f} s, "
+        f"max {to_block.max():.3f} s"
+    )
+    lines.append(
+        f"  gas per round: gradients {rounds[-1].gradient_gas} (all owners), "
+        f"block {int(np.median([r.block_gas for r in rounds]))} (median)"
+    )
+    late = sum(len(r.late) for r in rounds)
+    lines.append(f"  late blocks refused on chain (RoundAlreadyMined): {late}")
+    return "\n".join(lines)
+
+
+def run_pow_race(args: argparse.Namespace) -> int:
+    """``hefl run --scheme pow-race``: the four-node example end to end, then its own audit."""
+    import datetime as dt
+
+    from hefl.agents.powaudit import ExportedPowHistory, audit_pow
+    from hefl.chain import LocalBlobStore, connect_embedded, connect_rpc
+    from hefl.errors import VerificationError
+
+    config = config_from_args(args)
+    out = args.out or Path("runs") / dt.datetime.now().strftime("pow-%Y%m%d-%H%M%S")
+    chain = connect_rpc(args.rpc) if args.rpc else connect_embedded()
+    blobs = LocalBlobStore(out / "blobs")
+    job = PowRaceJob(config, chain, blobs)
+    cast = ", ".join(
+        [*(f"{o.name} ({o.X.shape[0]} images)" for o in job.owners)]
+        + [
+            f"{a.name} ({p} worker{'s' * (p > 1)})"
+            for a, p in zip(job.aggregators, config.hash_power, strict=True)
+        ]
+    )
+    print(
+        f"hefl run: pow-race on {config.dataset} ('is it {config.target_class}', "
+        f"{job.data.X.shape[0]}×{job.data.model_size}), γ={config.gamma}, α={job.alpha:.4g}, "
+        f"difficulty {config.difficulty:.4g}, {config.race} race; {cast}",
+        flush=True,
+    )
+    print(
+        f"PowLedger deployed at {job.ledger.address} (chain {chain.chain_id}); "
+        f"{config.rounds} blocks to mine",
+        flush=True,
+    )
+
+    def progress(r: PowRound) -> None:
+        if not args.quiet:
+            late = f", late: {','.join(r.late)}" if r.late else ""
+            print(
+                f"block {r.round}: {r.winner} after {r.total_hashes} hashes, "
+                f"{r.seconds_to_block:.3f} s{late}; ‖w−w*‖/‖w*‖ = {r.distance:.4f}",
+                flush=True,
+            )
+
+    result = job.run(progress)
+    paths = save_pow_run(result, out)
+    print("\nBlocks:")
+    print(render_rows([round_row(r) for r in result.rounds]))
+    print("\nRace:")
+    print(race_summary(result))
+    report = audit_pow(ExportedPowHistory.load(out), blobs)
+    print(f"\nverify: {report.summary()}")
+    for problem in report.problems:
+        print(f"  - {problem}")
+    print(f"wrote {', '.join(str(p) for p in paths.values())} and {out / 'blobs'}")
+    if not report.ok:
+        raise VerificationError(f"the run failed its own audit ({len(report.problems)} problems)")
+    return 0
+
+
+def print_pow_history(client: PowLedgerClient, *, as_json: bool = False) -> None:
+    """``hefl history`` for a PowLedger: the winner of every block."""
+    blocks = client.blocks()
+    if as_json:
+        print(json.dumps(export_pow_history(client), indent=2))
+        return
+    names = {a: f"aggregator {i} ({a[:6]}…{a[-4:]})" for i, a in enumerate(client.aggregators())}
+    print(
+        f"PowLedger {client.address} on chain {client.chain.chain_id}: "
+        f"{len(client.owners())} owners, {len(names)} aggregators, {len(blocks) - 1} blocks mined, "
+        f"retarget every {client.retarget_interval() or '-'} blocks towards "
+        f"{client.target_block_time()} s"
+    )
+    print(render_rows(pow_history_rows(blocks, names)))

@@ -18,7 +18,8 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "history",
         help="print the rounds recorded on a ledger",
-        description="Read every round of an FLLedger deployment and print them.",
+        description="Read every round of an FLLedger deployment and print them (for a PowLedger "
+        "address: every block and its winner).",
     )
     parser.add_argument("--rpc", metavar="URL", help="JSON-RPC URL of the node")
     parser.add_argument("--address", metavar="A", help="ledger contract address")
@@ -117,6 +118,14 @@ def run(args: argparse.Namespace) -> int:
         address = address or record.address
     if rpc is None or address is None:
         raise ConfigError("give both --rpc URL and --address A (or --deployment FILE)")
-    client = LedgerClient.at(connect_rpc(rpc), address)
+    chain = connect_rpc(rpc)
+    from hefl.chain.pow import PowLedgerClient, is_pow_ledger
+
+    if is_pow_ledger(chain, address):  # a pow-race chain: the winner of every block
+        from hefl.agents.powrace import print_pow_history
+
+        print_pow_history(PowLedgerClient.at(chain, address), as_json=args.json)
+        return 0
+    client = LedgerClient.at(chain, address)
     print_history(client, as_json=args.json)
     return 0

@@ -16,6 +16,7 @@ from typing import Any
 
 from hefl.agents.audit import audit
 from hefl.agents.job import InProcessJob, JobConfig, RoundSummary, save_job
+from hefl.agents.powrace import add_pow_race_arguments, run_pow_race
 from hefl.chain import LocalBlobStore, connect_embedded, connect_rpc
 from hefl.cli.history import history_rows, render_table
 from hefl.control import FixedTauController
@@ -65,6 +66,14 @@ def register(subparsers: Any) -> None:
     crypto.add_argument("--rpc", metavar="URL", help="use this JSON-RPC node, not the embedded one")
     crypto.add_argument("--out", type=Path, help="output directory (default runs/<timestamp>)")
     crypto.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--scheme",
+        choices=("ledger", "pow-race"),
+        default="ledger",
+        help="ledger: the encrypted job on FLLedger (default); pow-race: the notes' four-node "
+        "gradient-sum example with aggregators racing by proof of work (PowLedger)",
+    )
+    add_pow_race_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -105,6 +114,8 @@ def job_config(args: argparse.Namespace) -> JobConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.scheme == "pow-race":
+        return run_pow_race(args)
     config = job_config(args)
     controller = build_controller(args)
     out = args.out or Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")

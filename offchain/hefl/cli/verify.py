@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hefl.agents.audit import ExportedHistory, LedgerView, audit
+from hefl.agents.powaudit import audit_pow_directory
 from hefl.chain import LedgerClient, LocalBlobStore, connect_rpc
 from hefl.errors import ConfigError, VerificationError
 
@@ -34,6 +35,14 @@ def run(args: argparse.Namespace) -> int:
     blobs_dir = args.blobs or args.directory / "blobs"
     if not blobs_dir.is_dir():
         raise ConfigError(f"no blob store at {blobs_dir}; pass --blobs DIR")
+    pow_report = audit_pow_directory(args.directory, blobs_dir, args.rpc, args.address)
+    if pow_report is not None:  # a pow-race run (pow_history.json, or a PowLedger at --address)
+        print(pow_report.summary())
+        for problem in pow_report.problems:
+            print(f"  - {problem}")
+        if not pow_report.ok:
+            raise VerificationError(f"{len(pow_report.problems)} problem(s) found")
+        return 0
     ledger: LedgerView
     if args.rpc:
         address = args.address
