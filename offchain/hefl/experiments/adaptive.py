@@ -626,9 +626,18 @@ def run_experiments(
             f"{_fmt(r['aggregation_seconds'])} | {r['largest_tau_one_round']} | "
             f"{r['most_local_steps']} |"
         )
+    too_short = [
+        r["participants"] for r in literal if r["largest_tau_one_round"] < max(config.taus)
+    ]
+    verdict = (
+        f"So the τ sweep {config.taus[0]}…{config.taus[-1]} cannot run as written for N in "
+        f"{too_short}."
+        if too_short
+        else f"The τ sweep {config.taus[0]}…{config.taus[-1]} fits one round for every N here."
+    )
     report += [
         "",
-        f"So the τ sweep {config.taus[0]}…{config.taus[-1]} cannot run as written. Treatment "
+        f"{verdict} Treatment "
         f"(named, see `hefl.experiments.adaptive`): time_limit = `{config.time_limit}`; Figs. 2, "
         f"3 and 5 use ξ × {config.sweep_xi_factor:g} = {_fmt(config.xi(config.sweep_xi_factor))}"
         f" s; Fig. 4 uses ξ × {config.fig4_xi_factor:g} = "
