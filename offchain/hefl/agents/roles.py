@@ -15,7 +15,7 @@ from enum import Enum
 
 from hefl.chain import BlobStore, LedgerClient, RoundStatus
 from hefl.data.prepare import Part
-from hefl.errors import AgentError
+from hefl.errors import AgentError, ContractRevertError
 from hefl.learning.strategy import LocalUpdate, RoundOutcome, Strategy
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class ParticipantAgent:
         if record.status is not RoundStatus.OPEN:
             return None
         if self.ledger.get_submission(round_index, self.address).submitted:
-            log.info("P %s: round %d already submitted", self.address, round_index)
+            log.debug("P %s: round %d already submitted", self.address, round_index)
             return None
         return self.blobs.get(record.global_model_hash), record.tau
 
@@ -116,11 +116,17 @@ class ParticipantAgent:
                     round_index,
                 )
             return Vote.DECIDED
-        if recomputed == record.aggregate_hash:
-            self.ledger.attest(round_index, recomputed)
-            log.info("P %s: round %d attested", self.address, round_index)
-            return Vote.ATTESTED
-        self.ledger.dispute(round_index, recomputed)
+        try:
+            if recomputed == record.aggregate_hash:
+                self.ledger.attest(round_index, recomputed)
+                log.info("P %s: round %d attested", self.address, round_index)
+                return Vote.ATTESTED
+            self.ledger.dispute(round_index, recomputed)
+        except ContractRevertError as error:
+            if error.error_name != "RoundNotAggregated":
+                raise
+            # The others' votes decided the round while we recomputed: nothing left to vote on.
+            return Vote.DECIDED
         log.warning("P %s: round %d disputed (aggregate differs)", self.address, round_index)
         return Vote.DISPUTED
 

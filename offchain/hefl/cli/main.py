@@ -16,7 +16,17 @@ from hefl import __version__
 from hefl.errors import HeflError
 
 #: Modules under hefl.cli that contribute sub-commands, in help order.
-COMMANDS: tuple[str, ...] = ("run", "compile", "deploy", "history", "bench", "verify", "experiment")
+COMMANDS: tuple[str, ...] = (
+    "run",
+    "compile",
+    "deploy",
+    "history",
+    "bench",
+    "verify",
+    "experiment",
+    "node",
+    "agents",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,391 @@
+"""The multi-process mode: the computing party and each participant as separate OS processes.
+
+Each agent has its own Ethereum account (an encrypted keystore in its own directory) and its own
+files, and coordinates with the others only through the contract and the blob store: it follows
+the ledger's events (polling with back-off) and never shares a Python object.
+
+Setting a job up (:func:`setup_job`, the party): generate the Paillier key pair, deploy the ledger
+with the participants' addresses and |D_i|, and write the *job file* the participants receive —
+ledger address, chain id, public key, the configuration document — whose hashes each participant
+checks against the chain before taking part (:meth:`JobFile.check`).
+
+Running it: :class:`PartyDaemon` opens rounds, waits for submissions until everyone submitted or
+the submission deadline passed (absentees are left out of the round and Eq. 10's weights
+renormalise over those who submitted, as the ``included`` bitmap records), commits, waits for the
+quorum, decrypts and opens the next round. :class:`ParticipantDaemon` submits once per open
+round and verifies every aggregate. Both re-derive where they are from the chain and their own
+files at every step, so either can be killed at any point and started again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hefl.agents.identity import (
+    IDENTITY,
+    KEYSTORE,
+    PAILLIER_KEY,
+    Identity,
+    create_agent,
+    load_data,
+)
+from hefl.agents.job import canonical_json, public_key_blob
+from hefl.agents.roles import ComputingPartyAgent, ParticipantAgent
+from hefl.chain import (
+    BlobStore,
+    Chain,
+    LedgerClient,
+    RoundRecord,
+    RoundStatus,
+    blob_hash,
+    deploy_ledger,
+)
+from hefl.crypto import PrivateKey, PublicKey, generate_keypair
+from hefl.errors import AgentError, ChainError, ConfigError, ContractRevertError
+from hefl.learning import linear
+from hefl.learning.paillier import FixedPointConfig, PaillierStrategy
+from hefl.learning.registry import strategy_from_description
+from hefl.learning.strategy import LearningConfig
+
+log = logging.getLogger("hefl.agents")
+
+JOB_FILE = "job.json"
+JOB_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How the rounds of a multi-process job run.
+
+    Attributes:
+        tau: local steps per round (fixed τ).
+        rounds: finalised rounds the job runs.
+        submission_deadline_s: seconds after a round opens (its block's timestamp) after which the
+            party aggregates whoever submitted.
+        poll_min_s / poll_max_s: the back-off range of the agents' polling.
+    """
+
+    tau: int = 5
+    rounds: int = 3
+    submission_deadline_s: float = 60.0
+    poll_min_s: float = 0.2
+    poll_max_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.tau < 1 or self.rounds < 1:
+            raise ConfigError(f"tau and rounds must be ≥ 1, got {self.tau}, {self.rounds}")
+        if self.submission_deadline_s <= 0:
+            raise ConfigError(f"deadline must be > 0 s, got {self.submission_deadline_s}")
+
+
+@dataclass(frozen=True)
+class JobFile:
+    """What the participants receive: where the ledger is and what they agree to."""
+
+    chain_id: int
+    ledger: str
+    public_key_n: int
+    config: dict[str, Any]
+
+    @property
+    def public_key(self) -> PublicKey:
+        return PublicKey(self.public_key_n)
+
+    @property
+    def schedule(self) -> Schedule:
+        return Schedule(**self.config["schedule"])
+
+    def save(self, path: Path) -> Path:
+        payload = {"format": JOB_FORMAT, **asdict(self), "public_key_n": hex(self.public_key_n)}
+        path.write_text(json.dumps(payload, indent=2))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> JobFile:
+        file = Path(path)
+        if file.is_dir():
+            file = file / JOB_FILE
+        try:
+            data = json.loads(file.read_text())
+            if data.get("format") != JOB_FORMAT:
+                raise ConfigError(f"job file format {data.get('format')!r} is not {JOB_FORMAT}")
+            return cls(
+                chain_id=int(data["chain_id"]),
+                ledger=str(data["ledger"]),
+                public_key_n=int(data["public_key_n"], 16),
+                config=dict(data["config"]),
+            )
+        except (OSError, ValueError, KeyError) as error:
+            raise ConfigError(f"{file} is not a hefl job file: {error}") from error
+
+    def check(self, ledger: LedgerClient, identity: Identity | None = None) -> None:
+        """Refuse to take part unless the chain holds exactly this job (and this participant)."""
+        if ledger.chain.chain_id != self.chain_id:
+            raise AgentError(
+                f"the node's chain id is {ledger.chain.chain_id}, the job file says "
+                f"{self.chain_id}; connect to the job's chain"
+            )
+        if ledger.public_key_hash() != blob_hash(public_key_blob(self.public_key)):
+            raise AgentError("the ledger's public-key hash does not match the job file's key")
+        if ledger.config_hash() != blob_hash(canonical_json(self.config)):
+            raise AgentError("the ledger's configuration hash does not match the job file")
+        if identity is None:
+            return
+        registry = {p.address: p for p in ledger.participants()}
+        me = registry.get(identity.address)
+        if me is None:
+            raise AgentError(f"{identity.address} is not a registered participant of this job")
+        if identity.data_size is not None and me.data_size != identity.data_size:
+            raise AgentError(
+                f"the ledger registers |D_i| = {me.data_size} for {identity.address}, but this "
+                f"participant holds {identity.data_size} samples"
+            )
+        if identity.model_size is not None and identity.model_size != self.config["model_size"]:
+            raise AgentError(
+                f"this participant's data has {identity.model_size} columns, the job's model "
+                f"{self.config['model_size']}"
+            )
+
+
+def setup_job(
+    chain: Chain,
+    party_dir: Path,
+    password: str,
+    participants: Sequence[Identity],
+    blobs: BlobStore,
+    *,
+    schedule: Schedule,
+    learning: LearningConfig,
+    fixed_point: FixedPointConfig | None = None,
+    key_bits: int = 2048,
+    allow_insecure_keys: bool = False,
+    fund_wei: int = 0,
+) -> JobFile:
+    """The party's side of setting up a job; writes ``party_dir/job.json`` and returns it."""
+    sizes = [p.data_size for p in participants]
+    models = {p.model_size for p in participants}
+    if any(s is None for s in sizes) or len(models) != 1 or None in models:
+        raise ConfigError("every participant identity must state its data size and model size")
+    identity = create_agent(party_dir, password)
+    party = chain.add_keystore(party_dir / KEYSTORE, password)
+    if fund_wei:
+        funder = chain.node_accounts()[0] if chain.node_accounts() else None
+        if funder is None:
+            raise ConfigError("--fund needs a node with an unlocked, funded account")
+        for address in [party, *(p.address for p in participants)]:
+            chain.transact({"from": funder, "to": address, "value": fund_wei})
+    public_key, private_key = generate_keypair(key_bits, allow_insecure=allow_insecure_keys)
+    private_key.save(party_dir / PAILLIER_KEY)
+    strategy = PaillierStrategy(public_key, learning, fixed_point, private_key=private_key)
+    model_size = int(models.pop())  # type: ignore[arg-type]
+    initial_hash = blobs.put(strategy.initial_model(model_size))
+    document = {
+        "format": JOB_FORMAT,
+        "mode": "multi-process",
+        "strategy": strategy.describe(),
+        "model_size": model_size,
+        "data_sizes": sizes,
+        "schedule": asdict(schedule),
+        "initial_model_hash": "0x" + initial_hash.hex(),
+    }
+    config_hash = blobs.put(canonical_json(document))
+    key_hash = blobs.put(public_key_blob(public_key))
+    ledger = deploy_ledger(
+        chain, party, [p.address for p in participants], sizes, key_hash, config_hash
+    )
+    job = JobFile(chain.chain_id, ledger.address, int(public_key.n), document)
+    job.save(party_dir / JOB_FILE)
+    log.info(
+        "C %s: job deployed at %s for %d participants",
+        identity.address,
+        ledger.address,
+        len(participants),
+    )
+    return job
+
+
+class Follower:
+    """Waits for the ledger's next event, polling with exponential back-off."""
+
+    def __init__(self, ledger: LedgerClient, schedule: Schedule) -> None:
+        self.ledger = ledger
+        self.delay = schedule.poll_min_s
+        self.min_s, self.max_s = schedule.poll_min_s, schedule.poll_max_s
+        self.seen_block = ledger.chain.block_number
+
+    def wait(self) -> None:
+        time.sleep(self.delay)
+        head = self.ledger.chain.block_number
+        if head > self.seen_block and self.ledger.events(from_block=self.seen_block + 1):
+            self.delay = self.min_s
+        else:
+            self.delay = min(self.delay * 2, self.max_s)
+        self.seen_block = max(head, self.seen_block)
+
+
+#: Consecutive failed steps (node errors, transactions overtaken by others) before giving up.
+MAX_FAILED_STEPS = 20
+
+
+def follow(step: Callable[[], bool], ledger: LedgerClient, schedule: Schedule, who: str) -> None:
+    """Run ``step`` after every ledger event until it reports the job complete.
+
+    A step that fails on the chain (a transaction overtaken by another agent's, a node hiccup)
+    is retried from the ledger's fresh state; only repeated failures end the agent."""
+    follower = Follower(ledger, schedule)
+    failures = 0
+    while True:
+        try:
+            if step():
+                return
+            failures = 0
+        except ChainError as error:
+            failures += 1
+            if failures >= MAX_FAILED_STEPS:
+                raise
+            log.warning("%s: step failed (%s); retrying from the ledger's state", who, error)
+        follower.wait()
+
+
+def _finalised(rounds: Sequence[RoundRecord]) -> int:
+    return sum(1 for r in rounds if r.status is RoundStatus.FINALISED)
+
+
+class PartyDaemon:
+    """The computing party as a long-running process; see the module docstring."""
+
+    def __init__(
+        self,
+        directory: Path,
+        ledger: LedgerClient,
+        blobs: BlobStore,
+        job: JobFile,
+        *,
+        test_data: tuple[np.ndarray, np.ndarray] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        private_key = PrivateKey.load(directory / PAILLIER_KEY)
+        if private_key.public_key != job.public_key:
+            raise AgentError("the party's Paillier key is not the job's key")
+        job.check(ledger)
+        description = job.config["strategy"]
+        public = strategy_from_description(description, job.public_key)
+        assert isinstance(public, PaillierStrategy)
+        strategy = PaillierStrategy(
+            job.public_key, public.config, public.fixed_point, private_key=private_key
+        )
+        self.agent = ComputingPartyAgent(strategy, ledger, blobs)
+        self.ledger, self.blobs, self.job = ledger, blobs, job
+        self.schedule = job.schedule
+        self.metrics_path = directory / "metrics.jsonl"
+        self.test_data = test_data
+        self.clock = clock
+
+    def _deadline_passed(self, record: RoundRecord) -> bool:
+        opened = self.ledger.chain.w3.eth.get_block(record.opened_block)["timestamp"]
+        return self.clock() > int(opened) + self.schedule.submission_deadline_s
+
+    def step(self) -> bool:
+        """Do whatever the ledger's state calls for; ``True`` once the job is complete."""
+        count = self.ledger.round_count()
+        if count == 0:
+            initial = bytes.fromhex(self.job.config["initial_model_hash"][2:])
+            self.agent.open_round(self.blobs.get(initial), 0, self.schedule.tau)
+            return False
+        g = count - 1
+        record = self.ledger.get_round(g)
+        everyone = record.submission_count == len(self.ledger.participants())
+        if record.status is RoundStatus.OPEN:
+            if record.submission_count and (everyone or self._deadline_passed(record)):
+                try:
+                    self.agent.commit(g)
+                except ContractRevertError as error:  # a submission landed meanwhile: retry
+                    log.info("C: round %d commit retried (%s)", g, error.error_name)
+            return False
+        if record.status is RoundStatus.AGGREGATED:
+            return False
+        if record.status is RoundStatus.DISPUTED:
+            log.warning("C: round %d disputed; redoing it from t=%d", g, record.iteration)
+            self.agent.open_round(
+                self.blobs.get(record.global_model_hash), record.iteration, self.schedule.tau
+            )
+            return False
+        outcome = self.agent.conclude(g)
+        self._record(record, outcome.model)
+        if _finalised(self.ledger.history()) >= self.schedule.rounds:
+            return True
+        self.agent.open_round(outcome.next_global, record.iteration + record.tau, self.schedule.tau)
+        return False
+
+    def _record(self, record: RoundRecord, model: np.ndarray) -> None:
+        """Append the round's metrics once (a restarted party may conclude a round again)."""
+        if self.metrics_path.exists():
+            done = {
+                json.loads(line)["round"] for line in self.metrics_path.read_text().splitlines()
+            }
+            if record.round in done:
+                return
+        entry: dict[str, Any] = {
+            "round": record.round,
+            "iteration": record.iteration + record.tau,
+            "included": list(record.included_indices),
+        }
+        if self.test_data is not None:
+            entry["test_loss"] = linear.loss(model, *self.test_data)
+        log.info("C: round %d finalised %s", record.round, entry)
+        with self.metrics_path.open("a") as handle:
+            handle.write(json.dumps(entry) + "\n")
+
+    def run(self) -> None:
+        follow(self.step, self.ledger, self.schedule, "C")
+        log.info("C: job complete after %d finalised rounds", self.schedule.rounds)
+
+
+class ParticipantDaemon:
+    """A participant (and PBFT replica) as a long-running process."""
+
+    def __init__(
+        self, directory: Path, ledger: LedgerClient, blobs: BlobStore, job: JobFile
+    ) -> None:
+        identity = Identity.load(directory / IDENTITY)
+        job.check(ledger, identity)
+        strategy = strategy_from_description(job.config["strategy"], job.public_key)
+        self.agent = ParticipantAgent(
+            identity.address, load_data(directory), strategy, ledger, blobs
+        )
+        self.ledger, self.schedule = ledger, job.schedule
+
+    def step(self) -> bool:
+        """Submit or vote if the latest round calls for it; ``True`` once the job is complete."""
+        count = self.ledger.round_count()
+        if count == 0:
+            return False
+        g = count - 1
+        record = self.ledger.get_round(g)
+        if record.status is RoundStatus.OPEN:
+            try:
+                self.agent.take_part(g)
+            except ContractRevertError as error:
+                log.warning(
+                    "P %s: round %d closed before our submission (%s)",
+                    self.agent.address,
+                    g,
+                    error.error_name,
+                )
+        elif record.status is RoundStatus.AGGREGATED:
+            self.agent.verify(g)
+        elif record.status is RoundStatus.FINALISED:
+            return _finalised(self.ledger.history()) >= self.schedule.rounds
+        return False
+
+    def run(self) -> None:
+        follow(self.step, self.ledger, self.schedule, f"P {self.agent.address}")
+        log.info("P %s: job complete", self.agent.address)
