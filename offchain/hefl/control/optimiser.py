@@ -41,8 +41,9 @@ binds this is the closed form G* = (E·ξ² / (γ(c_L³ + Σ_i c_i³)))^{1/3}; o
 (Brent's method to machine precision). With fixed frequencies (only-aggregation) G* = E/P_τ(f),
 capped by ξ/max(t_L, t_S) in ``total`` mode.
 
-**Outer loop.** τ = 1 … τ_max; skip τ with A(τ) ≤ 0 (and stop: A decreases in τ) or fewer than one
-whole round (T < τ); G = ⌊G*⌋ whole rounds at the frequencies of the continuous optimum (deadline
+**Outer loop.** τ = 1 … τ_max; stop at the first τ with A(τ) ≤ 0 (A decreases in τ) or with fewer
+than one whole round (T < τ; G* decreases in τ, a round's least energy and time growing with
+it); G = ⌊G*⌋ whole rounds at the frequencies of the continuous optimum (deadline
 ξ/G*, so the fraction G* − G of a round stays available in energy *and* time for a shorter last
 round — re-solving for ξ/G instead, as the notes suggest, would spend all the time and strand that
 energy); take the τ with the least 1/(τ·G·A(τ)). The integer G makes the end of a budget honest:
@@ -531,7 +532,7 @@ def optimise(
                     tau, sol.rounds_real, 0, a, math.inf, f"less than one round ({sol.limited_by})"
                 )
             )
-            continue
+            break  # a round's least energy and time grow with τ: no larger τ fits either
         value = 1.0 / (tau * sol.rounds * a)
         rows.append(TauCandidate(tau, sol.rounds_real, sol.rounds, a, value, sol.method))
         if best is None or value < best[0]:
