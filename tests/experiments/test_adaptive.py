@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -82,3 +83,20 @@ def test_bad_settings_raise() -> None:
         ExperimentConfig(sweep_xi_factor=0.0)
     with pytest.raises(ConfigError):
         run_experiments(TINY, ["fig9"], "/tmp/unused")
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_encrypted_job_follows_the_plaintext_trajectory() -> None:
+    from hefl.experiments.adaptive import run_job, scheme_controller
+
+    encrypted = dataclasses.replace(TINY, encrypted=True, key_bits=1024)
+    traces = [
+        run_job(config, 3, scheme_controller(config, "only-resource", 100.0, 3000.0, 10))
+        for config in (TINY, encrypted)
+    ]
+    plain, enc = traces
+    assert [r.tau for r in enc.rounds] == [r.tau for r in plain.rounds]
+    for a, b in zip(enc.rounds, plain.rounds, strict=True):
+        assert a.train_loss == pytest.approx(b.train_loss, rel=1e-6)
+        assert a.energy == pytest.approx(b.energy)
