@@ -19,7 +19,7 @@ from hefl.agents.job import InProcessJob, JobConfig, RoundSummary, save_job
 from hefl.agents.powrace import add_pow_race_arguments, run_pow_race
 from hefl.chain import LocalBlobStore, connect_embedded, connect_rpc
 from hefl.cli.history import history_rows, render_table
-from hefl.control import FixedTauController
+from hefl.control import CONTROLLERS, Controller, FixedTauController, make_controller
 from hefl.data import DATASET_NAMES, SplitConfig
 from hefl.data.prepare import PARTITIONS
 from hefl.errors import ConfigError, VerificationError
@@ -29,6 +29,8 @@ from hefl.learning.strategy import UPDATE_MODES, LearningConfig
 
 #: η of the quick-start run (Table 1's 0.001 moves the loss too little to see in a minute).
 QUICKSTART_ETA = 0.05
+#: τ of the quick-start run's fixed-τ controller.
+DEFAULT_TAU = 5
 #: Samples drawn from Boston and fish, as the paper (§3.2); other data sets use all rows.
 PAPER_SAMPLES = {"boston": 506, "fish": 506}
 
@@ -49,13 +51,20 @@ def register(subparsers: Any) -> None:
     data.add_argument("--partition", choices=PARTITIONS, default="iid")
     data.add_argument("--seed", type=int, default=0)
     learn = parser.add_argument_group("learning")
-    learn.add_argument("--tau", type=int, default=5, help="local steps per round (fixed τ)")
+    learn.add_argument(
+        "--tau", type=int, help=f"local steps per round (fixed τ; default {DEFAULT_TAU})"
+    )
     learn.add_argument("--rounds", type=int, default=5, help="rounds with the fixed τ")
     learn.add_argument("--eta", type=float, default=QUICKSTART_ETA, help="learning rate η")
     learn.add_argument("--ridge", type=float, default=0.0, help="ridge γ (γ‖w‖²)")
     learn.add_argument("--mode", choices=UPDATE_MODES, default="fused", help="update mode")
     learn.add_argument("--strategy", choices=STRATEGY_NAMES, default="paillier")
-    learn.add_argument("--controller", default="fixed", help="fixed (default) or a controller name")
+    learn.add_argument(
+        "--controller",
+        default=FixedTauController.name,
+        choices=list(CONTROLLERS),
+        help="fixed τ (default), or joint / only-aggregation / only-resource under --energy",
+    )
     learn.add_argument("--energy", type=float, help="energy budget E in joules (controllers)")
     crypto = parser.add_argument_group("keys and machinery")
     crypto.add_argument("--key-bits", type=int, default=2048, help="Paillier modulus bits")
@@ -77,20 +86,20 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def build_controller(args: argparse.Namespace) -> Any:
-    if args.controller == "fixed":
-        return FixedTauController(args.tau, args.rounds)
-    try:
-        from hefl.control import CONTROLLERS  # type: ignore[attr-defined]
-    except ImportError:
-        CONTROLLERS = {}
+def build_controller(args: argparse.Namespace) -> Controller:
+    """``fixed`` (τ for a number of rounds) or a budgeted controller from the registry."""
+    tau = DEFAULT_TAU if args.tau is None else args.tau
+    if args.controller == FixedTauController.name:
+        return FixedTauController(tau, args.rounds)
     if args.controller not in CONTROLLERS:
-        names = ", ".join(["fixed", *CONTROLLERS])
-        raise ConfigError(f"controller {args.controller!r} unknown; use one of {names}")
+        raise ConfigError(
+            f"controller {args.controller!r} unknown; use one of {', '.join(CONTROLLERS)}"
+        )
     if args.energy is None:
         raise ConfigError(f"controller {args.controller!r} needs an energy budget: --energy J")
-    return CONTROLLERS[args.controller](
-        energy_budget=args.energy, tau=args.tau, dataset=args.dataset
+    # τ only when given: only-resource otherwise takes §3.2's τ for Boston and fish.
+    return make_controller(
+        args.controller, energy_budget=args.energy, tau=args.tau, dataset=args.dataset
     )
 
 
