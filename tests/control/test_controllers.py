@@ -27,7 +27,7 @@ from hefl.control import (
     min_round_energy,
     solve_tau,
 )
-from hefl.costs import CostModel, CostParameters
+from hefl.costs import CostModel, CostParameters, FrequencyPlan
 from hefl.errors import ConfigError
 
 JOB = JobInfo(dataset_sizes=(81,) * 5, model_size=14, learning_rate=0.001)
@@ -117,6 +117,18 @@ class TestControllerContract:
             consensus = np.asarray(f["consensus"])
             learn = np.append(local, f["aggregation"])
             assert np.all(learn + consensus.max(axis=1) <= MODEL.caps * (1 + 1e-9))
+
+    def test_booked_energy_is_the_cost_of_the_planned_frequencies(self, name: str) -> None:
+        for plan in drive(FACTORIES[name]()):
+            if plan.frequencies is None:
+                assert plan.energy is None
+                continue
+            f = plan.frequencies
+            freq = FrequencyPlan.from_arrays(
+                np.asarray(f["local"]), f["aggregation"], np.asarray(f["consensus"])
+            )
+            # Eqs. 19–21: τ·F_J(f) + F_Q(f), recomputed from the plan the loop receives
+            assert plan.energy == pytest.approx(MODEL.round_energy(freq, plan.tau), rel=1e-12)
 
 
 @settings(max_examples=30, deadline=None)

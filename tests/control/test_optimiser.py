@@ -156,6 +156,24 @@ def test_more_energy_never_gives_a_worse_optimum(e1: float, factor: float, mode:
         assert second.success
 
 
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    factor=st.floats(1.0, 20.0),
+    mode=st.sampled_from(["total", "per_round"]),
+)
+def test_more_energy_never_worse_on_random_jobs(seed: int, factor: float, mode: str) -> None:
+    model, tau, energy = random_instance(seed, "tight")
+    xi = PARAMS.xi if mode == "total" else min_deadline(model, tau) * 1.5
+    kw = {"phi": 1.0, "omega": 0.1, "tau_max": 2 * tau, "time_limit": mode, "time_budget": xi}
+    first = optimise(model, energy, **kw)  # type: ignore[arg-type]
+    second = optimise(model, energy * factor, **kw)  # type: ignore[arg-type]
+    assert second.bound <= first.bound
+    low = solve_tau(model, tau, energy, time_limit=mode, time_budget=xi)  # type: ignore[arg-type]
+    high = solve_tau(model, tau, energy * factor, time_limit=mode, time_budget=xi)  # type: ignore[arg-type]
+    assert high.rounds_real >= low.rounds_real * (1 - 1e-12)
+
+
 @pytest.mark.parametrize("mode", ["total", "per_round"])
 def test_result_is_consistent(mode: str) -> None:
     energy = 500.0
