@@ -352,9 +352,11 @@ def run_sweep(config: ExperimentConfig, progress: Progress = _noop) -> list[dict
             progress(f"N={n} τ={tau}")
             controller = scheme_controller(config, "only-resource", config.budget, xi, tau)
             trace = run_job(config, n, controller)
+            # A τ of which not one round fits is shrunk by the last-round rule: flag it.
+            fits = bool(trace.rounds) and trace.rounds[0].tau == tau
             rows.append(
                 _row(trace, participants=n, tau=tau, energy=config.budget, xi=xi,
-                     time_limit=config.time_limit)
+                     time_limit=config.time_limit, fits=fits)
             )  # fmt: skip
     return rows
 
@@ -394,10 +396,12 @@ def run_participants(config: ExperimentConfig, progress: Progress = _noop) -> li
 
 # --- verdicts -----------------------------------------------------------------------------------
 def best_tau_by_n(rows: Sequence[dict[str, Any]]) -> dict[int, int | None]:
-    """argmin over τ of the final training loss, per N (``None`` if no τ trained at all)."""
+    """argmin over τ of the final training loss, per N, among the τ of which at least one whole
+    round fits (``None`` if none does)."""
     out: dict[int, int | None] = {}
     for n in sorted({r["participants"] for r in rows}):
         trained = [r for r in rows if r["participants"] == n and r["rounds"] > 0]
+        trained = [r for r in trained if r["fits"]]
         out[n] = min(trained, key=lambda r: r["train_loss"])["tau"] if trained else None
     return out
 
@@ -496,16 +500,19 @@ def _sweep_section(config: ExperimentConfig, fig: str, rows: list[dict[str, Any]
         f"{_fmt(config.budget)} J, ξ = {_fmt(config.xi(config.sweep_xi_factor))} s "
         f"{config.time_limit})",
         "",
-        "| N | best τ | loss at best τ | loss range over τ | rounds at best τ |",
-        "|---|---|---|---|---|",
+        "| N | best τ | loss at best τ | loss range over τ | rounds at best τ | τ not fitting "
+        "one round (ran shrunk) |",
+        "|---|---|---|---|---|---|",
     ]
     for n, tau in best.items():
+        unfit = [r["tau"] for r in rows if r["participants"] == n and not r["fits"]]
         if tau is None:
-            lines.append(f"| {n} | — (no τ fits one round) | | | |")
+            lines.append(f"| {n} | — | | | | {unfit} |")
             continue
         row = next(r for r in rows if r["participants"] == n and r["tau"] == tau)
         lines.append(
-            f"| {n} | {tau} | {_fmt(row['train_loss'])} | {_fmt(spread[n])} | {row['rounds']} |"
+            f"| {n} | {tau} | {_fmt(row['train_loss'])} | {_fmt(spread[n])} | {row['rounds']} "
+            f"| {unfit or '—'} |"
         )
     verdict = "supported" if len(distinct) > 1 else "not supported"
     lines += [
@@ -575,6 +582,20 @@ def _participants_section(config: ExperimentConfig, rows: list[dict[str, Any]]) 
             f"| {n} | {_fmt(loss['joint'])} | {_fmt(loss['only-resource'])} | "
             f"{_fmt(loss['only-aggregation'])} |"
         )
+    shrunk = [
+        r["participants"]
+        for r in rows
+        if r["scheme"] == "only-resource"
+        and r["taus"]
+        and int(r["taus"].split()[0]) != ONLY_RESOURCE_TAU[config.dataset]
+    ]
+    if shrunk:
+        lines += [
+            "",
+            f"For N in {shrunk} not one round of the only-resource τ = "
+            f"{ONLY_RESOURCE_TAU[config.dataset]} fits; it ran one shorter round (the "
+            "last-round rule).",
+        ]
     order = ordering_holds(rows, "participants")
     best = sum(a for _, a, _ in order)
     lines += [
