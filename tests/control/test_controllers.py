@@ -260,3 +260,13 @@ def test_factories_take_the_keywords_hefl_run_passes(name: str) -> None:
     assert other.config.params.b0 == CostParameters().b0  # type: ignore[attr-defined]
     if name == "only-resource":
         assert controller.tau == 5  # type: ignore[attr-defined]
+
+
+def test_first_round_falls_back_to_optimised_frequencies() -> None:
+    # 25 steps at half the CPU need ≈ 378 s > ξ = 300 s: the even split does not fit, the
+    # least-energy frequencies for τ = 25 do, and the job goes on afterwards.
+    controller = JointController(energy_budget=400.0, initial_tau=25)
+    plans = drive(controller)
+    assert plans[0].tau == 25 and not plans[0].last
+    assert plans[0].frequencies != MODEL.uniform_plan(0.5).as_mapping()
+    assert len(plans) >= 2

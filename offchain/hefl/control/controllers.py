@@ -194,7 +194,19 @@ class BudgetedController(Controller):
         )
         if self._fits(plan):
             return plan, False
-        return self._final_round(self.config.initial_tau, self._fixed_frequencies())
+        # The even split does not fit: the least-energy frequencies for that τ, if they do.
+        frequencies = self._fixed_frequencies()
+        if frequencies is None:
+            sol = solve_tau(
+                self.model,
+                self.config.initial_tau,
+                self.account.remaining,
+                time_limit=self.config.time_limit,
+                time_budget=self._time_left(),
+            )
+            if sol.round is not None:
+                return sol.round, False
+        return self._final_round(self.config.initial_tau, frequencies)
 
     def _next_round(self) -> tuple[RoundSolution, bool] | None:
         """Re-solve (25) for the rest of the budget (line 15) and apply the last-round rule."""
