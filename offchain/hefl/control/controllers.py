@@ -15,7 +15,8 @@ mode they also account the learning and consensus time against ξ (C3, C4).
 Rules for the first rounds and the last (Wang et al., JSAC 2019, Algorithm 2, as Algorithm 1 here):
 
 * the first round runs τ = 1 with the CPU "evenly distributed to each process" (learning and
-  consensus each get half of f_i) — the estimates φ̂, ω̂ only exist after an aggregation;
+  consensus each get half of f_i; if that round does not fit the budget, the least-energy
+  frequencies for it) — the estimates φ̂, ω̂ only exist after an aggregation;
   until an estimate arrives φ falls back to ``phi_floor`` and ω to 0;
 * τ is searched in [1, τ_max] with τ_max = ``tau_max_factor`` × the current τ (Table 1 "10τ"),
   capped by ``tau_cap``;
