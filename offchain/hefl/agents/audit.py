@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from hefl.agents.roles import recompute_aggregate
+from hefl.agents.roles import check_committed_aggregate
 from hefl.chain import (
     BlobStore,
     LedgerClient,
@@ -220,14 +220,14 @@ def audit(ledger: LedgerView, blobs: BlobStore, *, source: str | None = None) ->
             if fetch(record.aggregate_hash, f"round {g} aggregate") is None:
                 continue
             try:
-                aggregate, _ = recompute_aggregate(strategy, ledger, blobs, g)  # type: ignore[arg-type]
+                verdict = check_committed_aggregate(strategy, ledger, blobs, g)  # type: ignore[arg-type]
             except HeflError as error:
-                report.problems.append(f"round {g}: cannot recompute the aggregate: {error}")
+                report.problems.append(f"round {g}: cannot check the aggregate: {error}")
                 continue
-            if aggregate != blobs.get(record.aggregate_hash):
+            if verdict is not None:
                 report.problems.append(
-                    f"round {g}: Eq. 10 recomputed from the committed local models does not "
-                    f"match the committed aggregate {_hex(record.aggregate_hash)}"
+                    f"round {g}: the aggregate recomputed from the committed local models does "
+                    f"not match the committed aggregate {_hex(record.aggregate_hash)}"
                 )
             else:
                 report.aggregates += 1

@@ -79,6 +79,14 @@ class JobConfig:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def scheme_options(self) -> dict[str, Any]:
+        """Options of a secure-aggregation scheme: its key size, and leave to insecure sizes."""
+        if self.strategy == "secagg-multikey":
+            return {"kappa1": self.key_bits, "allow_insecure": self.allow_insecure_keys}
+        if self.strategy in ("secagg-paillier", "secagg-packed-paillier"):
+            return {"key_bits": self.key_bits, "allow_insecure": self.allow_insecure_keys}
+        return {}
+
 
 @dataclass(frozen=True)
 class RoundSummary:
@@ -168,16 +176,29 @@ class InProcessJob:
             public_key=public_key,
             private_key=private_key,
             fixed_point=config.fixed_point,
+            sizes=self.data.sizes,
+            model_size=self.data.model_size,
+            scheme_options=config.scheme_options(),
         )
-        participant_strategy = build_strategy(
-            config.strategy, config.learning, public_key=public_key, fixed_point=config.fixed_point
-        )
-
+        if party_strategy.parallel_updates:
+            # Participants hold the public material only (the strategy pickles without secrets).
+            participant_strategy = build_strategy(
+                config.strategy,
+                config.learning,
+                public_key=public_key,
+                fixed_point=config.fixed_point,
+            )
+        else:
+            participant_strategy = party_strategy
         self.initial_model = party_strategy.initial_model(self.data.model_size)
         initial_hash = blobs.put(self.initial_model)
         self.document = config_document(config, party_strategy, self.data, initial_hash)
         config_hash = blobs.put(canonical_json(self.document))
-        key_hash = blobs.put(public_key_blob(public_key) if public_key else b"no key: plaintext")
+        key_hash = blobs.put(
+            public_key_blob(public_key)
+            if public_key
+            else f"no Paillier key: {config.strategy}".encode()
+        )
 
         ledger = deploy_ledger(
             chain,
@@ -190,8 +211,16 @@ class InProcessJob:
         self.deployment = DeploymentRecord.from_client(ledger)
         self.party = ComputingPartyAgent(party_strategy, ledger, blobs)
         self.participants = [
-            ParticipantAgent(address, part, participant_strategy, ledger.as_sender(address), blobs)
-            for address, part in zip(self.participant_addresses, self.data.parts, strict=True)
+            ParticipantAgent(
+                address,
+                part,
+                participant_strategy.for_participant(i),
+                ledger.as_sender(address),
+                blobs,
+            )
+            for i, (address, part) in enumerate(
+                zip(self.participant_addresses, self.data.parts, strict=True)
+            )
         ]
         self.ledger = ledger
 
@@ -245,7 +274,8 @@ class InProcessJob:
         global_model, iteration = self.initial_model, 0
         model = np.zeros(self.data.model_size)
         plan = controller.start(self.job_info())
-        pool = ProcessPoolExecutor(self.config.workers) if self.config.workers > 1 else None
+        parallel = self.config.workers > 1 and self.party.strategy.parallel_updates
+        pool = ProcessPoolExecutor(self.config.workers) if parallel else None
         try:
             while plan is not None:
                 began = time.perf_counter()

@@ -37,13 +37,14 @@ class Vote(Enum):
     DECIDED = "decided without this vote"
 
 
-def recompute_aggregate(
+def check_committed_aggregate(
     strategy: Strategy, ledger: LedgerClient, blobs: BlobStore, round_index: int
-) -> tuple[bytes, list[int]]:
-    """Eq. 10 from public data alone: the included participants' committed blobs and |D_i|.
+) -> bytes | None:
+    """A replica's verdict on round g's commitment, from public data alone: the global model, the
+    included participants' committed blobs, their |D_i| and the committed aggregate.
 
-    Returns the aggregate blob and the indices it covers. Used by the computing party to build
-    its commitment and by every replica to check it, so both compute byte-identical results.
+    ``None`` if the aggregate is right (for Paillier: Eq. 10 recomputes to the same bytes), else
+    the blob the replica holds to be right. Used by every replica and by ``hefl verify``.
     """
     record = ledger.get_round(round_index)
     registry = ledger.participants()
@@ -55,7 +56,9 @@ def recompute_aggregate(
         submission = ledger.get_submission(round_index, registry[i].address)
         models.append(blobs.get(submission.model_hash))
         sizes.append(registry[i].data_size)
-    return strategy.aggregate(models, sizes), indices
+    return strategy.check_aggregate(
+        blobs.get(record.global_model_hash), models, sizes, blobs.get(record.aggregate_hash)
+    )
 
 
 @dataclass
@@ -105,11 +108,10 @@ class ParticipantAgent:
         me = self.ledger.participant_index(self.address)
         if me in record.attested_indices or me in record.disputed_indices:
             return Vote.ALREADY_VOTED
-        aggregate, _ = recompute_aggregate(self.strategy, self.ledger, self.blobs, round_index)
-        recomputed = self.blobs.put(aggregate)
+        verdict = check_committed_aggregate(self.strategy, self.ledger, self.blobs, round_index)
         if record.status is not RoundStatus.AGGREGATED:
             # Finalised or disputed by the others already: the ledger takes no more votes.
-            if recomputed != record.aggregate_hash:
+            if verdict is not None:
                 log.error(
                     "P %s: round %d was decided, but its aggregate differs from ours",
                     self.address,
@@ -117,11 +119,11 @@ class ParticipantAgent:
                 )
             return Vote.DECIDED
         try:
-            if recomputed == record.aggregate_hash:
-                self.ledger.attest(round_index, recomputed)
+            if verdict is None:
+                self.ledger.attest(round_index, record.aggregate_hash)
                 log.info("P %s: round %d attested", self.address, round_index)
                 return Vote.ATTESTED
-            self.ledger.dispute(round_index, recomputed)
+            self.ledger.dispute(round_index, self.blobs.put(verdict))
         except ContractRevertError as error:
             if error.error_name != "RoundNotAggregated":
                 raise

@@ -85,6 +85,9 @@ class Strategy(ABC):
 
     #: Name used on the command line and recorded in the job configuration.
     name: str = "strategy"
+    #: Whether participants' updates may run in worker processes (the strategy pickles cleanly
+    #: and keeps no per-round state between its moves).
+    parallel_updates: bool = True
 
     @abstractmethod
     def initial_model(self, model_size: int) -> bytes:
@@ -111,3 +114,21 @@ class Strategy(ABC):
     def describe(self) -> dict[str, object]:
         """Public parameters of the scheme, for the job configuration's commitment."""
         return {"strategy": self.name}
+
+    def for_participant(self, index: int) -> Strategy:
+        """The instance participant ``index`` uses (this one, unless a scheme keys per client)."""
+        return self
+
+    def check_aggregate(
+        self,
+        global_model: bytes,
+        local_models: Sequence[bytes],
+        sizes: Sequence[int],
+        aggregate: bytes,
+    ) -> bytes | None:
+        """A replica's check of a committed aggregate: ``None`` if it is right, else the blob the
+        replica holds to be right instead (its hash goes into the dispute).
+
+        By default Eq. 10 is recomputed from the committed local models, byte for byte."""
+        recomputed = self.aggregate(local_models, sizes)
+        return None if recomputed == aggregate else recomputed

@@ -156,3 +156,10 @@ def decode_frame(
         offset += count * width
         groups.append(values)
     return Frame(got_magic, round_index, attempt, client_id, tuple(groups))
+
+
+def frame_client_id(data: bytes) -> int:
+    """The client id a frame's header names (no other check; :func:`decode_frame` does those)."""
+    if len(data) < _HEAD.size:
+        raise SerializationError(f"message of {len(data)} bytes is too short for a frame header")
+    return int(_HEAD.unpack_from(bytes(data[: _HEAD.size]))[4])
