@@ -461,7 +461,13 @@ def plot_lines(
         pts = sorted((r[x], r["train_loss"]) for r in rows if r[series] == value)
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"{series}={value}")
     if logx:
+        # Label the measured budgets themselves; log-scale minor labels would overlap.
+        from matplotlib.ticker import NullFormatter, ScalarFormatter
+
         ax.set_xscale("log")
+        ax.set_xticks(sorted({r[x] for r in rows}))
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(xlabel)
     ax.set_ylabel("training loss F(w(T))")
     ax.set_title(title)
