@@ -177,7 +177,9 @@ def test_three_participants_one_killed_mid_round_and_restarted(cluster: Cluster)
     no_secrets_leaked(cluster)
 
 
-def test_a_participant_away_past_the_deadline_is_left_out(cluster: Cluster) -> None:
+def test_a_participant_away_past_the_deadline_is_left_out_and_the_party_resumes(
+    cluster: Cluster,
+) -> None:
     address = cluster.setup(deadline=6.0, mode="fused")
     contract = independent_ledger(cluster.url, address)
     cluster.agent(0)
@@ -191,6 +193,11 @@ def test_a_participant_away_past_the_deadline_is_left_out(cluster: Cluster) -> N
 
     wait_for(round_zero_decided, "round 0 to be decided without participant 2")
     late = cluster.agent(2)
+    # The computing party crashes too, once round 1 is open, and resumes from the chain.
+    wait_for(lambda: contract.functions.roundCount().call() >= 2, "round 1 to open")
+    party.send_signal(signal.SIGKILL)
+    party.wait(timeout=10)
+    party = cluster.party()
     assert party.wait(timeout=WAIT_S) == 0, (cluster.root / "party.out").read_text()
     rounds = check_history(cluster, address)
     assert rounds[0][6] == 0b011  # participant 2 recorded absent in round 0
