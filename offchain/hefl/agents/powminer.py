@@ -37,6 +37,8 @@ from typing import Any
 BATCH = 2048
 #: Seconds the coordinator waits for the workers to report after a stop.
 STOP_TIMEOUT_S = 30.0
+#: Seconds between the coordinator's checks that every worker is still alive.
+POLL_S = 1.0
 #: Upper end of the random nonce offsets (nonces are uint64; leave room for the search).
 NONCE_OFFSET_LIMIT = 1 << 62
 
@@ -262,11 +264,20 @@ class ProcessRace(Race):
         hashes = [0] * len(puzzles)
         pending = len(self._queues)
         first: float | None = None
+        waited = 0.0
         while pending:
             try:
-                message = self._results.get(timeout=STOP_TIMEOUT_S if first is not None else None)
-            except queue.Empty as error:
-                raise RuntimeError("miner processes stopped answering") from error
+                message = self._results.get(timeout=POLL_S)
+            except queue.Empty:
+                waited += POLL_S
+                dead = [proc.name for proc in self._procs if not proc.is_alive()]
+                if dead or (first is not None and waited > STOP_TIMEOUT_S):
+                    self.close()
+                    raise RuntimeError(
+                        f"miner processes stopped answering ({', '.join(dead) or 'timeout'})"
+                    ) from None
+                continue
+            waited = 0.0
             kind, job_id = message[0], message[1]
             if job_id != job:
                 continue
@@ -285,6 +296,7 @@ class ProcessRace(Race):
         return RaceOutcome(tuple(solutions), tuple(hashes), first)
 
     def close(self) -> None:
+        self._stop.set()
         for _, q in self._queues:
             q.put(None)
         for proc in self._procs:
