@@ -143,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         from tqdm import tqdm
 
-        bar = tqdm(total=None, unit="round", file=sys.stderr, dynamic_ncols=True)
+        total = getattr(controller, "rounds", None)  # known for a fixed τ, else open-ended
+        bar = tqdm(total=total, unit="round", file=sys.stderr, dynamic_ncols=True)
 
     def progress(summary: RoundSummary) -> None:
         if bar is not None:
