@@ -9,7 +9,7 @@ needs from the committed hashes and the blobs they name.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -191,6 +191,3 @@ class ComputingPartyAgent:
             sizes,
         )
 
-
-def participant_sizes(agents: Sequence[ParticipantAgent]) -> tuple[int, ...]:
-    return tuple(agent.part.size for agent in agents)
