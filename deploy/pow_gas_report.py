@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Print the gas of every PowLedger transaction on the embedded chain as a Markdown table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+try:
+    import hefl  # noqa: F401
+except ImportError:  # run from a checkout without installing
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "offchain"))
+
+from eth_utils import keccak
+
+from hefl.agents.powminer import search
+from hefl.chain import connect_embedded
+from hefl.chain.pow import PuzzleHeader, deploy_pow_ledger, difficulty_to_target
+
+#: Base cost of a transaction and of writing one fresh storage slot.
+TX_BASE_GAS = 21_000
+FRESH_SLOT_GAS = 22_100
+
+
+def measure(owners: int, aggregators: int) -> list[tuple[str, int, int | None]]:
+    """(operation, gas, bare minimum or None) rows, measured on a fresh embedded chain."""
+    chain = connect_embedded(2 + owners + aggregators)
+    accounts = chain.accounts()
+    owner_accounts = accounts[1 : 1 + owners]
+    agg_accounts = accounts[1 + owners : 1 + owners + aggregators]
+    ledger = deploy_pow_ledger(
+        chain,
+        accounts[0],
+        owner_accounts,
+        agg_accounts,
+        keccak(b"w0"),
+        keccak(b"config"),
+        initial_target=difficulty_to_target(16),
+        target_block_time=1,
+        retarget_interval=2,
+    )
+    assert ledger.deploy_result is not None
+    rows: list[tuple[str, int, int | None]] = [
+        (
+            f"deploy ({owners} owners, {aggregators} aggregators)",
+            ledger.deploy_result.gas_used,
+            None,
+        )
+    ]
+    for t in (1, 2):
+        gas = [
+            ledger.as_sender(o).submit_gradient(t, keccak(f"g{t}{i}".encode())).gas_used
+            for i, o in enumerate(owner_accounts)
+        ]
+        previous = ledger.head_model_hash()
+        new = keccak(f"w{t}".encode())
+        header = PuzzleHeader(chain.chain_id, ledger.address, t, previous, new, agg_accounts[0])
+        nonce, _ = search(header.prefix, ledger.current_target(), 0, 1, 1 << 20)
+        assert nonce is not None
+        block = ledger.as_sender(agg_accounts[0]).submit_block(t, previous, new, nonce).gas_used
+        if t == 1:
+            rows.append(
+                ("submitGradient (first of the round)", gas[0], TX_BASE_GAS + FRESH_SLOT_GAS)
+            )
+            rows.append(("submitGradient (later)", gas[-1], TX_BASE_GAS + FRESH_SLOT_GAS))
+            rows.append(("submitBlock", block, TX_BASE_GAS + 3 * FRESH_SLOT_GAS))
+        else:
+            rows.append(("submitBlock (with a retarget)", block, TX_BASE_GAS + 3 * FRESH_SLOT_GAS))
+    return rows
+
+
+def table(rows: list[tuple[str, int, int | None]]) -> str:
+    lines = ["| operation | gas | bare minimum | ratio |", "|---|---:|---:|---:|"]
+    for name, gas, floor in rows:
+        extra = f"{floor:,} | {gas / floor:.2f}×" if floor else " | "
+        lines.append(f"| {name} | {gas:,} | {extra} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--owners", type=int, default=2)
+    parser.add_argument("--aggregators", type=int, default=2)
+    args = parser.parse_args()
+    print(table(measure(args.owners, args.aggregators)))
