@@ -8,7 +8,10 @@ process), :func:`audit_pow` checks, with the job configuration blob named on cha
    model — is in the blob store and hashes to its name;
 2. the block's model follows from the broadcast gradients: re-deriving
    w^t = w^{t−1} − α(Σ_k g_k + 2γ w^{t−1}) (:func:`hefl.agents.powrace.aggregate_step`, owners in
-   on-chain order) gives exactly the blob whose hash the block holds;
+   on-chain order) gives exactly the blob whose hash the block holds. With encrypted gradients
+   (``secagg``) the block carries Σ_k g_k and the hashes of the messages it sums: those must be
+   the gradients on chain, and w^t must follow from that sum (which only the aggregators' key can
+   check against the ciphertexts);
 3. the proof of work: keccak256(abi.encode(chainid, contract, t, h(w^{t−1}), h(w^t), winner,
    nonce)) is below the target the block met;
 4. that target follows from the initial one by the retarget rule and the blocks' timestamps
@@ -21,7 +24,7 @@ can check, and what a dishonest aggregator would get wrong.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,7 +32,12 @@ from typing import Any, Protocol
 from eth_typing import ChecksumAddress
 from eth_utils import to_checksum_address
 
-from hefl.agents.powrace import POW_FORMAT, aggregate_step
+from hefl.agents.powrace import (
+    POW_FORMAT,
+    aggregate_step,
+    block_model,
+    read_secagg_block,
+)
 from hefl.chain import BlobStore
 from hefl.chain.pow import PowBlockRecord, PowLedgerClient, meets_target, pow_digest, retarget
 from hefl.errors import HeflError, VerificationError
@@ -140,6 +148,7 @@ class PowAuditReport:
     targets: int = 0
     winners: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    encrypted: bool = False
 
     @property
     def ok(self) -> bool:
@@ -148,9 +157,14 @@ class PowAuditReport:
     def summary(self) -> str:
         verdict = "OK" if self.ok else f"{len(self.problems)} problem(s)"
         wins = ", ".join(f"{k} {v}" for k, v in self.winners.items()) or "none"
+        basis = (
+            "the decrypted sums the blocks carry (checking a decryption needs the aggregators' key)"
+            if self.encrypted
+            else "the broadcast gradients"
+        )
         return (
             f"{verdict}: {self.blocks} pow blocks, {self.blobs} blobs matched their hashes, "
-            f"{self.models} models re-derived from the broadcast gradients, {self.proofs} proofs "
+            f"{self.models} models re-derived from {basis}, {self.proofs} proofs "
             f"of work and {self.targets} targets checked; wins: {wins} ({self.source})"
         )
 
@@ -182,6 +196,8 @@ def audit_pow(
     try:
         config = json.loads(config_blob)
         alpha, gamma = float(config["alpha"]), float(config["gamma"])
+        encrypted = config.get("secagg") is not None
+        report.encrypted = encrypted
     except (ValueError, KeyError, TypeError) as error:
         report.problems.append(f"job configuration is not a pow-race configuration: {error}")
         return report
@@ -227,34 +243,57 @@ def audit_pow(
                 block.target, block.timestamp - window_start, interval, block_time
             )
             window_start = block.timestamp
-        grads = [
-            fetch(h, f"block {t} gradient of owner {k}") for k, h in enumerate(view.gradients(t))
-        ]
+        hashes = view.gradients(t)
+        grads = [fetch(g, f"block {t} gradient of owner {k}") for k, g in enumerate(hashes)]
         model_blob = fetch(block.model_hash, f"block {t} model")
         if previous_blob is not None and model_blob is not None and None not in grads:
             try:
-                w_prev = decode_plain_vector(previous_blob)
-                expected = encode_plain_vector(
-                    aggregate_step(
-                        w_prev,
-                        [decode_plain_vector(g) for g in grads if g is not None],
-                        alpha,
-                        gamma,
-                    )
+                problem = _rederive(
+                    previous_blob, model_blob, grads, hashes, alpha, gamma, encrypted
                 )
-            except HeflError as error:
-                report.problems.append(f"block {t}: cannot re-derive the model: {error}")
+            except (HeflError, ValueError, KeyError, TypeError) as error:
+                problem = f"cannot re-derive the model: {error}"
+            if problem is None:
+                report.models += 1
             else:
-                if expected == model_blob:
-                    report.models += 1
-                else:
-                    report.problems.append(
-                        f"block {t}: the model 0x{block.model_hash.hex()} written by {who} does "
-                        "not follow from the previous model and the broadcast gradients "
-                        "(w^t ≠ w^{t-1} − α(Σ g_k + 2γ w^{t-1}))"
-                    )
+                report.problems.append(
+                    f"block {t}: the model 0x{block.model_hash.hex()} written by {who} {problem}"
+                )
         previous_blob = model_blob
     return report
+
+
+def _rederive(
+    previous_blob: bytes,
+    model_blob: bytes,
+    gradients: Sequence[bytes | None],
+    hashes: Sequence[bytes],
+    alpha: float,
+    gamma: float,
+    encrypted: bool,
+) -> str | None:
+    """Why the block's blob does not follow from public data, or None when it does.
+
+    In the clear: w^t = w^{t−1} − α(Σ_k g_k + 2γ w^{t−1}) from the gradient blobs, bit for bit.
+    With encrypted gradients: the block names exactly the messages on chain, and w^t follows
+    from the sum it carries (the sum itself is the aggregators' decryption).
+    """
+    w_prev = block_model(previous_blob)
+    if not encrypted:
+        update = [decode_plain_vector(g) for g in gradients if g is not None]
+        expected = encode_plain_vector(aggregate_step(w_prev, update, alpha, gamma))
+        if expected != model_blob:
+            return (
+                "does not follow from the previous model and the broadcast gradients "
+                "(w^t ≠ w^{t-1} − α(Σ g_k + 2γ w^{t-1}))"
+            )
+        return None
+    model, total, named = read_secagg_block(model_blob)
+    if named != ["0x" + h.hex() for h in hashes]:
+        return "sums other messages than the gradients broadcast on chain"
+    if encode_plain_vector(aggregate_step(w_prev, [total], alpha, gamma)) != model:
+        return "does not follow from the previous model and the sum it carries"
+    return None
 
 
 def audit_pow_directory(

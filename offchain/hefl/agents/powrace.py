@@ -31,6 +31,19 @@ first valid block is accepted by the contract, later ones revert with ``RoundAlr
 does, for ``hefl verify``. The sums run in the owners' on-chain order with IEEE doubles, so every
 honest node computes the same bytes.
 
+Encrypted gradients (optional, ``secagg``). With a scheme of :mod:`hefl.secagg` (``multikey``:
+Yang et al.), each owner sends its gradient as that scheme's wire message instead of in the clear;
+the blob store keeps the ciphertext and its hash goes on chain as before. The aggregators form one
+aggregation committee holding the scheme's server key: they decrypt only Σ_k g_k (ChelGen, the
+owners' responses, Agg, Dec), never an individual g_k. The block's blob then carries
+(w^t, Σ_k g_k, the hashes of the messages summed) as a bundle, so anyone still re-derives
+w^t = w^{t−1} − α(Σ_k g_k + 2γ w^{t−1}) from public data; whether Σ_k g_k is the true decryption
+of the messages is the committee's word (checking it needs the server key), as in the multi-key
+paper's honest-but-curious server. Gradients are quantised with an explicit clip bound and scale
+(the sum is exact to |S|/(2s) per coordinate); an owner whose gradient exceeds the clip bound
+refuses to send rather than let it be clipped silently. The scheme simulates the owners' client
+side in the committee's process, as :mod:`hefl.secagg` does.
+
 Data. scikit-learn's bundled handwritten digits (8×8, no download) by default: one-vs-rest
 "is it class k", y = +1 / −1, pixels scaled to [0, 1]. The notes' face recognition model uses the
 Olivetti faces (64×64, 40 people), fetched once by scikit-learn's fetcher; offline, the loader
@@ -59,7 +72,10 @@ from hefl.chain.pow import (
     target_to_difficulty,
 )
 from hefl.errors import ConfigError, ContractRevertError, DatasetError
+from hefl.learning.blobs import pack_bundle, unpack_bundle
 from hefl.learning.plain import decode_plain_vector, encode_plain_vector
+from hefl.secagg import SCHEMES, SecureAggregationScheme, make_scheme
+from hefl.secagg.quantise import Quantiser
 
 #: Data sets of the mode.
 POW_DATASETS = ("digits", "olivetti")
@@ -74,6 +90,12 @@ DEFAULT_DIFFICULTY = float(1 << 18)
 #: one second per block, so T = 3 s keeps the difficulty steady when mining is fast.
 DEFAULT_BLOCK_TIME_S = 3
 DEFAULT_RETARGET_EVERY = 5
+#: Quantiser of the encrypted gradients: clip bound ∇_max = 2¹⁴ (a digits gradient coordinate is
+#: at most a few thousand) and scale s = 2²⁰ (the sum is exact to about 10⁻⁶).
+DEFAULT_SECAGG_CLIP = float(2**14)
+DEFAULT_SECAGG_SCALE = float(2**20)
+#: First bytes of a bundle (:func:`hefl.learning.blobs.pack_bundle`): a secagg block blob.
+BUNDLE_MAGIC = pack_bundle([])[:8]
 
 
 # --- data -------------------------------------------------------------------------------------
@@ -209,6 +231,10 @@ class PowRaceConfig:
         race: ``processes`` (real worker processes) or ``virtual`` (seeded, deterministic).
         seed: seeds the owners' split, the initial model and the nonce offsets.
         init: ``zeros`` or ``random`` (w^0 ~ N(0, 0.01²), as the notes allow).
+        secagg: a :mod:`hefl.secagg` scheme name to send the gradients encrypted (None: clear).
+        secagg_clip: the quantiser's clip bound ∇_max for gradient coordinates.
+        secagg_scale: the quantiser's fixed-point scale s.
+        secagg_insecure: permit the scheme's test-size keys (tests only).
     """
 
     dataset: str = "digits"
@@ -226,6 +252,10 @@ class PowRaceConfig:
     race: str = "processes"
     seed: int = 0
     init: str = "zeros"
+    secagg: str | None = None
+    secagg_clip: float = DEFAULT_SECAGG_CLIP
+    secagg_scale: float = DEFAULT_SECAGG_SCALE
+    secagg_insecure: bool = False
 
     def __post_init__(self) -> None:
         if self.dataset not in POW_DATASETS:
@@ -257,6 +287,15 @@ class PowRaceConfig:
             raise ConfigError(f"race {self.race!r} unknown; use one of {', '.join(RACES)}")
         if self.init not in ("zeros", "random"):
             raise ConfigError(f"init {self.init!r} unknown; use zeros or random")
+        if self.secagg is not None:
+            if self.secagg not in SCHEMES:
+                raise ConfigError(
+                    f"secure-aggregation scheme {self.secagg!r} unknown; use one of "
+                    f"{', '.join(sorted(SCHEMES))}"
+                )
+            if len(self.owners) < 2:
+                raise ConfigError("secure aggregation needs at least two owners")
+            Quantiser(self.secagg_clip, self.secagg_scale)  # validates clip and scale
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -315,17 +354,90 @@ class PowRaceResult:
 
 
 # --- nodes --------------------------------------------------------------------------------------
+def block_model(blob: bytes) -> np.ndarray:
+    """w from a block's blob: a plain vector, or the first part of a secagg block bundle."""
+    if blob.startswith(BUNDLE_MAGIC):
+        return decode_plain_vector(unpack_bundle(blob, 3)[0])
+    return decode_plain_vector(blob)
+
+
+def secagg_block_blob(w: np.ndarray, total: np.ndarray, message_hashes: Sequence[bytes]) -> bytes:
+    """The block blob with encrypted gradients: (w^t, Σ_k g_k, hashes of the summed messages)."""
+    hashes = canonical_json({"message_hashes": ["0x" + h.hex() for h in message_hashes]})
+    return pack_bundle([encode_plain_vector(w), encode_plain_vector(total), hashes])
+
+
+def read_secagg_block(blob: bytes) -> tuple[bytes, np.ndarray, list[str]]:
+    """(the encoded w^t, Σ_k g_k, the message hashes) of a secagg block blob."""
+    model, total, hashes = unpack_bundle(blob, 3)
+    return model, decode_plain_vector(total), list(json.loads(hashes)["message_hashes"])
+
+
+class Committee:
+    """The aggregators' shared secure-aggregation server: it decrypts only Σ_k g_k."""
+
+    def __init__(self, config: PowRaceConfig, model_size: int) -> None:
+        import warnings
+
+        options: dict[str, Any] = {"quantiser": Quantiser(config.secagg_clip, config.secagg_scale)}
+        if config.secagg_insecure and config.secagg != "plaintext":
+            options["allow_insecure"] = True
+        self.name = str(config.secagg)
+        self.clip = config.secagg_clip
+        self.scheme: SecureAggregationScheme = make_scheme(self.name, **options)
+        with warnings.catch_warnings():
+            if config.secagg_insecure:
+                warnings.simplefilter("ignore")
+            self.scheme.setup(model_size, len(config.owners))
+        self._sums: dict[int, np.ndarray] = {}
+
+    def begin(self, round: int, owners: int) -> None:
+        self.scheme.begin_round(round, range(owners))
+
+    def encrypt(self, owner: int, gradient: np.ndarray) -> bytes:
+        """Owner ``owner``'s wire message (its client side of the scheme)."""
+        largest = float(np.max(np.abs(gradient)))
+        if largest > self.clip:
+            raise ConfigError(
+                f"a gradient coordinate of {largest:.4g} exceeds the secure-aggregation clip bound "
+                f"{self.clip:g}; raise it (secagg_clip)"
+            )
+        return self.scheme.client_encrypt(owner, gradient)
+
+    def total(self, round: int, messages: Sequence[bytes]) -> np.ndarray:
+        """Σ_k g_k of the round, decrypted once and shared by the committee's members."""
+        if round not in self._sums:
+            self._sums = {round: self.scheme.aggregate(dict(enumerate(messages)))}
+        return self._sums[round]
+
+    def describe(self) -> dict[str, Any]:
+        return {"scheme": self.name, "clip": self.clip, "scale": self.scheme.quantiser.scale}
+
+
 class DataOwner:
     """Alice or Bob: holds (X_k, y_k), reads w^{t−1} from the head block, broadcasts g_k."""
 
-    def __init__(self, name: str, address: str, X: np.ndarray, y: np.ndarray) -> None:
-        self.name, self.address, self.X, self.y = name, address, X, y
+    def __init__(
+        self, name: str, address: str, X: np.ndarray, y: np.ndarray, index: int = 0
+    ) -> None:
+        self.name, self.address, self.X, self.y, self.index = name, address, X, y, index
 
-    def contribute(self, ledger: PowLedgerClient, blobs: BlobStore, round: int) -> int:
+    def contribute(
+        self,
+        ledger: PowLedgerClient,
+        blobs: BlobStore,
+        round: int,
+        committee: Committee | None = None,
+    ) -> int:
         """Steps ①–③ for round t; returns the gas of the broadcast."""
-        w_prev = decode_plain_vector(blobs.get(ledger.head_model_hash()))
-        digest = blobs.put(encode_plain_vector(local_gradient(w_prev, self.X, self.y)))
-        return ledger.as_sender(self.address).submit_gradient(round, digest).gas_used
+        w_prev = block_model(blobs.get(ledger.head_model_hash()))
+        gradient = local_gradient(w_prev, self.X, self.y)
+        blob = (
+            encode_plain_vector(gradient)
+            if committee is None
+            else committee.encrypt(self.index, gradient)
+        )
+        return ledger.as_sender(self.address).submit_gradient(round, blobs.put(blob)).gas_used
 
 
 class Aggregator:
@@ -335,13 +447,23 @@ class Aggregator:
         self.name, self.address, self.alpha, self.gamma = name, address, alpha, gamma
 
     def candidate(
-        self, ledger: PowLedgerClient, blobs: BlobStore, round: int
+        self,
+        ledger: PowLedgerClient,
+        blobs: BlobStore,
+        round: int,
+        committee: Committee | None = None,
     ) -> tuple[bytes, bytes, PuzzleHeader]:
         """Step ④ before the race: (previous model hash, new model blob, the puzzle header)."""
         previous = ledger.head_model_hash()
-        w_prev = decode_plain_vector(blobs.get(previous))
-        gradients = [decode_plain_vector(blobs.get(h)) for h in ledger.gradients(round)]
-        blob = encode_plain_vector(aggregate_step(w_prev, gradients, self.alpha, self.gamma))
+        w_prev = block_model(blobs.get(previous))
+        hashes = ledger.gradients(round)
+        if committee is None:
+            gradients = [decode_plain_vector(blobs.get(h)) for h in hashes]
+            blob = encode_plain_vector(aggregate_step(w_prev, gradients, self.alpha, self.gamma))
+        else:
+            total = committee.total(round, [blobs.get(h) for h in hashes])
+            w = aggregate_step(w_prev, [total], self.alpha, self.gamma)
+            blob = secagg_block_blob(w, total, hashes)
         header = PuzzleHeader(
             chain_id=ledger.chain.chain_id,
             contract=ledger.address,
@@ -369,8 +491,10 @@ class PowRaceJob:
         owner_accounts = accounts[1 : 1 + len(config.owners)]
         agg_accounts = accounts[1 + len(config.owners) :]
         self.owners = [
-            DataOwner(name, a, X, y)
-            for name, a, (X, y) in zip(config.owners, owner_accounts, parts, strict=True)
+            DataOwner(name, a, X, y, k)
+            for k, (name, a, (X, y)) in enumerate(
+                zip(config.owners, owner_accounts, parts, strict=True)
+            )
         ]
         self.aggregators = [
             Aggregator(name, a, self.alpha, config.gamma)
@@ -385,6 +509,9 @@ class PowRaceJob:
             else rng.normal(0.0, 0.01, self.data.model_size)
         )
         genesis = blobs.put(encode_plain_vector(w0))
+        self.committee = (
+            Committee(config, self.data.model_size) if config.secagg is not None else None
+        )
         self.config_document = {
             "format": POW_FORMAT,
             "scheme": "pow-race",
@@ -398,6 +525,7 @@ class PowRaceJob:
                 for a, p in zip(self.aggregators, config.hash_power, strict=True)
             ],
             "update": "w^t = w^{t-1} - alpha * (sum_k g_k + 2 gamma w^{t-1}), owners in order",
+            "secagg": self.committee.describe() if self.committee is not None else None,
         }
         config_hash = blobs.put(canonical_json(self.config_document))
         self.ledger = deploy_pow_ledger(
@@ -428,15 +556,17 @@ class PowRaceJob:
         finally:
             if race is None:
                 engine.close()
-        result.model = decode_plain_vector(self.blobs.get(self.ledger.head_model_hash()))
+        result.model = block_model(self.blobs.get(self.ledger.head_model_hash()))
         result.optimum = self.optimum
         return result
 
     def mine_round(self, race: Race) -> PowRound:
         """One round: gradients broadcast, the race, the winner's block, the late blocks."""
         ledger, t = self.ledger, self.ledger.current_round()
-        gradient_gas = sum(o.contribute(ledger, self.blobs, t) for o in self.owners)
-        candidates = [a.candidate(ledger, self.blobs, t) for a in self.aggregators]
+        if self.committee is not None:
+            self.committee.begin(t, len(self.owners))
+        gradient_gas = sum(o.contribute(ledger, self.blobs, t, self.committee) for o in self.owners)
+        candidates = [a.candidate(ledger, self.blobs, t, self.committee) for a in self.aggregators]
         target = ledger.current_target()
         started = time.monotonic()
         outcome: RaceOutcome = race.race([Puzzle(c[2].prefix) for c in candidates], target)
@@ -459,9 +589,7 @@ class PowRaceJob:
         assert receipt is not None  # the first solution is valid by construction
         elapsed = time.monotonic() - started
         winner = self.aggregators[outcome.winner.aggregator]
-        w = decode_plain_vector(
-            self.blobs.get(candidates[outcome.winner.aggregator][2].new_model_hash)
-        )
+        w = block_model(self.blobs.get(candidates[outcome.winner.aggregator][2].new_model_hash))
         X, y, g = self.data.X, self.data.y, self.config.gamma
         return PowRound(
             round=t,
@@ -573,6 +701,12 @@ def add_pow_race_arguments(parser: argparse.ArgumentParser) -> None:
         "--retarget-every", type=int, default=DEFAULT_RETARGET_EVERY, help="k blocks (0: off)"
     )
     group.add_argument("--race", choices=tuple(RACES), default="processes", help="race engine")
+    group.add_argument(
+        "--secagg",
+        choices=tuple(sorted(SCHEMES)),
+        help="send the gradients encrypted with this hefl.secagg scheme (multikey: the "
+        "aggregators learn only the sum)",
+    )
 
 
 def _names(text: str, what: str) -> tuple[str, ...]:
@@ -602,6 +736,7 @@ def config_from_args(args: argparse.Namespace) -> PowRaceConfig:
         retarget_every=args.retarget_every,
         race=args.race,
         seed=args.seed,
+        secagg=args.secagg,
     )
 
 
@@ -682,7 +817,8 @@ def run_pow_race(args: argparse.Namespace) -> int:
     print(
         f"hefl run: pow-race on {config.dataset} ('is it {config.target_class}', "
         f"{job.data.X.shape[0]}×{job.data.model_size}), γ={config.gamma}, α={job.alpha:.4g}, "
-        f"difficulty {config.difficulty:.4g}, {config.race} race; {cast}",
+        f"difficulty {config.difficulty:.4g}, {config.race} race"
+        f"{f', gradients encrypted ({config.secagg})' if config.secagg else ''}; {cast}",
         flush=True,
     )
     print(
