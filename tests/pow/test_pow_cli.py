@@ -138,3 +138,19 @@ def test_run_history_and_verify_on_anvil(
     assert main(["verify", str(out), "--rpc", anvil_url]) == 0
     verified = capsys.readouterr().out
     assert "OK: 2 pow blocks" in verified and "read from the live chain" in verified
+
+
+def test_run_with_worker_processes_and_unequal_power(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    args = ["run", "--scheme", "pow-race", "--samples", "120", "--difficulty", "4096"]
+    args += ["--race", "processes", "--hash-power", "1,2", "--blocks", "3", "--quiet"]
+    assert main([*args, "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Agg1 (1 worker), Agg2 (2 workers)" in text
+    assert "hash-power share 33%" in text and "hash-power share 67%" in text
+    report = json.loads((out / "pow_report.json").read_text())
+    for entry in report["rounds"]:
+        assert sum(entry["hashes"].values()) > 0 and entry["seconds_to_block"] > 0
+    assert main(["verify", str(out)]) == 0

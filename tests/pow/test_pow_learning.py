@@ -214,3 +214,22 @@ def test_the_virtual_race_is_reproducible(tmp_path: Path) -> None:
     assert [r.winner for r in runs[0].rounds] == [r.winner for r in runs[1].rounds]
     assert [r.hashes for r in runs[0].rounds] == [r.hashes for r in runs[1].rounds]
     assert isinstance(VirtualRace([1]), Race)
+
+
+def test_olivetti_faces_are_vectorised(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The faces path with a stand-in for scikit-learn's fetcher (tests never download)."""
+    import sklearn.datasets
+    from sklearn.utils import Bunch
+
+    rng = np.random.default_rng(0)
+    images = rng.random((40, 64, 64)).astype(np.float32)
+    labels = np.repeat(np.arange(4), 10)
+    monkeypatch.setattr(
+        sklearn.datasets,
+        "fetch_olivetti_faces",
+        lambda **_: Bunch(images=images, target=labels),
+    )
+    faces = load_images("olivetti", target_class=2)
+    assert faces.X.shape == (40, 64 * 64 + 1) and faces.image_shape == (64, 64)
+    assert np.array_equal(faces.X[:, :-1], images.reshape(40, -1).astype(np.float64))
+    assert int((faces.y == 1).sum()) == 10

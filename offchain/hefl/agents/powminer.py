@@ -18,7 +18,8 @@ Two race engines, one interface (:class:`Race`):
   broken by the seeded generator). Used by the tests to measure fairness over many races and by
   runs that must be reproducible.
 
-This module imports only the standard library so that worker processes start fast.
+This module imports only the standard library (and :mod:`hefl.errors`) so that worker processes
+start fast.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from hefl.errors import AgentError
 
 #: Hashes a worker does between two looks at the stop flag.
 BATCH = 2048
@@ -273,7 +276,7 @@ class ProcessRace(Race):
                 dead = [proc.name for proc in self._procs if not proc.is_alive()]
                 if dead or (first is not None and waited > STOP_TIMEOUT_S):
                     self.close()
-                    raise RuntimeError(
+                    raise AgentError(
                         f"miner processes stopped answering ({', '.join(dead) or 'timeout'})"
                     ) from None
                 continue
@@ -292,7 +295,7 @@ class ProcessRace(Race):
                 hashes[a] += tried
                 pending -= 1
         if first is None:  # unreachable: a worker only ends its job on a solution or a stop
-            raise RuntimeError("every miner stopped without a solution")
+            raise AgentError("every miner stopped without a solution")
         return RaceOutcome(tuple(solutions), tuple(hashes), first)
 
     def close(self) -> None:
