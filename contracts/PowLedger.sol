@@ -22,7 +22,7 @@ pragma solidity 0.8.30;
  *
  * Retargeting. With a retarget interval k > 0 and a target block time T seconds, after every k-th
  * block the observed time of the last k blocks, s = block.timestamp - (timestamp at the previous
- * retarget or the deployment), is clamped to [kT / 4, 4kT] and the target becomes
+ * retarget or the deployment), is clamped to [ceil(kT / 4), 4kT] and the target becomes
  *     target' = floor(target * s_clamped / (kT)), kept within [1, 2^256 - 1],
  * so the difficulty moves towards one block per T seconds by at most a factor 4 per adjustment
  * (Bitcoin's rule, with k = 2016 and T = 600 s there). k = 0 keeps the target fixed.
@@ -456,7 +456,8 @@ contract PowLedger {
         uint256 expected = interval * targetBlockTime;
         uint256 observed = block.timestamp - _windowStart;
         uint256 clamped = observed;
-        if (clamped < expected / 4) clamped = expected / 4;
+        uint256 lowest = (expected + 3) / 4; // ceil(kT / 4): at most 4x harder, even for small kT
+        if (clamped < lowest) clamped = lowest;
         if (clamped > expected * 4) clamped = expected * 4;
         // floor(target * clamped / expected) without overflow: target = q * expected + r.
         uint256 q = target / expected;

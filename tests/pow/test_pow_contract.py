@@ -387,4 +387,5 @@ def test_retarget_mirror_matches_rule() -> None:
     assert retarget(1000, 0, 10, 10) == 250  # clamped at E/4
     assert retarget(1000, 10**6, 10, 10) == 4000  # clamped at 4E
     assert retarget(1, 0, 10, 10) == 1  # never below 1
+    assert retarget(1000, 0, 5, 1) == 400  # E = 5 s: clamped at ⌈E/4⌉ = 2 s, not 1 s (5×)
     assert retarget(MAX_TARGET, 400, 10, 10) == MAX_TARGET

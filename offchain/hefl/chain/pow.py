@@ -151,14 +151,16 @@ def meets_target(digest: bytes, target: int) -> bool:
 def retarget(target: int, observed_s: int, interval: int, block_time_s: int) -> int:
     """The contract's difficulty adjustment after every k-th block (see ``PowLedger.sol``).
 
-    With expected E = k·T seconds for k blocks and the observed time s clamped to [E/4, 4E]:
+    With expected E = k·T seconds for k blocks and the observed time s clamped to [⌈E/4⌉, 4E]:
     target' = ⌊target · s / E⌋, kept within [1, 2²⁵⁶ − 1]. Blocks came too fast (s < E) → lower
-    target → more hashes per block.
+    target → more hashes per block; the ceiling keeps a step within a factor 4 also when E is not
+    a multiple of 4.
     """
     expected = interval * block_time_s
     if expected <= 0:
         raise ConfigError(f"retargeting needs k·T > 0, got k={interval}, T={block_time_s}")
-    clamped = min(max(observed_s, expected // RETARGET_CLAMP), expected * RETARGET_CLAMP)
+    low = -(-expected // RETARGET_CLAMP)  # ⌈E/4⌉
+    clamped = min(max(observed_s, low), expected * RETARGET_CLAMP)
     return max(1, min(MAX_TARGET, target * clamped // expected))
 
 
