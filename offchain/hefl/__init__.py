@@ -1,3 +1,3 @@
-"""hefl: privacy-preserving distributed learning on a Paillier-encrypted model, recorded on Ethereum."""
+"""hefl: privacy-preserving distributed learning on Paillier ciphertexts, recorded on Ethereum."""
 
 __version__ = "0.1.0"

@@ -13,7 +13,7 @@ from hefl.agents.roles import ParticipantAgent, Vote
 from hefl.chain import LocalBlobStore, RoundStatus, connect_embedded
 from hefl.control import FixedTauController
 from hefl.data import SplitConfig
-from hefl.errors import BlobIntegrityError, HeflError
+from hefl.errors import BlobIntegrityError, HeflError, LearningError
 from hefl.learning.paillier import PaillierStrategy
 from hefl.learning.strategy import LearningConfig
 
@@ -158,3 +158,13 @@ def test_a_participant_that_restarts_resumes_without_losing_or_duplicating(tmp_p
     )
     assert again.verify(g) in (Vote.ALREADY_VOTED, Vote.DECIDED)
     assert job.ledger.get_round(g).status is RoundStatus.FINALISED
+
+
+def test_an_impossible_tau_is_refused_before_anything_goes_on_chain(tmp_path) -> None:
+    config = JobConfig(
+        dataset="diabetes", split=SPLIT, learning=LearningConfig(eta=0.1, mode="literal")
+    )
+    job = InProcessJob(config, connect_embedded(), LocalBlobStore(tmp_path / "blobs"))
+    with pytest.raises(LearningError, match="at most τ="):
+        job.run(FixedTauController(tau=500, rounds=1))
+    assert job.ledger.round_count() == 0

@@ -254,6 +254,8 @@ class InProcessJob:
         self, pool: Executor | None, global_model: bytes, iteration: int, plan: RoundPlan
     ) -> tuple[int, Any]:
         """One round end to end; returns the round index and the party's outcome."""
+        for agent in self.participants:  # refuse an impossible τ before anything goes on chain
+            agent.strategy.check_tau(global_model, agent.part, plan.tau)
         g = self.party.open_round(global_model, iteration, plan.tau)
         work = []
         for agent in self.participants:

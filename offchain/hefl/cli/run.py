@@ -29,6 +29,8 @@ from hefl.learning.strategy import UPDATE_MODES, LearningConfig
 
 #: η of the quick-start run (Table 1's 0.001 moves the loss too little to see in a minute).
 QUICKSTART_ETA = 0.05
+#: Options both schemes use.
+SHARED_OPTIONS = frozenset({"help", "scheme", "seed", "rpc", "out", "quiet"})
 #: τ of the quick-start run's fixed-τ controller.
 DEFAULT_TAU = 5
 #: Samples drawn from Boston and fish, as the paper (§3.2); other data sets use all rows.
@@ -83,7 +85,15 @@ def register(subparsers: Any) -> None:
         "gradient-sum example with aggregators racing by proof of work (PowLedger)",
     )
     add_pow_race_arguments(parser)
-    parser.set_defaults(func=run)
+    # Options that belong to one scheme only: giving them to the other is an error, not a no-op.
+    pow_group = next(g for g in parser._action_groups if g.title and g.title.startswith("pow-race"))
+    pow_only = {a.dest: a.default for a in pow_group._group_actions}
+    ledger_only = {
+        a.dest: a.default
+        for a in parser._actions
+        if a.dest not in pow_only and a.dest not in SHARED_OPTIONS and a.option_strings
+    }
+    parser.set_defaults(func=run, scheme_options={"pow-race": pow_only, "ledger": ledger_only})
 
 
 def build_controller(args: argparse.Namespace) -> Controller:
@@ -122,7 +132,22 @@ def job_config(args: argparse.Namespace) -> JobConfig:
     )
 
 
+def check_scheme_options(args: argparse.Namespace) -> None:
+    """Refuse options of the scheme that is not running (they would be silently ignored)."""
+    other = "ledger" if args.scheme == "pow-race" else "pow-race"
+    given = [
+        "--" + dest.replace("_", "-")
+        for dest, default in args.scheme_options[other].items()
+        if getattr(args, dest) != default
+    ]
+    if given:
+        raise ConfigError(
+            f"{', '.join(given)} only apply to --scheme {other}, not {args.scheme}; drop them"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
+    check_scheme_options(args)
     if args.scheme == "pow-race":
         return run_pow_race(args)
     config = job_config(args)

@@ -190,7 +190,12 @@ class PaillierStrategy(Strategy):
         step = -cfg.eta * part.X.T / part.size  # folds Eq. 7's 1/|D_i| and Eq. 9's −η
         return part.X, step, 1.0 - 2.0 * cfg.eta * cfg.ridge
 
-    def _literal_steps(self, start: EncryptedVector, part: Part, tau: int) -> EncryptedVector:
+    def check_tau(self, global_model: bytes, part: Part, tau: int) -> None:
+        """The literal mode's budget: refuse τ beyond :meth:`max_literal_tau` up front."""
+        if self.config.mode == "literal":
+            self._check_literal_budget(self._load(global_model), part, tau)
+
+    def _check_literal_budget(self, start: EncryptedVector, part: Part, tau: int) -> None:
         limit = self.max_literal_tau(part, start.bound, start.scale_bits)
         if tau > limit:
             raise LearningError(
@@ -198,6 +203,9 @@ class PaillierStrategy(Strategy):
                 f"{self.public_key.bits}-bit key (at most τ={limit} fit); use the fused mode, a "
                 "larger key, fewer significant bits, or a smaller τ"
             )
+
+    def _literal_steps(self, start: EncryptedVector, part: Part, tau: int) -> EncryptedVector:
+        self._check_literal_budget(start, part, tau)
         X, step, shrink = self._literal_matrices(part)
         w = start
         for _ in range(tau):

@@ -115,6 +115,10 @@ class Strategy(ABC):
         """Public parameters of the scheme, for the job configuration's commitment."""
         return {"strategy": self.name}
 
+    def check_tau(self, global_model: bytes, part: Part, tau: int) -> None:
+        """Raise before any work if ``tau`` local steps from ``global_model`` cannot be done."""
+        return  # every τ is possible unless a scheme says otherwise
+
     def for_participant(self, index: int) -> Strategy:
         """The instance participant ``index`` uses (this one, unless a scheme keys per client)."""
         return self
