@@ -4,6 +4,7 @@
   process, or any JSON-RPC node such as Anvil).
 - :func:`deploy_ledger` deploys ``contracts/FLLedger.sol`` from its committed artifact and returns a
   :class:`LedgerClient`; :meth:`LedgerClient.at` attaches to an existing deployment.
+- Both clients share their plumbing (:class:`~hefl.chain.contract.ContractClient`).
 - :class:`LocalBlobStore` keeps the ciphertext blobs, keyed by the keccak256 that goes on chain.
 - :class:`DeploymentRecord` is what ``hefl deploy`` writes.
 - :func:`deploy_pow_ledger` / :class:`PowLedgerClient`: ``contracts/PowLedger.sol``, the

@@ -14,20 +14,34 @@ methods accept ``bytes`` or a ``0x`` hex string.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from eth_typing import ChecksumAddress
-from eth_utils import is_address, keccak, to_checksum_address
-from hexbytes import HexBytes
-from web3.contract import Contract
-from web3.types import TxReceipt
+from eth_utils import to_checksum_address
 
 from hefl.chain.artifact import LedgerArtifact, load_artifact
+from hefl.chain.contract import ContractClient, LedgerEvent, TxResult, to_hash32
+from hefl.chain.contract import checksum_address as _address
 from hefl.chain.node import Chain
-from hefl.chain.revert import RevertDecoder, abi_signature
-from hefl.errors import ChainError, ConfigError
+from hefl.errors import ConfigError
+
+__all__ = [
+    "ZERO_HASH",
+    "HashField",
+    "LedgerClient",
+    "LedgerEvent",
+    "ParticipantRecord",
+    "RoundRecord",
+    "RoundStatus",
+    "SubmissionRecord",
+    "TxResult",
+    "deploy_ledger",
+    "fault_tolerance_for",
+    "quorum_for",
+    "to_hash32",
+]
 
 ZERO_HASH = b"\x00" * 32
 
@@ -69,28 +83,6 @@ def quorum_for(participants: int) -> int:
 def fault_tolerance_for(participants: int) -> int:
     """F = ⌊(n − 1)/3⌋ for n = N + 1 consensus nodes."""
     return participants // 3
-
-
-def to_hash32(value: bytes | str, what: str = "hash") -> bytes:
-    """A 32-byte hash from bytes or a 0x hex string."""
-    if isinstance(value, str):
-        try:
-            raw = bytes(HexBytes(value))
-        except ValueError as error:
-            raise ConfigError(f"{what} {value!r} is not hex") from error
-    elif isinstance(value, bytes | bytearray):
-        raw = bytes(value)
-    else:
-        raise ConfigError(f"{what} must be bytes or a hex string, got {type(value).__name__}")
-    if len(raw) != 32:
-        raise ConfigError(f"{what} must be 32 bytes, got {len(raw)} ({raw.hex() or 'empty'})")
-    return raw
-
-
-def _address(value: str, what: str = "address") -> ChecksumAddress:
-    if not isinstance(value, str) or not is_address(value):
-        raise ConfigError(f"{what} {value!r} is not an Ethereum address")
-    return to_checksum_address(value)
 
 
 def _hex(value: bytes) -> str:
@@ -188,122 +180,24 @@ class SubmissionRecord:
         return self.extra_hash != ZERO_HASH
 
 
-@dataclass(frozen=True)
-class LedgerEvent:
-    """One decoded log of the ledger."""
-
-    name: str
-    args: Mapping[str, Any]
-    block_number: int
-    transaction_hash: str
-    log_index: int
-
-
-@dataclass(frozen=True)
-class TxResult:
-    """A mined transaction: its hash, block, gas used and the ledger events it emitted."""
-
-    transaction_hash: str
-    block_number: int
-    gas_used: int
-    sender: ChecksumAddress
-    events: tuple[LedgerEvent, ...] = field(default_factory=tuple)
-
-    def event(self, name: str) -> LedgerEvent:
-        """The single event called ``name`` (``KeyError`` if there is none or several)."""
-        found = [e for e in self.events if e.name == name]
-        if len(found) != 1:
-            raise KeyError(f"{len(found)} {name} events in {self.transaction_hash}")
-        return found[0]
-
-    def event_names(self) -> tuple[str, ...]:
-        return tuple(e.name for e in self.events)
-
-
 def _bits(mask: int) -> tuple[int, ...]:
     return tuple(i for i in range(mask.bit_length()) if mask >> i & 1)
 
 
 # --- the client -----------------------------------------------------------------------------------
-class _Abi:
-    """ABI-derived tables shared by every client of one artifact."""
-
-    def __init__(self, artifact: LedgerArtifact) -> None:
-        self.artifact = artifact
-        self.decoder = RevertDecoder(artifact.abi, contract="FLLedger", enums=_ENUMS)
-        self.event_by_topic: dict[bytes, str] = {
-            keccak(text=abi_signature(e)): str(e["name"])
-            for e in artifact.abi
-            if e.get("type") == "event"
-        }
-
-
-_ABI_CACHE: dict[str, _Abi] = {}
-
-
-def _abi_for(artifact: LedgerArtifact) -> _Abi:
-    cached = _ABI_CACHE.get(artifact.artifact_sha256)
-    if cached is None:
-        cached = _ABI_CACHE[artifact.artifact_sha256] = _Abi(artifact)
-    return cached
-
-
-class LedgerClient:
+class LedgerClient(ContractClient):
     """Typed access to one deployed ``FLLedger``, sending transactions from ``sender``."""
 
-    def __init__(
-        self,
-        chain: Chain,
-        address: str,
-        *,
-        sender: str | None = None,
-        artifact: LedgerArtifact | None = None,
-        deploy_result: TxResult | None = None,
-    ) -> None:
-        self.chain = chain
-        self.address = _address(address, "ledger address")
-        self.artifact = artifact or load_artifact()
-        self._abi = _abi_for(self.artifact)
-        self.contract: Contract = chain.w3.eth.contract(
-            address=self.address, abi=self.artifact.abi_list
-        )
-        self.sender: ChecksumAddress | None = _address(sender, "sender") if sender else None
-        #: The deployment transaction, when this client deployed the contract.
-        self.deploy_result = deploy_result
-
-    def __repr__(self) -> str:
-        return f"LedgerClient({self.address}, sender={self.sender})"
+    CONTRACT = "FLLedger"
+    ENUMS = _ENUMS
+    ADDRESS_WHAT = "ledger address"
 
     @classmethod
-    def at(
-        cls,
-        chain: Chain,
-        address: str,
-        *,
-        sender: str | None = None,
-        artifact: LedgerArtifact | None = None,
-    ) -> LedgerClient:
-        """A client for the ledger already deployed at ``address``; checks that code is there."""
-        client = cls(chain, address, sender=sender, artifact=artifact)
-        code = chain.w3.eth.get_code(client.address)
-        if not code:
-            raise ChainError(f"no contract at {client.address} on chain {chain.chain_id}")
-        if not client.artifact.matches_runtime_code(bytes(code)):
-            raise ChainError(
-                f"the code at {client.address} is not the FLLedger of artifact "
-                f"{client.artifact.path} (sha256 {client.artifact.artifact_sha256[:12]}…)"
-            )
-        return client
+    def default_artifact(cls) -> LedgerArtifact:
+        return load_artifact()
 
-    def as_sender(self, sender: str) -> LedgerClient:
-        """The same deployment, sending from ``sender``."""
-        return LedgerClient(
-            self.chain,
-            self.address,
-            sender=sender,
-            artifact=self.artifact,
-            deploy_result=self.deploy_result,
-        )
+    def _artifact_label(self) -> str:
+        return f"{self.artifact.path} (sha256 {self.artifact.artifact_sha256[:12]}…)"
 
     # --- transactions -----------------------------------------------------------------------------
     def open_round(self, iteration: int, tau: int, global_model_hash: bytes | str) -> TxResult:
@@ -422,94 +316,6 @@ class LedgerClient:
         """Every participant's submission record for ``round``, in bit-index order."""
         return tuple(self.get_submission(round, p.address) for p in self.participants())
 
-    def events(
-        self,
-        name: str | None = None,
-        *,
-        from_block: int | None = None,
-        to_block: int | str = "latest",
-    ) -> tuple[LedgerEvent, ...]:
-        """Decoded ledger logs in the block range, optionally only those called ``name``.
-
-        ``from_block`` defaults to the deployment block when this client knows it (it deployed
-        the ledger), else to 0; pass it explicitly to spare the node a scan from genesis.
-        """
-        if from_block is None:
-            from_block = self.deploy_result.block_number if self.deploy_result else 0
-        logs = self.chain.w3.eth.get_logs(
-            {"address": self.address, "fromBlock": from_block, "toBlock": to_block}  # type: ignore[typeddict-item]
-        )
-        decoded = tuple(self._decode_log(log) for log in logs)
-        return tuple(e for e in decoded if e is not None and (name is None or e.name == name))
-
-    # --- plumbing ---------------------------------------------------------------------------------
-    def _call(self, fn: str, *args: Any) -> Any:
-        try:
-            return self.contract.functions[fn](*args).call()
-        except Exception as error:
-            decoded = self._abi.decoder.from_exception(error)
-            if decoded is not None:
-                raise decoded from None
-            raise ChainError(f"FLLedger.{fn} call failed at {self.address}: {error}") from error
-
-    def _transact(self, fn: str, *args: Any) -> TxResult:
-        if self.sender is None:
-            raise ConfigError(f"FLLedger.{fn} needs a sender; use client.as_sender(address)")
-        try:
-            data = self.contract.encode_abi(fn, list(args))
-        except Exception as error:  # web3 validation: out-of-range integers, bad types
-            raise ConfigError(
-                f"FLLedger.{fn}{tuple(args)!r}: arguments do not fit: {error}"
-            ) from error
-        receipt = self.chain.transact(
-            {"from": self.sender, "to": self.address, "data": data},
-            on_revert=self._abi.decoder.from_exception,
-        )
-        return self._result(receipt, self.sender)
-
-    def _result(self, receipt: TxReceipt, sender: ChecksumAddress) -> TxResult:
-        events = tuple(
-            e
-            for e in (
-                self._decode_log(log)
-                for log in receipt["logs"]
-                if to_checksum_address(log["address"]) == self.address
-            )
-            if e is not None
-        )
-        return TxResult(
-            transaction_hash=HexBytes(receipt["transactionHash"]).to_0x_hex(),
-            block_number=int(receipt["blockNumber"]),
-            gas_used=int(receipt["gasUsed"]),
-            sender=sender,
-            events=events,
-        )
-
-    def _decode_log(self, log: Any) -> LedgerEvent | None:
-        topics = log["topics"]
-        if not topics:
-            return None
-        name = self._abi.event_by_topic.get(bytes(HexBytes(topics[0])))
-        if name is None:
-            return None
-        data = self.contract.events[name]().process_log(log)
-        args = {k: _plain(v) for k, v in dict(data["args"]).items()}
-        return LedgerEvent(
-            name=name,
-            args=args,
-            block_number=int(data["blockNumber"]),
-            transaction_hash=HexBytes(data["transactionHash"]).to_0x_hex(),
-            log_index=int(data["logIndex"]),
-        )
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return bytes(value)
-    if isinstance(value, str) and is_address(value):
-        return to_checksum_address(value)
-    return value
-
 
 def deploy_ledger(
     chain: Chain,
@@ -526,7 +332,6 @@ def deploy_ledger(
     ``participants[i]`` gets bit index i and data-set size ``sizes[i]`` (|D_i|, Eq. 10's weight).
     """
     artifact = artifact or load_artifact()
-    abi = _abi_for(artifact)
     if len(participants) != len(sizes):
         raise ConfigError(
             f"{len(participants)} participants but {len(sizes)} data-set sizes; give one each"
@@ -542,11 +347,4 @@ def deploy_ledger(
         raise ConfigError(
             f"FLLedger constructor arguments do not fit (data-set sizes must be uint64): {error}"
         ) from error
-    receipt = chain.transact({"from": sender, "data": data}, on_revert=abi.decoder.from_exception)
-    address = receipt.get("contractAddress")
-    if not address:
-        raise ChainError("the deployment receipt has no contract address")
-    client = LedgerClient(chain, address, sender=sender, artifact=artifact)
-    result = client._result(receipt, sender)
-    client.deploy_result = result
-    return client
+    return LedgerClient._deployed(chain, sender, artifact, data)

@@ -12,9 +12,10 @@ precomputes the 192 bytes that do not depend on the nonce, so a miner hashes onl
 (each hash wins with probability target / 2²⁵⁶). :func:`retarget` mirrors the contract's
 difficulty adjustment so that an auditor can re-derive every block's target.
 
-One :class:`PowLedgerClient` per (deployment, sender), like :class:`~hefl.chain.LedgerClient`: every
-transaction is simulated first, a rule the contract enforces surfaces as
-:class:`~hefl.errors.ContractRevertError` naming the custom error and its decoded arguments.
+One :class:`PowLedgerClient` per (deployment, sender), like :class:`~hefl.chain.LedgerClient` (both
+:class:`~hefl.chain.contract.ContractClient`): every transaction is simulated first, a rule the
+contract enforces surfaces as :class:`~hefl.errors.ContractRevertError` naming the custom error and
+its decoded arguments.
 """
 
 from __future__ import annotations
@@ -26,16 +27,13 @@ from typing import Any
 
 from eth_abi import encode as abi_encode
 from eth_typing import ChecksumAddress
-from eth_utils import is_address, keccak, to_checksum_address
-from hexbytes import HexBytes
-from web3.contract import Contract
-from web3.types import TxReceipt
+from eth_utils import keccak, to_checksum_address
 
 from hefl.chain.artifact import LedgerArtifact, load_pow_artifact
-from hefl.chain.ledger import LedgerEvent, TxResult, to_hash32
+from hefl.chain.contract import ContractClient, TxResult, plain_value, to_hash32
+from hefl.chain.contract import checksum_address as _address
 from hefl.chain.node import Chain
-from hefl.chain.revert import RevertDecoder, abi_signature
-from hefl.errors import ChainError, ConfigError
+from hefl.errors import ConfigError
 
 #: 2²⁵⁶: the digest space; target = 2²⁵⁶ / difficulty.
 DIGEST_SPACE = 1 << 256
@@ -165,12 +163,6 @@ def retarget(target: int, observed_s: int, interval: int, block_time_s: int) -> 
 
 
 # --- records --------------------------------------------------------------------------------------
-def _address(value: str, what: str = "address") -> ChecksumAddress:
-    if not isinstance(value, str) or not is_address(value):
-        raise ConfigError(f"{what} {value!r} is not an Ethereum address")
-    return to_checksum_address(value)
-
-
 ZERO_ADDRESS = to_checksum_address("0x" + "00" * 20)
 
 
@@ -226,88 +218,22 @@ class PowParams:
 
 
 # --- the client -----------------------------------------------------------------------------------
-class _Abi:
-    def __init__(self, artifact: LedgerArtifact) -> None:
-        self.artifact = artifact
-        self.decoder = RevertDecoder(artifact.abi, contract="PowLedger", enums=_ENUMS)
-        self.event_by_topic: dict[bytes, str] = {
-            keccak(text=abi_signature(e)): str(e["name"])
-            for e in artifact.abi
-            if e.get("type") == "event"
-        }
-
-
-_ABI_CACHE: dict[str, _Abi] = {}
-
-
-def _abi_for(artifact: LedgerArtifact) -> _Abi:
-    cached = _ABI_CACHE.get(artifact.artifact_sha256)
-    if cached is None:
-        cached = _ABI_CACHE[artifact.artifact_sha256] = _Abi(artifact)
-    return cached
-
-
 def is_pow_ledger(chain: Chain, address: str, artifact: LedgerArtifact | None = None) -> bool:
     """Whether the code at ``address`` is this build's PowLedger."""
     code = chain.w3.eth.get_code(_address(address, "contract address"))
     return bool(code) and (artifact or load_pow_artifact()).matches_runtime_code(bytes(code))
 
 
-class PowLedgerClient:
+class PowLedgerClient(ContractClient):
     """Typed access to one deployed ``PowLedger``, sending transactions from ``sender``."""
 
-    def __init__(
-        self,
-        chain: Chain,
-        address: str,
-        *,
-        sender: str | None = None,
-        artifact: LedgerArtifact | None = None,
-        deploy_result: TxResult | None = None,
-    ) -> None:
-        self.chain = chain
-        self.address = _address(address, "PowLedger address")
-        self.artifact = artifact or load_pow_artifact()
-        self._abi = _abi_for(self.artifact)
-        self.contract: Contract = chain.w3.eth.contract(
-            address=self.address, abi=self.artifact.abi_list
-        )
-        self.sender: ChecksumAddress | None = _address(sender, "sender") if sender else None
-        self.deploy_result = deploy_result
-
-    def __repr__(self) -> str:
-        return f"PowLedgerClient({self.address}, sender={self.sender})"
+    CONTRACT = "PowLedger"
+    ENUMS = _ENUMS
+    ADDRESS_WHAT = "PowLedger address"
 
     @classmethod
-    def at(
-        cls,
-        chain: Chain,
-        address: str,
-        *,
-        sender: str | None = None,
-        artifact: LedgerArtifact | None = None,
-    ) -> PowLedgerClient:
-        """A client for the PowLedger at ``address``; checks that its code is there."""
-        client = cls(chain, address, sender=sender, artifact=artifact)
-        code = chain.w3.eth.get_code(client.address)
-        if not code:
-            raise ChainError(f"no contract at {client.address} on chain {chain.chain_id}")
-        if not client.artifact.matches_runtime_code(bytes(code)):
-            raise ChainError(
-                f"the code at {client.address} is not the PowLedger of artifact "
-                f"{client.artifact.path}"
-            )
-        return client
-
-    def as_sender(self, sender: str) -> PowLedgerClient:
-        """The same deployment, sending from ``sender``."""
-        return PowLedgerClient(
-            self.chain,
-            self.address,
-            sender=sender,
-            artifact=self.artifact,
-            deploy_result=self.deploy_result,
-        )
+    def default_artifact(cls) -> LedgerArtifact:
+        return load_pow_artifact()
 
     # --- transactions -----------------------------------------------------------------------------
     def submit_gradient(self, round: int, gradient_hash: bytes | str) -> TxResult:
@@ -420,91 +346,10 @@ class PowLedgerClient:
             )
         )
 
-    def events(
-        self,
-        name: str | None = None,
-        *,
-        from_block: int | None = None,
-        to_block: int | str = "latest",
-    ) -> tuple[LedgerEvent, ...]:
-        """Decoded logs in the block range, optionally only those called ``name``."""
-        if from_block is None:
-            from_block = self.deploy_result.block_number if self.deploy_result else 0
-        logs = self.chain.w3.eth.get_logs(
-            {"address": self.address, "fromBlock": from_block, "toBlock": to_block}  # type: ignore[typeddict-item]
-        )
-        decoded = tuple(self._decode_log(log) for log in logs)
-        return tuple(e for e in decoded if e is not None and (name is None or e.name == name))
-
-    # --- plumbing ---------------------------------------------------------------------------------
-    def _call(self, fn: str, *args: Any) -> Any:
-        try:
-            return self.contract.functions[fn](*args).call()
-        except Exception as error:
-            decoded = self._abi.decoder.from_exception(error)
-            if decoded is not None:
-                raise decoded from None
-            raise ChainError(f"PowLedger.{fn} call failed at {self.address}: {error}") from error
-
-    def _transact(self, fn: str, *args: Any) -> TxResult:
-        if self.sender is None:
-            raise ConfigError(f"PowLedger.{fn} needs a sender; use client.as_sender(address)")
-        try:
-            data = self.contract.encode_abi(fn, list(args))
-        except Exception as error:
-            raise ConfigError(
-                f"PowLedger.{fn}{tuple(args)!r}: arguments do not fit: {error}"
-            ) from error
-        receipt = self.chain.transact(
-            {"from": self.sender, "to": self.address, "data": data},
-            on_revert=self._abi.decoder.from_exception,
-        )
-        return self._result(receipt, self.sender)
-
-    def _result(self, receipt: TxReceipt, sender: ChecksumAddress) -> TxResult:
-        events = tuple(
-            e
-            for e in (
-                self._decode_log(log)
-                for log in receipt["logs"]
-                if to_checksum_address(log["address"]) == self.address
-            )
-            if e is not None
-        )
-        return TxResult(
-            transaction_hash=HexBytes(receipt["transactionHash"]).to_0x_hex(),
-            block_number=int(receipt["blockNumber"]),
-            gas_used=int(receipt["gasUsed"]),
-            sender=sender,
-            events=events,
-        )
-
-    def _decode_log(self, log: Any) -> LedgerEvent | None:
-        topics = log["topics"]
-        if not topics:
-            return None
-        name = self._abi.event_by_topic.get(bytes(HexBytes(topics[0])))
-        if name is None:
-            return None
-        data = self.contract.events[name]().process_log(log)
-        args = {k: _plain(v, name, k) for k, v in dict(data["args"]).items()}
-        return LedgerEvent(
-            name=name,
-            args=args,
-            block_number=int(data["blockNumber"]),
-            transaction_hash=HexBytes(data["transactionHash"]).to_0x_hex(),
-            log_index=int(data["logIndex"]),
-        )
-
-
-def _plain(value: Any, event: str, arg: str) -> Any:
-    if event == "MemberRegistered" and arg == "role":
-        return Role(value)
-    if isinstance(value, bytes):
-        return bytes(value)
-    if isinstance(value, str) and is_address(value):
-        return to_checksum_address(value)
-    return value
+    def _event_arg(self, event: str, arg: str, value: Any) -> Any:
+        if event == "MemberRegistered" and arg == "role":
+            return Role(value)
+        return plain_value(value)
 
 
 def deploy_pow_ledger(
@@ -527,7 +372,6 @@ def deploy_pow_ledger(
     k blocks towards ``target_block_time`` seconds per block.
     """
     artifact = artifact or load_pow_artifact()
-    abi = _abi_for(artifact)
     sender = _address(deployer, "deployer")
     factory = chain.w3.eth.contract(abi=artifact.abi_list, bytecode=artifact.bytecode)
     try:
@@ -546,10 +390,4 @@ def deploy_pow_ledger(
         raise ConfigError(
             f"PowLedger constructor arguments do not fit (target uint256, times uint32): {error}"
         ) from error
-    receipt = chain.transact({"from": sender, "data": data}, on_revert=abi.decoder.from_exception)
-    address = receipt.get("contractAddress")
-    if not address:
-        raise ChainError("the deployment receipt has no contract address")
-    client = PowLedgerClient(chain, address, sender=sender, artifact=artifact)
-    client.deploy_result = client._result(receipt, sender)
-    return client
+    return PowLedgerClient._deployed(chain, sender, artifact, data)
