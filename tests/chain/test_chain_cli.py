@@ -78,7 +78,18 @@ def test_history_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
 )
 def test_compile_check_passes_on_committed_artifact(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compile", "--check"]) == 0
-    assert "up to date" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "up to date" in out
+    assert "FLLedger.json: up to date" in out and "PowLedger.json: up to date" in out
+
+
+def test_compile_out_needs_a_single_contract(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["compile", "--out", str(tmp_path / "x.json")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--contract" in err
+    assert not (tmp_path / "x.json").exists()
 
 
 def test_deploy_script_runs_from_checkout(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""Reproducible build of ``contracts/FLLedger.sol`` (``hefl compile``, ``deploy/compile.py``) and
-of ``contracts/PowLedger.sol`` (:func:`compile_pow_ledger`, ``deploy/compile.py``).
+"""Reproducible build of ``contracts/FLLedger.sol`` and ``contracts/PowLedger.sol``
+(``hefl compile``, ``deploy/compile.py``): :data:`CONTRACTS` lists them, :func:`build_contract` /
+:func:`compile_contract` build one by name.
 
 One pinned solc (:data:`~hefl.chain.artifact.SOLC_VERSION`) with fixed settings
 (:data:`~hefl.chain.artifact.COMPILER_SETTINGS`: optimiser on, 200 runs, EVM ``cancun``, no
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -25,11 +27,13 @@ from hefl.chain.artifact import (
     POW_SOURCE_NAME,
     SOLC_VERSION,
     SOURCE_NAME,
+    LedgerArtifact,
     default_artifact_path,
     default_pow_artifact_path,
+    load_artifact,
+    load_pow_artifact,
     repo_root,
     sha256_hex,
-    source_path,
 )
 from hefl.errors import CompileError
 
@@ -194,57 +198,89 @@ def compile_source(
     )
 
 
-def build_ledger(*, root: Path | None = None, frontend: Frontend = "auto") -> CompileResult:
-    """Compile ``contracts/FLLedger.sol`` without writing anything."""
+@dataclass(frozen=True)
+class ContractSpec:
+    """A contract hefl builds: its source unit, what errors call it, where its artifact goes."""
+
+    name: str
+    source_name: str
+    #: What a missing source is called in the error ("ledger source …").
+    label: str
+    #: The committed artifact's path under a checkout root (honours the artifact's env variable).
+    artifact_path: Callable[[Path | None], Path]
+    #: Load an artifact (default: the committed one) to compare a fresh build with.
+    load: Callable[[Path | str | None], LedgerArtifact]
+
+
+#: Every contract ``hefl compile`` builds, in build order.
+CONTRACTS: dict[str, ContractSpec] = {
+    CONTRACT_NAME: ContractSpec(
+        CONTRACT_NAME, SOURCE_NAME, "ledger", default_artifact_path, load_artifact
+    ),
+    POW_CONTRACT_NAME: ContractSpec(
+        POW_CONTRACT_NAME,
+        POW_SOURCE_NAME,
+        POW_CONTRACT_NAME,
+        default_pow_artifact_path,
+        load_pow_artifact,
+    ),
+}
+
+
+def contract_spec(name: str) -> ContractSpec:
+    """The :class:`ContractSpec` called ``name`` (one of :data:`CONTRACTS`)."""
+    try:
+        return CONTRACTS[name]
+    except KeyError:
+        raise CompileError(
+            f"unknown contract {name!r}; choose one of {', '.join(CONTRACTS)}"
+        ) from None
+
+
+def build_contract(
+    name: str, *, root: Path | None = None, frontend: Frontend = "auto"
+) -> CompileResult:
+    """Compile contract ``name`` (``contracts/<name>.sol``) without writing anything."""
+    spec = contract_spec(name)
     root = root or repo_root()
-    src = source_path(root)
+    src = root / spec.source_name
     try:
         source_bytes = src.read_bytes()
     except FileNotFoundError as error:
-        raise CompileError(f"ledger source {src} not found") from error
-    result = compile_source(source_bytes.decode("utf-8"), frontend=frontend, root=root)
-    # sha256 of the file's exact bytes, as anyone would compute it with sha256sum.
-    return replace(result, source_sha256=sha256_hex(source_bytes))
-
-
-def compile_ledger(
-    *, root: Path | None = None, frontend: Frontend = "auto", out: Path | None = None
-) -> tuple[CompileResult, Path]:
-    """Compile ``contracts/FLLedger.sol`` and write the artifact (default: the committed one)."""
-    root = root or repo_root()
-    result = build_ledger(root=root, frontend=frontend)
-    target = out or default_artifact_path(root)
-    write_artifact(result, target)
-    return result, target
-
-
-def build_pow_ledger(*, root: Path | None = None, frontend: Frontend = "auto") -> CompileResult:
-    """Compile ``contracts/PowLedger.sol`` without writing anything."""
-    root = root or repo_root()
-    src = root / POW_SOURCE_NAME
-    try:
-        source_bytes = src.read_bytes()
-    except FileNotFoundError as error:
-        raise CompileError(f"PowLedger source {src} not found") from error
+        raise CompileError(f"{spec.label} source {src} not found") from error
     result = compile_source(
         source_bytes.decode("utf-8"),
         frontend=frontend,
         root=root,
-        source_name=POW_SOURCE_NAME,
-        contract_name=POW_CONTRACT_NAME,
+        source_name=spec.source_name,
+        contract_name=spec.name,
     )
+    # sha256 of the file's exact bytes, as anyone would compute it with sha256sum.
     return replace(result, source_sha256=sha256_hex(source_bytes))
+
+
+def compile_contract(
+    name: str, *, root: Path | None = None, frontend: Frontend = "auto", out: Path | None = None
+) -> tuple[CompileResult, Path]:
+    """Compile contract ``name`` and write its artifact (default: the committed one)."""
+    spec = contract_spec(name)
+    root = root or repo_root()
+    result = build_contract(name, root=root, frontend=frontend)
+    target = out or spec.artifact_path(root)
+    write_artifact(result, target)
+    return result, target
+
+
+def build_ledger(*, root: Path | None = None, frontend: Frontend = "auto") -> CompileResult:
+    """:func:`build_contract` for ``FLLedger``."""
+    return build_contract(CONTRACT_NAME, root=root, frontend=frontend)
 
 
 def compile_pow_ledger(
     *, root: Path | None = None, frontend: Frontend = "auto", out: Path | None = None
 ) -> tuple[CompileResult, Path]:
-    """Compile ``contracts/PowLedger.sol`` and write ``contracts/build/PowLedger.json``."""
-    root = root or repo_root()
-    result = build_pow_ledger(root=root, frontend=frontend)
-    target = out or default_pow_artifact_path(root)
-    write_artifact(result, target)
-    return result, target
+    """:func:`compile_contract` for ``PowLedger``."""
+    return compile_contract(POW_CONTRACT_NAME, root=root, frontend=frontend, out=out)
 
 
 def artifact_text(result: CompileResult) -> str:
