@@ -1,4 +1,5 @@
-"""The reproducible build: committed artifact == solc-js recompile == Hardhat compile."""
+"""The reproducible build of both contracts: committed artifact == solc-js recompile == Hardhat
+compile, with the same pinned compiler and settings."""
 
 from __future__ import annotations
 
@@ -11,51 +12,67 @@ from pathlib import Path
 
 import pytest
 
+from contract_testing import REPO_ROOT, needs_node
 from hefl.chain.artifact import COMPILER_SETTINGS, SOLC_VERSION, load_artifact
-from hefl.chain.compile import artifact_text, build_ledger, compile_source
+from hefl.chain.compile import CONTRACTS, artifact_text, compile_contract, compile_source
 from hefl.errors import CompileError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SOURCE = REPO_ROOT / "contracts" / "FLLedger.sol"
-ARTIFACT = REPO_ROOT / "contracts" / "build" / "FLLedger.json"
 HARDHAT = REPO_ROOT / "node_modules" / ".bin" / "hardhat"
 #: Hardhat's own compile can take a while on a shared 2-core machine.
 HARDHAT_TIMEOUT_S = 300
 
-needs_node = pytest.mark.skipif(
-    shutil.which("node") is None or not (REPO_ROOT / "node_modules" / "solc").is_dir(),
-    reason="needs Node and node_modules/solc (run `npm ci`)",
-)
+#: Every contract hefl builds; each test below runs once per contract.
+each_contract = pytest.mark.parametrize("name", ["FLLedger", "PowLedger"])
 
 
-def test_artifact_source_hash_matches_source() -> None:
-    artifact = load_artifact(ARTIFACT)
-    assert artifact.source_sha256 == hashlib.sha256(SOURCE.read_bytes()).hexdigest()
+def _source(name: str) -> Path:
+    return REPO_ROOT / "contracts" / f"{name}.sol"
+
+
+def _artifact(name: str) -> Path:
+    return REPO_ROOT / "contracts" / "build" / f"{name}.json"
+
+
+def test_the_build_table_lists_both_contracts() -> None:
+    assert list(CONTRACTS) == ["FLLedger", "PowLedger"]
+
+
+@each_contract
+def test_artifact_source_hash_matches_source(name: str) -> None:
+    artifact = load_artifact(_artifact(name))
+    assert artifact.contract_name == name
+    assert artifact.source_sha256 == hashlib.sha256(_source(name).read_bytes()).hexdigest()
     assert artifact.compiler_version == SOLC_VERSION
     assert artifact.settings == COMPILER_SETTINGS
-    assert artifact.artifact_sha256 == hashlib.sha256(ARTIFACT.read_bytes()).hexdigest()
+    assert artifact.artifact_sha256 == hashlib.sha256(_artifact(name).read_bytes()).hexdigest()
     assert {e["type"] for e in artifact.abi} >= {"constructor", "function", "event", "error"}
+    data = json.loads(_artifact(name).read_text())
+    assert data["sourceName"] == f"contracts/{name}.sol"
 
 
-def test_artifact_pins_compiler_and_settings() -> None:
-    data = json.loads(ARTIFACT.read_text())
+@each_contract
+def test_artifact_pins_compiler_and_settings(name: str) -> None:
+    data = json.loads(_artifact(name).read_text())
     assert data["compiler"]["longVersion"].startswith(f"{SOLC_VERSION}+commit.")
     assert data["settings"]["optimizer"] == {"enabled": True, "runs": 200}
     assert data["settings"]["evmVersion"] == "cancun"
-    assert "pragma solidity 0.8.30;" in SOURCE.read_text()
+    assert "pragma solidity 0.8.30;" in _source(name).read_text()
 
 
 @needs_node
-def test_solcjs_recompile_is_byte_identical(tmp_path: Path) -> None:
-    committed = load_artifact(ARTIFACT)
-    result = build_ledger(root=REPO_ROOT, frontend="solc-js")
+@each_contract
+def test_solcjs_recompile_is_byte_identical(name: str, tmp_path: Path) -> None:
+    out = tmp_path / f"{name}.json"
+    result, path = compile_contract(name, root=REPO_ROOT, frontend="solc-js", out=out)
+    committed = load_artifact(_artifact(name))
+    assert path == out
+    assert result.warnings == ()
     assert result.bytecode == committed.bytecode
     assert result.deployed_bytecode == committed.deployed_bytecode
     assert result.source_sha256 == committed.source_sha256
     assert list(result.abi) == committed.abi_list
-    assert result.warnings == ()
     if "Emscripten" in committed.compiler_long_version:  # built with solc-js: the file is too
-        assert artifact_text(result) == ARTIFACT.read_text()
+        assert out.read_text() == _artifact(name).read_text() == artifact_text(result)
 
 
 @needs_node
@@ -66,11 +83,12 @@ def test_compile_errors_are_reported() -> None:
 
 @needs_node
 @pytest.mark.skipif(not HARDHAT.exists(), reason="Hardhat missing (run `npm ci`)")
-def test_hardhat_compile_gives_same_bytecode(tmp_path: Path) -> None:
+@each_contract
+def test_hardhat_compile_gives_same_bytecode(name: str, tmp_path: Path) -> None:
     # Work on a copy so the checkout's artifacts/ and cache/ are left alone.
     work = tmp_path / "hh"
     (work / "contracts").mkdir(parents=True)
-    shutil.copy(SOURCE, work / "contracts" / "FLLedger.sol")
+    shutil.copy(_source(name), work / "contracts" / f"{name}.sol")
     shutil.copy(REPO_ROOT / "hardhat.config.js", work / "hardhat.config.js")
     (work / "node_modules").symlink_to(REPO_ROOT / "node_modules")
     env = {
@@ -89,8 +107,8 @@ def test_hardhat_compile_gives_same_bytecode(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr + proc.stdout
-    produced = json.loads((work / "artifacts/contracts/FLLedger.sol/FLLedger.json").read_text())
-    committed = load_artifact(ARTIFACT)
+    produced = json.loads((work / f"artifacts/contracts/{name}.sol/{name}.json").read_text())
+    committed = load_artifact(_artifact(name))
     assert produced["bytecode"] == committed.bytecode
     assert produced["deployedBytecode"] == committed.deployed_bytecode
     assert produced["abi"] == committed.abi_list

@@ -7,38 +7,15 @@ from typing import Any
 
 from eth_utils import keccak
 
+from contract_testing import expect_revert as expect_revert
+from contract_testing import h as h
 from hefl.chain.pow import PowLedgerClient, PuzzleHeader, meets_target
-from hefl.errors import ContractRevertError
 
 GENESIS_HASH = keccak(b"test genesis model w0")
 CONFIG_HASH = keccak(b"test pow-race configuration")
 
 #: deploy(difficulty=16, target=None, block_time=0, interval=0) -> PowLedgerClient
 PowDeployer = Callable[..., PowLedgerClient]
-
-
-def h(label: str) -> bytes:
-    """A distinct nonzero 32-byte hash for a label."""
-    return keccak(text=label)
-
-
-class expect_revert:
-    """Context manager asserting a ContractRevertError with that name and (if given) args."""
-
-    def __init__(self, error_name: str, *error_args: object) -> None:
-        self.error_name = error_name
-        self.error_args = error_args
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, value: Any, tb: Any) -> bool:
-        assert kind is not None, f"expected {self.error_name} but nothing reverted"
-        assert isinstance(value, ContractRevertError), f"not a revert: {value!r}"
-        assert value.error_name == self.error_name, str(value)
-        if self.error_args:
-            assert value.error_args == self.error_args, str(value)
-        return True
 
 
 def header(

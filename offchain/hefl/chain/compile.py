@@ -271,18 +271,6 @@ def compile_contract(
     return result, target
 
 
-def build_ledger(*, root: Path | None = None, frontend: Frontend = "auto") -> CompileResult:
-    """:func:`build_contract` for ``FLLedger``."""
-    return build_contract(CONTRACT_NAME, root=root, frontend=frontend)
-
-
-def compile_pow_ledger(
-    *, root: Path | None = None, frontend: Frontend = "auto", out: Path | None = None
-) -> tuple[CompileResult, Path]:
-    """:func:`compile_contract` for ``PowLedger``."""
-    return compile_contract(POW_CONTRACT_NAME, root=root, frontend=frontend, out=out)
-
-
 def artifact_text(result: CompileResult) -> str:
     """The artifact file's exact text (sorted keys, two-space indent, final newline)."""
     return json.dumps(result.artifact_json(), indent=2, sort_keys=True) + "\n"
