@@ -12,9 +12,11 @@ pragma solidity 0.8.30;
  * models (ELW_Pi, Eq. 11) and, acting as PBFT replicas, attest to or dispute each aggregate.
  *
  * Rounds. Round g moves Open -> Aggregated -> Finalised | Disputed. A new round can be opened only
- * once the previous one is Finalised or Disputed. The participants included in round g's aggregate
- * are exactly those that submitted before the party committed (the `included` bitmap, bit i for
- * participant i), so absentees simply drop out and the Eq. 10 weights renormalise over the rest.
+ * once the previous one is Finalised or Disputed. A round may carry a submission deadline. The
+ * `included` bitmap (bit i for participant i) holds who submitted while the round is Open and whom
+ * the aggregate covers once committed: all submitters without a deadline; with one, the submitters
+ * whose blobs were usable (the party leaves malformed ones out, the replicas check that). Absentees
+ * simply drop out and the Eq. 10 weights renormalise over the rest.
  *
  * Consensus. n = N + 1 consensus nodes tolerate F = floor((n - 1) / 3) faults; the Byzantine quorum
  * is q = ceil((n + F + 1) / 2), so any two quorums share an honest node (q = 2F + 1 when
@@ -26,8 +28,8 @@ pragma solidity 0.8.30;
  * Zero is never a valid hash, except `extraHash` in {submit}, where zero means "no second blob".
  *
  * Storage. Job parameters are immutables; each participant takes two slots (address + |D_i|, and
- * its index by address); each round four and each submission one or two. Block numbers are stored
- * as uint40.
+ * its index by address); each round four and each submission one or two. Block numbers and the
+ * deadline (unix time) are stored as uint40.
  */
 contract FLLedger {
     /// @notice Largest number of participants; the per-round bitmaps are 64 bits wide.
@@ -60,24 +62,27 @@ contract FLLedger {
 
     /// @dev Storage layout of a round: four slots.
     struct Round {
-        // slot 0: written by openRound, updated by submit / commitAggregate / the deciding vote
+        // slot 0: written by openRound, updated by submit / commitAggregate / the deciding vote;
+        // the deadline lives here so that submit reads one slot only
         uint64 iteration;
         uint32 tau;
         RoundStatus status;
         uint8 submissionCount;
         uint64 included;
         uint40 aggregatedBlock;
-        uint40 closedBlock;
+        uint40 deadline;
         // slot 1
         bytes32 globalModelHash;
         // slot 2
         bytes32 aggregateHash;
-        // slot 3: initialised by openRound (openedBlock) so that votes only update it
+        // slot 3: initialised by openRound (openedBlock) so that votes only update it; the
+        // deciding vote writes closedBlock here alongside its bit
         uint64 attested;
         uint64 disputed;
         uint8 attestCount;
         uint8 disputeCount;
         uint40 openedBlock;
+        uint40 closedBlock;
     }
 
     /// @notice Everything known about a round, as returned by {getRound}.
@@ -96,6 +101,7 @@ contract FLLedger {
         uint40 openedBlock;
         uint40 aggregatedBlock;
         uint40 closedBlock;
+        uint40 deadline;
     }
 
     /// @dev Storage of one submission; `extraHash` is left unwritten when zero.
@@ -144,8 +150,15 @@ contract FLLedger {
     error AlreadySubmitted(uint256 round, address participant);
     /// @notice Nobody submitted in round `round`, so there is nothing to aggregate.
     error NoSubmissions(uint256 round);
-    /// @notice The party's aggregate covers `claimed` but `submitted` is who submitted in `round`.
+    /// @notice The party's aggregate claims to cover `claimed`, which is not allowed given that
+    /// `submitted` submitted in `round` (see {commitAggregate}).
     error IncludedMismatch(uint256 round, uint64 submitted, uint64 claimed);
+    /// @notice A deadline must lie in the future; `deadline` is not after `now`.
+    error DeadlineInPast(uint40 deadline, uint256 now);
+    /// @notice Round `round` stopped taking submissions at `deadline`.
+    error SubmissionClosed(uint256 round, uint40 deadline);
+    /// @notice Round `round` still takes submissions until `deadline` and not everyone submitted.
+    error SubmissionsStillOpen(uint256 round, uint40 deadline);
     /// @notice `participant` already attested or disputed in round `round`.
     error AlreadyVoted(uint256 round, address participant);
     /// @notice An attestation named `attested`, but the party committed `committed`.
@@ -168,7 +181,13 @@ contract FLLedger {
     /// @notice `participant` was registered as number `index` with |D_i| = `dataSize`.
     event ParticipantRegistered(address indexed participant, uint256 index, uint256 dataSize);
     /// @notice Round `round` opened at global iteration `iteration` with τ = `tau`.
-    event RoundOpened(uint256 indexed round, uint64 iteration, uint32 tau, bytes32 globalModelHash);
+    event RoundOpened(
+        uint256 indexed round,
+        uint64 iteration,
+        uint32 tau,
+        bytes32 globalModelHash,
+        uint40 deadline
+    );
     /// @notice `participant` submitted the hashes of its blobs for round `round`.
     event Submitted(
         uint256 indexed round,
@@ -176,11 +195,13 @@ contract FLLedger {
         bytes32 modelHash,
         bytes32 extraHash
     );
-    /// @notice The party committed `aggregateHash` over the participants in `included`.
+    /// @notice The party committed `aggregateHash` over the participants in `included`; those in
+    /// `excluded` submitted but were left out (their blobs unusable, as replicas check).
     event AggregateCommitted(
         uint256 indexed round,
         bytes32 aggregateHash,
         uint64 included,
+        uint64 excluded,
         uint256 submissionCount
     );
     /// @notice `participant` attested the commitment; `votes` counts the party's vote too.
@@ -291,20 +312,26 @@ contract FLLedger {
     /**
      * @notice Open the next round g = {roundCount}. Party only.
      * @dev Reverts with {PreviousRoundPending} while round g - 1 is Open or Aggregated, with
-     * {IterationRegressed} if `iteration` is below round g - 1's, with {ZeroTau} or {ZeroHash}.
-     * A round after a Disputed one may restart from the same iteration and model.
+     * {IterationRegressed} if `iteration` is below round g - 1's, with {ZeroTau}, {ZeroHash} or
+     * {DeadlineInPast}. A round after a Disputed one may restart from the same iteration and model.
      * @param iteration global iteration t at which the round starts
      * @param tau number of local steps τ in this round
      * @param globalModelHash hash of the encrypted global model [[w(t)]] the round starts from
+     * @param deadline unix time after which submissions are refused, or 0 for none (then the
+     * round takes submissions until the party commits)
      * @return round the new round's number g
      */
     function openRound(
         uint64 iteration,
         uint32 tau,
-        bytes32 globalModelHash
+        bytes32 globalModelHash,
+        uint40 deadline
     ) external onlyParty returns (uint256 round) {
         if (tau == 0) revert ZeroTau();
         if (globalModelHash == bytes32(0)) revert ZeroHash(HashField.GlobalModel);
+        if (deadline != 0 && deadline <= block.timestamp) {
+            revert DeadlineInPast(deadline, block.timestamp);
+        }
         round = _roundCount;
         if (round != 0) {
             Round storage previous = _rounds[round - 1];
@@ -322,8 +349,9 @@ contract FLLedger {
         r.status = RoundStatus.Open;
         r.globalModelHash = globalModelHash;
         r.openedBlock = uint40(block.number);
+        r.deadline = deadline;
         _roundCount = round + 1;
-        emit RoundOpened(round, iteration, tau, globalModelHash);
+        emit RoundOpened(round, iteration, tau, globalModelHash, deadline);
     }
 
     /**
@@ -342,6 +370,8 @@ contract FLLedger {
             if (status == RoundStatus.None) revert RoundNotFound(round);
             revert RoundNotOpen(round, status);
         }
+        uint40 deadline = r.deadline;
+        if (deadline != 0 && block.timestamp > deadline) revert SubmissionClosed(round, deadline);
         uint64 bit = _bitOf(msg.sender);
         uint64 included = r.included;
         if (included & bit != 0) revert AlreadySubmitted(round, msg.sender);
@@ -355,10 +385,14 @@ contract FLLedger {
 
     /**
      * @notice Commit the hash of the aggregated encrypted model (Eq. 10) of an Open round and close
-     * its submissions. Party only. The party states which participants its aggregate covers
-     * (`included`, bit i for participant i); it must be exactly those that submitted, so a
-     * submission that lands while the party computes cannot silently change what the replicas
-     * recompute. At least one must have submitted. The commit is the party's vote.
+     * it. Party only. `included` (bit i for participant i) names whom the aggregate covers:
+     * - a round without deadline: exactly those that submitted, so a submission that lands while
+     *   the party computes cannot silently change what the replicas recompute;
+     * - a round with a deadline: once everyone submitted or the deadline passed (submissions are
+     *   then closed, so the set is final), any nonempty subset of the submitters. Those left out
+     *   are recorded as `excluded`; the replicas check that each of their blobs is unusable
+     *   (malformed or missing) and dispute otherwise.
+     * The commit is the party's vote.
      * @param round the round number g
      * @param aggregateHash hash of the aggregated encrypted model, nonzero
      * @param included bitmap of the participants the aggregate covers
@@ -378,11 +412,22 @@ contract FLLedger {
         uint8 submissions = r.submissionCount;
         if (submissions == 0) revert NoSubmissions(round);
         uint64 submitted = r.included;
-        if (included != submitted) revert IncludedMismatch(round, submitted, included);
+        uint40 deadline = r.deadline;
+        if (deadline == 0) {
+            if (included != submitted) revert IncludedMismatch(round, submitted, included);
+        } else {
+            if (submissions < _participantCount && block.timestamp <= deadline) {
+                revert SubmissionsStillOpen(round, deadline);
+            }
+            if (included == 0 || included & ~submitted != 0) {
+                revert IncludedMismatch(round, submitted, included);
+            }
+            if (included != submitted) r.included = included;
+        }
         r.status = RoundStatus.Aggregated;
         r.aggregatedBlock = uint40(block.number);
         r.aggregateHash = aggregateHash;
-        emit AggregateCommitted(round, aggregateHash, submitted, submissions);
+        emit AggregateCommitted(round, aggregateHash, included, submitted & ~included, submissions);
     }
 
     /**
@@ -500,7 +545,8 @@ contract FLLedger {
                 disputed: r.disputed,
                 openedBlock: r.openedBlock,
                 aggregatedBlock: r.aggregatedBlock,
-                closedBlock: r.closedBlock
+                closedBlock: r.closedBlock,
+                deadline: r.deadline
             });
     }
 

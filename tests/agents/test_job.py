@@ -9,13 +9,13 @@ import pytest
 
 from hefl.agents.audit import ExportedHistory, audit
 from hefl.agents.job import InProcessJob, JobConfig, save_job
-from hefl.agents.roles import ParticipantAgent, Vote
+from hefl.agents.roles import ComputingPartyAgent, ParticipantAgent, Vote
 from hefl.chain import LocalBlobStore, RoundStatus, connect_embedded
 from hefl.control import FixedTauController
 from hefl.data import SplitConfig
 from hefl.errors import BlobIntegrityError, HeflError, LearningError
 from hefl.learning.paillier import PaillierStrategy
-from hefl.learning.strategy import LearningConfig
+from hefl.learning.strategy import LearningConfig, LocalUpdate
 
 SPLIT = SplitConfig(participants=3, n_samples=None, seed=2)
 
@@ -168,3 +168,54 @@ def test_an_impossible_tau_is_refused_before_anything_goes_on_chain(tmp_path) ->
     with pytest.raises(LearningError, match="at most τ="):
         job.run(FixedTauController(tau=500, rounds=1))
     assert job.ledger.round_count() == 0
+
+
+class GarbageUpdates(PaillierStrategy):
+    """A participant whose local model blob is not a ciphertext vector of this job."""
+
+    def local_update(self, global_model, part, tau):
+        honest = super().local_update(global_model, part, tau)
+        return LocalUpdate(model=b"not a ciphertext" + honest.model[:40], extra=honest.extra)
+
+
+def test_an_unusable_submission_is_left_out_and_the_replicas_agree(tmp_path) -> None:
+    job = make_job(tmp_path)
+    bad = job.participants[1]
+    bad.strategy = GarbageUpdates(bad.strategy.public_key, bad.strategy.config)
+    result = job.run(FixedTauController(tau=2, rounds=2))
+    for g, record in enumerate(job.ledger.history()):
+        assert record.status is RoundStatus.FINALISED
+        assert record.included_indices == (0, 2) and record.submission_count == 3
+        # The bad blob is on record (hash on chain, bytes in the store) but not aggregated.
+        assert job.ledger.get_submission(g, bad.address).submitted
+    assert audit(job.ledger, job.blobs).ok
+    # The aggregate renormalised over the other two: it matches a plaintext job without P1.
+    assert np.isfinite(result.model).all()
+
+
+class ExcludingParty(ComputingPartyAgent):
+    """A computing party that leaves a perfectly good submission out."""
+
+    def commit(self, round_index):
+        record = self.ledger.get_round(round_index)
+        registry = self.ledger.participants()
+        chosen = [p for p in registry if p.index != 0]
+        models = [
+            self.blobs.get(self.ledger.get_submission(round_index, p.address).model_hash)
+            for p in chosen
+        ]
+        aggregate = self.strategy.aggregate(models, [p.data_size for p in chosen])
+        assert record.deadline  # exclusion is only possible in a round with a deadline
+        self.ledger.commit_aggregate(
+            round_index, self.blobs.put(aggregate), [p.index for p in chosen]
+        )
+        return aggregate
+
+
+def test_leaving_a_usable_submission_out_is_disputed(tmp_path) -> None:
+    job = make_job(tmp_path)
+    job.party = ExcludingParty(job.party.strategy, job.party.ledger, job.party.blobs)
+    with pytest.raises(HeflError, match="disputed, not finalised"):
+        job.run(FixedTauController(tau=2, rounds=1))
+    record = job.ledger.get_round(0)
+    assert record.status is RoundStatus.DISPUTED and record.attest_count == 0

@@ -55,6 +55,9 @@ COVERED_ERRORS = {
     "AggregateMismatch",
     "DisputeMatchesCommitment",
     "IncludedMismatch",
+    "DeadlineInPast",
+    "SubmissionClosed",
+    "SubmissionsStillOpen",
 }
 
 
@@ -185,6 +188,7 @@ def test_open_round(deploy: Deployer, accounts: Sequence[str]) -> None:
         "iteration": 0,
         "tau": 10,
         "globalModelHash": h("w0"),
+        "deadline": 0,
     }
     assert ledger.round_count() == 1
     record = ledger.get_round(0)
@@ -194,6 +198,7 @@ def test_open_round(deploy: Deployer, accounts: Sequence[str]) -> None:
     assert (record.submission_count, record.included, record.votes) == (0, 0, 0)
     assert record.opened_block == result.block_number
     assert (record.aggregated_block, record.closed_block) == (0, 0)
+    assert record.deadline == 0
 
 
 def test_open_round_rules(deploy: Deployer, accounts: Sequence[str]) -> None:
@@ -295,6 +300,7 @@ def test_commit_aggregate(deploy: Deployer, accounts: Sequence[str]) -> None:
         "round": 0,
         "aggregateHash": h("agg"),
         "included": 0b1001,
+        "excluded": 0,
         "submissionCount": 2,
     }
     record = ledger.get_round(0)
@@ -483,3 +489,66 @@ def test_locally_signed_sender(chain: Chain, deploy: Deployer) -> None:
     ledger.commit_aggregate(0, h("agg"))
     result = ledger.as_sender(member).attest(0, h("agg"))  # n = 2, q = 2
     assert result.event_names() == ("Attested", "RoundFinalised")
+
+
+# --- deadlines -----------------------------------------------------------------------------------
+def chain_time(ledger) -> int:
+    return int(ledger.chain.w3.eth.get_block("latest")["timestamp"])
+
+
+def advance_time(ledger, seconds: int) -> None:
+    """Move the chain's clock forward (eth-tester: time_travel; a JSON-RPC node: evm_*)."""
+    w3 = ledger.chain.w3
+    if ledger.chain.kind == "embedded":
+        w3.provider.ethereum_tester.time_travel(chain_time(ledger) + seconds)
+    else:
+        w3.provider.make_request("evm_increaseTime", [seconds])
+        w3.provider.make_request("evm_mine", [])
+
+
+def test_a_deadline_closes_submissions_and_lets_the_party_leave_unusable_ones_out(
+    deploy: Deployer, accounts: Sequence[str]
+) -> None:
+    ledger = deploy(3)
+    with expect_revert("DeadlineInPast", chain_time(ledger) - 1, pytest.approx(0, abs=10**12)):
+        ledger.open_round(0, 10, h("w0"), deadline=chain_time(ledger) - 1)
+    deadline = chain_time(ledger) + 100
+    opened = ledger.open_round(0, 10, h("w0"), deadline=deadline)
+    assert opened.event("RoundOpened").args["deadline"] == deadline
+    assert ledger.get_round(0).deadline == deadline
+    ledger.as_sender(accounts[1]).submit(0, h("m1"))
+    ledger.as_sender(accounts[2]).submit(0, h("bad"))
+    # Before the deadline, with participant 3 still to come, the party must wait.
+    with expect_revert("SubmissionsStillOpen", 0, deadline):
+        ledger.commit_aggregate(0, h("agg"), included=[0])
+    advance_time(ledger, 200)
+    with expect_revert("SubmissionClosed", 0, deadline):
+        ledger.as_sender(accounts[3]).submit(0, h("m3"))
+    # Only a nonempty subset of the submitters may be covered.
+    with expect_revert("IncludedMismatch", 0, 0b011, 0):
+        ledger.commit_aggregate(0, h("agg"), included=[])
+    with expect_revert("IncludedMismatch", 0, 0b011, 0b101):
+        ledger.commit_aggregate(0, h("agg"), included=[0, 2])
+    result = ledger.commit_aggregate(0, h("agg"), included=[0])
+    assert dict(result.event("AggregateCommitted").args) == {
+        "round": 0,
+        "aggregateHash": h("agg"),
+        "included": 0b001,
+        "excluded": 0b010,
+        "submissionCount": 2,
+    }
+    record = ledger.get_round(0)
+    assert record.included_indices == (0,) and record.submission_count == 2
+    # The excluded submission stays on record for the replicas to check.
+    assert ledger.get_submission(0, accounts[2]).model_hash == h("bad")
+
+
+def test_with_a_deadline_the_party_may_commit_early_once_everyone_submitted(
+    deploy: Deployer, accounts: Sequence[str]
+) -> None:
+    ledger = deploy(2)
+    ledger.open_round(0, 10, h("w0"), deadline=chain_time(ledger) + 1000)
+    for i in (1, 2):
+        ledger.as_sender(accounts[i]).submit(0, h(f"m{i}"))
+    ledger.commit_aggregate(0, h("agg"), included=[0, 1])
+    assert ledger.get_round(0).status is RoundStatus.AGGREGATED

@@ -134,6 +134,7 @@ class ExportedHistory:
             opened_block=r["opened_block"],
             aggregated_block=r["aggregated_block"] or 0,
             closed_block=r["closed_block"] or 0,
+            deadline=r.get("deadline") or 0,
         )
 
     def get_submission(self, round: int, participant: str) -> SubmissionRecord:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -56,6 +57,9 @@ class JobConfig:
         key_bits: Paillier modulus size.
         allow_insecure_keys: permit keys below 2048 bits (tests, benchmarks).
         workers: processes for the participants' updates (1: in this process).
+        submission_deadline_s: seconds of chain time a round takes submissions; with a deadline
+            the party may leave unusable submissions out (the replicas check), without one
+            (``None``) every submission must be used.
     """
 
     dataset: str = "diabetes"
@@ -67,6 +71,7 @@ class JobConfig:
     key_bits: int = 2048
     allow_insecure_keys: bool = False
     workers: int = 2
+    submission_deadline_s: float | None = 600.0
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGY_NAMES:
@@ -256,7 +261,11 @@ class InProcessJob:
         """One round end to end; returns the round index and the party's outcome."""
         for agent in self.participants:  # refuse an impossible τ before anything goes on chain
             agent.strategy.check_tau(global_model, agent.part, plan.tau)
-        g = self.party.open_round(global_model, iteration, plan.tau)
+        deadline = 0
+        if self.config.submission_deadline_s is not None:
+            now = int(self.chain.w3.eth.get_block("latest")["timestamp"])
+            deadline = now + math.ceil(self.config.submission_deadline_s)
+        g = self.party.open_round(global_model, iteration, plan.tau, deadline)
         work = []
         for agent in self.participants:
             pending = agent.pending(g)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -290,15 +291,19 @@ class PartyDaemon:
         self.clock = clock
 
     def _deadline_passed(self, record: RoundRecord) -> bool:
-        opened = self.ledger.chain.w3.eth.get_block(record.opened_block)["timestamp"]
-        return self.clock() > int(opened) + self.schedule.submission_deadline_s
+        # One second of slack: the commit's block must carry a timestamp after the deadline.
+        return self.clock() > record.deadline + 1
+
+    def _open(self, global_model: bytes, iteration: int) -> None:
+        deadline = math.ceil(self.clock() + self.schedule.submission_deadline_s)
+        self.agent.open_round(global_model, iteration, self.schedule.tau, deadline)
 
     def step(self) -> bool:
         """Do whatever the ledger's state calls for; ``True`` once the job is complete."""
         count = self.ledger.round_count()
         if count == 0:
             initial = bytes.fromhex(self.job.config["initial_model_hash"][2:])
-            self.agent.open_round(self.blobs.get(initial), 0, self.schedule.tau)
+            self._open(self.blobs.get(initial), 0)
             return False
         g = count - 1
         record = self.ledger.get_round(g)
@@ -314,15 +319,13 @@ class PartyDaemon:
             return False
         if record.status is RoundStatus.DISPUTED:
             log.warning("C: round %d disputed; redoing it from t=%d", g, record.iteration)
-            self.agent.open_round(
-                self.blobs.get(record.global_model_hash), record.iteration, self.schedule.tau
-            )
+            self._open(self.blobs.get(record.global_model_hash), record.iteration)
             return False
         outcome = self.agent.conclude(g)
         self._record(record, outcome.model)
         if _finalised(self.ledger.history()) >= self.schedule.rounds:
             return True
-        self.agent.open_round(outcome.next_global, record.iteration + record.tau, self.schedule.tau)
+        self._open(outcome.next_global, record.iteration + record.tau)
         return False
 
     def _record(self, record: RoundRecord, model: np.ndarray) -> None:

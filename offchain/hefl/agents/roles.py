@@ -8,6 +8,7 @@ needs from the committed hashes and the blobs they name.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from enum import Enum
 
 from hefl.chain import BlobStore, LedgerClient, RoundStatus
 from hefl.data.prepare import Part
-from hefl.errors import AgentError, ContractRevertError
+from hefl.errors import AgentError, ContractRevertError, HeflError
 from hefl.learning.strategy import LocalUpdate, RoundOutcome, Strategy
 
 log = logging.getLogger(__name__)
@@ -37,28 +38,68 @@ class Vote(Enum):
     DECIDED = "decided without this vote"
 
 
+@dataclass(frozen=True)
+class Submissions:
+    """A round's submitters, split into those whose blobs are usable and those whose are not."""
+
+    usable: tuple[tuple[int, LocalUpdate, int], ...]  # (index, update, |D_i|)
+    unusable: tuple[tuple[int, str], ...]  # (index, why)
+
+
+def sort_submissions(
+    strategy: Strategy,
+    ledger: LedgerClient,
+    blobs: BlobStore,
+    round_index: int,
+    global_model: bytes,
+) -> Submissions:
+    """Fetch every submitter's blobs (hash-checked by the store) and validate them against the
+    global model (:meth:`Strategy.validate_update`). A missing, tampered or malformed blob makes
+    the submission unusable — the same verdict for the party and every replica."""
+    usable, unusable = [], []
+    for participant in ledger.participants():
+        submission = ledger.get_submission(round_index, participant.address)
+        if not submission.submitted:
+            continue
+        try:
+            update = LocalUpdate(
+                model=blobs.get(submission.model_hash),
+                extra=blobs.get(submission.extra_hash) if submission.has_extra else b"",
+            )
+            strategy.validate_update(global_model, update)
+        except HeflError as error:
+            unusable.append((participant.index, str(error)))
+            continue
+        usable.append((participant.index, update, participant.data_size))
+    return Submissions(tuple(usable), tuple(unusable))
+
+
 def check_committed_aggregate(
     strategy: Strategy, ledger: LedgerClient, blobs: BlobStore, round_index: int
 ) -> bytes | None:
-    """A replica's verdict on round g's commitment, from public data alone: the global model, the
-    included participants' committed blobs, their |D_i| and the committed aggregate.
+    """A replica's verdict on round g's commitment, from public data alone: the global model,
+    the submitters' blobs, their |D_i| and the committed aggregate.
 
-    ``None`` if the aggregate is right (for Paillier: Eq. 10 recomputes to the same bytes), else
-    the blob the replica holds to be right. Used by every replica and by ``hefl verify``.
+    The aggregate must cover exactly the usable submissions (in a round without deadline: every
+    submission), and the strategy's own check must pass (for Paillier: Eq. 10 recomputes to the
+    same bytes). ``None`` if all is right, else the blob the replica holds to be right. Used by
+    every replica and by ``hefl verify``.
     """
     record = ledger.get_round(round_index)
-    registry = ledger.participants()
-    indices = list(record.included_indices)
-    if not indices:
-        raise AgentError(f"round {round_index} includes no participant; nothing to aggregate")
-    models, sizes = [], []
-    for i in indices:
-        submission = ledger.get_submission(round_index, registry[i].address)
-        models.append(blobs.get(submission.model_hash))
-        sizes.append(registry[i].data_size)
-    return strategy.check_aggregate(
-        blobs.get(record.global_model_hash), models, sizes, blobs.get(record.aggregate_hash)
-    )
+    global_model = blobs.get(record.global_model_hash)
+    found = sort_submissions(strategy, ledger, blobs, round_index, global_model)
+    expected = [i for i, _, _ in found.usable]
+    if not record.deadline:
+        expected = sorted(expected + [i for i, _ in found.unusable])
+    if list(record.included_indices) != expected:
+        return json.dumps(
+            {"round": round_index, "expected_included": expected, "unusable": found.unusable}
+        ).encode()
+    if found.unusable and not record.deadline:
+        return json.dumps({"round": round_index, "unusable": found.unusable}).encode()
+    models = [update.model for _, update, _ in found.usable]
+    sizes = [size for _, _, size in found.usable]
+    return strategy.check_aggregate(global_model, models, sizes, blobs.get(record.aggregate_hash))
 
 
 @dataclass
@@ -141,29 +182,38 @@ class ComputingPartyAgent:
     ledger: LedgerClient
     blobs: BlobStore
 
-    def open_round(self, global_model: bytes, iteration: int, tau: int) -> int:
-        """Store the global model blob and open the next round with its hash."""
+    def open_round(self, global_model: bytes, iteration: int, tau: int, deadline: int = 0) -> int:
+        """Store the global model blob and open the next round with its hash (and a submission
+        deadline in unix time, 0 for none)."""
         model_hash = self.blobs.put(global_model)
         round_index = self.ledger.round_count()
-        self.ledger.open_round(iteration, tau, model_hash)
+        self.ledger.open_round(iteration, tau, model_hash, deadline)
         log.info("C: round %d opened (t=%d, τ=%d)", round_index, iteration, tau)
         return round_index
 
     def commit(self, round_index: int) -> bytes:
-        """Aggregate the submitted local models (Eq. 10), store the result and commit its hash
-        together with the set of participants it covers (the contract refuses the commit if a
-        submission landed meanwhile: then read again and retry)."""
-        registry = self.ledger.participants()
-        models, sizes, included = [], [], []
-        for participant in registry:
-            submission = self.ledger.get_submission(round_index, participant.address)
-            if submission.submitted:
-                models.append(self.blobs.get(submission.model_hash))
-                sizes.append(participant.data_size)
-                included.append(participant.index)
-        if not models:
-            raise AgentError(f"round {round_index} has no submissions; wait for participants")
-        aggregate = self.strategy.aggregate(models, sizes)
+        """Aggregate the usable submissions (Eq. 10), store the result and commit its hash with
+        the set of participants it covers.
+
+        In a round with a deadline, unusable submissions (missing, tampered or malformed blobs)
+        are left out and the replicas confirm that; without one, every submission must be used.
+        The contract refuses a commit that a late submission made stale: read again and retry."""
+        record = self.ledger.get_round(round_index)
+        global_model = self.blobs.get(record.global_model_hash)
+        found = sort_submissions(self.strategy, self.ledger, self.blobs, round_index, global_model)
+        for index, why in found.unusable:
+            log.warning("C: round %d leaves participant %d out: %s", round_index, index, why)
+        if found.unusable and not record.deadline:
+            raise AgentError(
+                f"round {round_index} has unusable submissions {[i for i, _ in found.unusable]} "
+                "and no deadline, so they cannot be left out; open rounds with a deadline"
+            )
+        if not found.usable:
+            raise AgentError(f"round {round_index} has no usable submission; wait for more")
+        aggregate = self.strategy.aggregate(
+            [u.model for _, u, _ in found.usable], [size for _, _, size in found.usable]
+        )
+        included = [i for i, _, _ in found.usable]
         self.ledger.commit_aggregate(round_index, self.blobs.put(aggregate), included)
         log.info("C: round %d committed over participants %s", round_index, included)
         return aggregate
@@ -190,4 +240,3 @@ class ComputingPartyAgent:
             updates,
             sizes,
         )
-

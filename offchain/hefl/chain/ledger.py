@@ -118,10 +118,11 @@ class RoundRecord:
     opened_block: int
     aggregated_block: int
     closed_block: int
+    deadline: int = 0
 
     @property
     def included_indices(self) -> tuple[int, ...]:
-        """Bit indices of the participants whose submissions the aggregate covers."""
+        """Bit indices of the submitters (while Open) or of whom the aggregate covers (after)."""
         return _bits(self.included)
 
     @property
@@ -159,6 +160,7 @@ class RoundRecord:
             "opened_block": self.opened_block,
             "aggregated_block": self.aggregated_block or None,
             "closed_block": self.closed_block or None,
+            "deadline": self.deadline or None,
         }
 
 
@@ -200,10 +202,19 @@ class LedgerClient(ContractClient):
         return f"{self.artifact.path} (sha256 {self.artifact.artifact_sha256[:12]}…)"
 
     # --- transactions -----------------------------------------------------------------------------
-    def open_round(self, iteration: int, tau: int, global_model_hash: bytes | str) -> TxResult:
-        """Open round g = :meth:`round_count` (party only); the new g is in ``RoundOpened``."""
+    def open_round(
+        self, iteration: int, tau: int, global_model_hash: bytes | str, deadline: int = 0
+    ) -> TxResult:
+        """Open round g = :meth:`round_count` (party only); the new g is in ``RoundOpened``.
+
+        ``deadline`` (unix time, 0 for none) closes submissions; then the party may leave
+        unusable submissions out of the aggregate (see ``commitAggregate``)."""
         return self._transact(
-            "openRound", iteration, tau, to_hash32(global_model_hash, "global model hash")
+            "openRound",
+            iteration,
+            tau,
+            to_hash32(global_model_hash, "global model hash"),
+            deadline,
         )
 
     def submit(
@@ -218,9 +229,10 @@ class LedgerClient(ContractClient):
     ) -> TxResult:
         """Commit the aggregate's hash and close submissions (party only).
 
-        ``included`` lists the participant indices the aggregate covers; the contract refuses the
-        commit (``IncludedMismatch``) unless they are exactly those that submitted. ``None`` takes
-        the submitters as the chain shows them now — only for callers with no race to fear.
+        ``included`` lists the participant indices the aggregate covers: exactly the submitters in
+        a round without deadline, a nonempty subset of them in a round with one (else the
+        contract reverts with ``IncludedMismatch``). ``None`` takes the submitters as the chain
+        shows them now — only for callers with no race to fear.
         """
         if included is None:
             bitmap = self.get_round(round).included
@@ -281,7 +293,7 @@ class LedgerClient(ContractClient):
 
     def get_round(self, round: int) -> RoundRecord:
         raw = self._call("getRound", round)
-        (it, tau, status, gm, agg, subs, incl, att_n, dis_n, att, dis, ob, ab, cb) = raw
+        (it, tau, status, gm, agg, subs, incl, att_n, dis_n, att, dis, ob, ab, cb, dl) = raw
         return RoundRecord(
             round=round,
             iteration=int(it),
@@ -298,6 +310,7 @@ class LedgerClient(ContractClient):
             opened_block=int(ob),
             aggregated_block=int(ab),
             closed_block=int(cb),
+            deadline=int(dl),
         )
 
     def get_submission(self, round: int, participant: str) -> SubmissionRecord:

@@ -142,9 +142,13 @@ class Chain:
             raise ConfigError("a transaction needs a 'from' address")
         params["from"] = to_checksum_address(params["from"])
         try:
+            # On a node, simulate in the pending block: its timestamp is "now", as the mined
+            # block's will be (the latest may be minutes old, e.g. just after a deadline).
+            # eth-tester answers only for its default block.
+            block = "pending" if self.kind == "rpc" else None
             if "to" in params:
-                self.w3.eth.call(params)  # type: ignore[arg-type]
-            gas = int(self.w3.eth.estimate_gas(params))  # type: ignore[arg-type]
+                self.w3.eth.call(params, block)  # type: ignore[arg-type]
+            gas = int(self.w3.eth.estimate_gas(params, block))  # type: ignore[arg-type]
         except Exception as error:
             decoded = on_revert(error) if on_revert else None
             if decoded is not None:

@@ -48,7 +48,7 @@ from hefl.crypto import (
     weighted_sum_int,
 )
 from hefl.data.prepare import Part
-from hefl.errors import ConfigError, EncodingOverflowError, LearningError
+from hefl.errors import ConfigError, EncodingOverflowError, LearningError, SerializationError
 from hefl.learning import linear
 from hefl.learning.blobs import pack_bundle, unpack_bundle
 from hefl.learning.estimates import estimate_phi_omega
@@ -139,6 +139,18 @@ class PaillierStrategy(Strategy):
     # --- helpers --------------------------------------------------------------------------------
     def _load(self, blob: bytes) -> EncryptedVector:
         return EncryptedVector.from_bytes(blob, self.public_key)
+
+    def validate_update(self, global_model: bytes, update: LocalUpdate) -> None:
+        """Both blobs parse under this key (every ciphertext in range and coprime to n), hold
+        vectors of the global model's length, and the extra blob holds exactly two."""
+        size = len(self._load(global_model))
+        vectors = [self._load(update.model)]
+        vectors += [self._load(blob) for blob in unpack_bundle(update.extra, 2)]
+        for vector in vectors:
+            if len(vector) != size:
+                raise SerializationError(
+                    f"a submitted vector has {len(vector)} values, the model {size}"
+                )
 
     def _encrypt_model(self, w: np.ndarray) -> bytes:
         key = self._private_key or self.public_key  # the owner encrypts by CRT

@@ -67,6 +67,12 @@ class PlainStrategy(Strategy):
             extra=pack_bundle([encode_plain_vector(g) for g in gradients]),
         )
 
+    def validate_update(self, global_model: bytes, update: LocalUpdate) -> None:
+        size = len(decode_plain_vector(global_model))
+        blobs = [update.model, *unpack_bundle(update.extra, 2)]
+        if any(len(decode_plain_vector(blob)) != size for blob in blobs):
+            raise SerializationError(f"a submitted vector does not have the model's {size} values")
+
     def aggregate(self, local_models: Sequence[bytes], sizes: Sequence[int]) -> bytes:
         models = [decode_plain_vector(blob) for blob in local_models]
         return encode_plain_vector(linear.aggregate(models, sizes))

@@ -124,6 +124,12 @@ class SecureAggregationStrategy(Strategy):
         message = self._live().client_encrypt(self.client_id, weighted)
         return LocalUpdate(model=message, extra=pack_bundle([]))
 
+    def validate_update(self, global_model: bytes, update: LocalUpdate) -> None:
+        """The message's frame header names a client of this job (the scheme checks the rest)."""
+        client = frame_client_id(update.model)
+        if not 0 <= client < len(self.sizes):
+            raise SerializationError(f"message names client {client}, not one of this job's")
+
     def aggregate(self, local_models: Sequence[bytes], sizes: Sequence[int]) -> bytes:
         scheme = self._live()
         messages = {frame_client_id(m): m for m in local_models}

@@ -115,6 +115,12 @@ class Strategy(ABC):
         """Public parameters of the scheme, for the job configuration's commitment."""
         return {"strategy": self.name}
 
+    def validate_update(self, global_model: bytes, update: LocalUpdate) -> None:
+        """Raise :class:`~hefl.errors.SerializationError` if a participant's blobs cannot be used
+        with ``global_model`` (malformed, wrong key, wrong length). Anyone can run it: the party
+        to leave such a submission out, a replica to confirm that leaving it out was right."""
+        self.aggregate([update.model], [1])
+
     def check_tau(self, global_model: bytes, part: Part, tau: int) -> None:
         """Raise before any work if ``tau`` local steps from ``global_model`` cannot be done."""
         return  # every τ is possible unless a scheme says otherwise
