@@ -155,20 +155,41 @@ class ExportedHistory:
         return bytes.fromhex(self.document["config_hash"][2:])
 
 
+#: How a report names where the history it checked came from.
+LIVE_SOURCE = "read from the live chain"
+EXPORTED_SOURCE = "checked against the exported history; the chain itself was not consulted"
+
+
 @dataclass
-class AuditReport:
-    """The outcome of :func:`audit`: what was checked, and every problem found."""
+class AuditTrail:
+    """What an audit checked and every problem it found (shared by every mode's report)."""
 
     source: str
-    rounds: int = 0
     blobs: int = 0
-    aggregates: int = 0
-    finalised: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def fetch(self, store: BlobStore, blob_id: bytes, what: str) -> bytes | None:
+        """The blob, hash-checked by the store; a problem recorded (and ``None``) if it fails."""
+        try:
+            data = store.get(blob_id)
+        except HeflError as error:
+            self.problems.append(f"{what}: {error}")
+            return None
+        self.blobs += 1
+        return data
+
+
+@dataclass
+class AuditReport(AuditTrail):
+    """The outcome of :func:`audit`."""
+
+    rounds: int = 0
+    aggregates: int = 0
+    finalised: int = 0
 
     def summary(self) -> str:
         verdict = "OK" if self.ok else f"{len(self.problems)} problem(s)"
@@ -182,21 +203,11 @@ class AuditReport:
 def audit(ledger: LedgerView, blobs: BlobStore, *, source: str | None = None) -> AuditReport:
     """Re-check a job from the ledger view and the blob store; see the module docstring."""
     if source is None:
-        source = (
-            "read from the live chain"
-            if isinstance(ledger, LedgerClient)
-            else "checked against the exported history; the chain itself was not consulted"
-        )
+        source = LIVE_SOURCE if isinstance(ledger, LedgerClient) else EXPORTED_SOURCE
     report = AuditReport(source=source)
 
     def fetch(blob_id: bytes, what: str) -> bytes | None:
-        try:
-            data = blobs.get(blob_id)
-        except HeflError as error:
-            report.problems.append(f"{what}: {error}")
-            return None
-        report.blobs += 1
-        return data
+        return report.fetch(blobs, blob_id, what)
 
     config_blob = fetch(ledger.config_hash(), "job configuration")
     key_blob = fetch(ledger.public_key_hash(), "public key")

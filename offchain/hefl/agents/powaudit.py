@@ -32,6 +32,7 @@ from typing import Any, Protocol
 from eth_typing import ChecksumAddress
 from eth_utils import to_checksum_address
 
+from hefl.agents.audit import EXPORTED_SOURCE, LIVE_SOURCE, AuditTrail
 from hefl.agents.powrace import (
     POW_FORMAT,
     aggregate_step,
@@ -137,22 +138,15 @@ class ExportedPowHistory:
 
 
 @dataclass
-class PowAuditReport:
+class PowAuditReport(AuditTrail):
     """What :func:`audit_pow` checked, and every problem found."""
 
-    source: str
     blocks: int = 0
-    blobs: int = 0
     models: int = 0
     proofs: int = 0
     targets: int = 0
     winners: dict[str, int] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
     encrypted: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
 
     def summary(self) -> str:
         verdict = "OK" if self.ok else f"{len(self.problems)} problem(s)"
@@ -174,21 +168,11 @@ def audit_pow(
 ) -> PowAuditReport:
     """Re-check a pow-race chain; see the module docstring."""
     live = isinstance(view, LivePowView)
-    report = PowAuditReport(
-        source="read from the live chain"
-        if live
-        else "checked against the exported history; the chain itself was not consulted"
-    )
+    report = PowAuditReport(source=LIVE_SOURCE if live else EXPORTED_SOURCE)
     names = dict(names or getattr(view, "names", {}) or {})
 
     def fetch(blob_id: bytes, what: str) -> bytes | None:
-        try:
-            data = blobs.get(blob_id)
-        except HeflError as error:
-            report.problems.append(f"{what}: {error}")
-            return None
-        report.blobs += 1
-        return data
+        return report.fetch(blobs, blob_id, what)
 
     config_blob = fetch(view.config_hash(), "job configuration")
     if config_blob is None:
