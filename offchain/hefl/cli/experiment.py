@@ -35,7 +35,7 @@ def register(subparsers: Any) -> None:
     defaults = ExperimentConfig()
     parser.add_argument("figure", choices=CHOICES)
     parser.add_argument("--dataset", choices=sorted(SWEEP_FIGURE), default=None,
-                        help="data set (default: boston; fig3 alone defaults to fish)")  # fmt: skip
+                        help="default: both for all, else boston (fish for fig3)")  # fmt: skip
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--energy", type=float, help="energy budget E (J) of figs 2, 3, 5")
     parser.add_argument("--time-limit", choices=TIME_LIMITS, default=defaults.time_limit,
@@ -60,31 +60,37 @@ def run(args: argparse.Namespace) -> int:
         summary = run_secagg_experiment(args.out, seed=args.seed)
         print(f"hefl experiment secagg: wrote {args.out} ({len(summary['schemes'])} schemes)")
         return 0
-    dataset = args.dataset or ("fish" if args.figure == "fig3" else "boston")
-    figures = [SWEEP_FIGURE[dataset], "fig4", "fig5"] if args.figure == "all" else [args.figure]
-    config = ExperimentConfig(
-        dataset=dataset,
-        energy=args.energy,
-        time_limit=args.time_limit,
-        sweep_xi_factor=args.sweep_xi_factor,
-        fig4_xi_factor=args.fig4_xi_factor,
-        partition=args.partition,
-        seed=args.seed,
-        encrypted=args.encrypted,
-        key_bits=args.key_bits,
-    )
+    if args.dataset:
+        datasets = [args.dataset]
+    elif args.figure == "all":
+        datasets = sorted(SWEEP_FIGURE)  # both data sets, as the paper
+    else:
+        datasets = ["fish" if args.figure == "fig3" else "boston"]
     from tqdm import tqdm
 
-    bar = tqdm(desc=f"{dataset} {' '.join(figures)}", unit="job", disable=args.quiet,
-               file=sys.stderr)  # fmt: skip
+    for dataset in datasets:
+        figures = [SWEEP_FIGURE[dataset], "fig4", "fig5"] if args.figure == "all" else [args.figure]
+        config = ExperimentConfig(
+            dataset=dataset,
+            energy=args.energy,
+            time_limit=args.time_limit,
+            sweep_xi_factor=args.sweep_xi_factor,
+            fig4_xi_factor=args.fig4_xi_factor,
+            partition=args.partition,
+            seed=args.seed,
+            encrypted=args.encrypted,
+            key_bits=args.key_bits,
+        )
+        bar = tqdm(desc=f"{dataset} {' '.join(figures)}", unit="job", disable=args.quiet,
+                   file=sys.stderr)  # fmt: skip
 
-    def progress(label: str) -> None:
-        bar.set_postfix_str(label)
-        bar.update()
+        def progress(label: str, bar: Any = bar) -> None:
+            bar.set_postfix_str(label)
+            bar.update()
 
-    try:
-        paths = run_experiments(config, figures, args.out, progress)
-    finally:
-        bar.close()
-    print(f"hefl experiment: wrote {paths['report']}")
+        try:
+            paths = run_experiments(config, figures, args.out, progress)
+        finally:
+            bar.close()
+        print(f"hefl experiment: wrote {paths['report']}")
     return 0
