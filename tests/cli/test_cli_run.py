@@ -60,3 +60,17 @@ def test_bad_input_is_one_readable_line(argv, message, tmp_path: Path, capsys) -
     err = capsys.readouterr().err
     assert message in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_history_of_a_finished_run_shows_its_losses(run_dir: Path, capsys) -> None:
+    assert main(["history", "--run", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "the chain was not consulted" in out
+    history = json.loads((run_dir / "history.json").read_text())
+    for entry in history["rounds"]:
+        assert f"{entry['metrics']['train_loss']:.6f}" in out
+    assert main(["history", "--run", str(run_dir), "--json"]) == 0
+    rounds = json.loads(capsys.readouterr().out)
+    assert [r["metrics"]["train_loss"] for r in rounds] == [
+        e["metrics"]["train_loss"] for e in history["rounds"]
+    ]

@@ -30,8 +30,47 @@ def register(subparsers: Any) -> None:
         help=f"deployment record giving --rpc and --address (default: {DEFAULT_DEPLOYMENT} "
         "when neither is given)",
     )
+    parser.add_argument(
+        "--run",
+        type=Path,
+        metavar="DIR",
+        help="a `hefl run --out` directory: add its losses; without --rpc, read the history it "
+        "exported (the embedded chain ends with its run)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(func=run)
+
+
+def add_metrics(rows: list[dict[str, str]], metrics: Sequence[dict[str, Any] | None]) -> None:
+    """Append a run's train/test loss and seconds to the rows of :func:`history_rows`."""
+    for row, m in zip(rows, metrics, strict=False):
+        m = m or {}
+        row["train loss"] = f"{m['train_loss']:.6f}" if "train_loss" in m else "-"
+        row["test loss"] = f"{m['test_loss']:.6f}" if "test_loss" in m else "-"
+        row["seconds"] = f"{m['seconds']:.1f}" if "seconds" in m else "-"
+
+
+def print_run_history(directory: Path, rpc: str | None, *, as_json: bool = False) -> None:
+    """A finished run's rounds with its losses: from the live chain with ``rpc``, else from the
+    history the run exported (saying so)."""
+    from hefl.agents.audit import ExportedHistory
+    from hefl.chain import LedgerClient, connect_rpc, quorum_for
+
+    exported = ExportedHistory.load(directory)
+    view: Any = exported
+    if rpc is not None:
+        view = LedgerClient.at(connect_rpc(rpc), exported.document["deployment"]["address"])
+    rounds = [view.get_round(g) for g in range(view.round_count())]
+    metrics = [r.get("metrics") for r in exported.document["rounds"]]
+    if as_json:
+        payload = [{**r.to_json(), "metrics": m} for r, m in zip(rounds, metrics, strict=False)]
+        print(json.dumps(payload, indent=2))
+        return
+    rows = history_rows(rounds, quorum_for(len(view.participants())))
+    add_metrics(rows, metrics)
+    source = "the live chain" if rpc else "the exported history (the chain was not consulted)"
+    print(f"{directory}: {len(rounds)} rounds, from {source}")
+    print(render_table(rows) if rows else "no rounds yet")
 
 
 def short_hash(value: bytes) -> str:
@@ -106,6 +145,9 @@ def print_history(client: Any, *, as_json: bool = False) -> None:
 def run(args: argparse.Namespace) -> int:
     from hefl.chain import DeploymentRecord, LedgerClient, connect_rpc
 
+    if args.run is not None:
+        print_run_history(args.run, args.rpc, as_json=args.json)
+        return 0
     rpc, address = args.rpc, args.address
     if args.deployment or (rpc is None and address is None):
         record = DeploymentRecord.load(args.deployment or DEFAULT_DEPLOYMENT)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from hefl.agents.audit import audit
 from hefl.agents.job import InProcessJob, JobConfig, RoundSummary, save_job
 from hefl.agents.powrace import add_pow_race_arguments, run_pow_race
 from hefl.chain import LocalBlobStore, connect_embedded, connect_rpc
-from hefl.cli.history import history_rows, render_table
+from hefl.cli.history import add_metrics, history_rows, render_table
 from hefl.control import CONTROLLERS, Controller, FixedTauController, make_controller
 from hefl.data import DATASET_NAMES, SplitConfig
 from hefl.data.prepare import PARTITIONS
@@ -186,10 +187,7 @@ def run(args: argparse.Namespace) -> int:
     paths = save_job(result, out)
 
     rows = history_rows(job.ledger.history(), job.ledger.quorum())
-    for row, summary in zip(rows, result.rounds, strict=True):
-        row["train loss"] = f"{summary.train_loss:.6f}"
-        row["test loss"] = f"{summary.test_loss:.6f}"
-        row["seconds"] = f"{summary.seconds:.1f}"
+    add_metrics(rows, [asdict(summary) for summary in result.rounds])
     print("\nRounds as read back from the chain:")
     print(render_table(rows))
 
