@@ -41,14 +41,13 @@ from hefl.crypto import (
     EncryptedVector,
     PrivateKey,
     PublicKey,
-    decode_residue,
+    decrypt_vectors,
     encode_float,
     matvec,
-    to_float,
     weighted_sum_int,
 )
 from hefl.data.prepare import Part
-from hefl.errors import ConfigError, EncodingOverflowError, LearningError, SerializationError
+from hefl.errors import ConfigError, LearningError, SerializationError
 from hefl.learning import linear
 from hefl.learning.blobs import pack_bundle, unpack_bundle
 from hefl.learning.estimates import estimate_phi_omega
@@ -295,23 +294,6 @@ class PaillierStrategy(Strategy):
         )
 
     def decrypt_many(self, vectors: Sequence[EncryptedVector]) -> list[np.ndarray]:
-        """Decrypt several vectors in one batch (one process pool for all ciphertexts)."""
+        """Decrypt several vectors in one batch (the party's key; both CRT halves in parallel)."""
         key = self._require_private_key()
-        flat = [c for v in vectors for c in v.ciphertexts]
-        residues = key.decrypt_ints(flat, workers=self.fixed_point.workers)
-        n = int(self.public_key.n)
-        out, offset = [], 0
-        for v in vectors:
-            chunk = residues[offset : offset + len(v)]
-            offset += len(v)
-            values = []
-            for residue in chunk:
-                x = decode_residue(int(residue), n)
-                if abs(x) > v.bound:
-                    raise EncodingOverflowError(
-                        f"a decrypted value has {abs(x).bit_length()} bits, above its vector's "
-                        f"declared bound of {v.bound.bit_length()} bits: the ciphertext is forged"
-                    )
-                values.append(to_float(x, v.scale_bits))
-            out.append(np.array(values, dtype=np.float64))
-        return out
+        return decrypt_vectors(key, vectors, workers=self.fixed_point.workers)
