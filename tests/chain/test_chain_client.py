@@ -11,7 +11,7 @@ from chain_helpers import CONFIG_HASH, PUBLIC_KEY_HASH, h
 from eth_account import Account
 
 from hefl.chain import Chain, LedgerClient, connect_rpc, deploy_ledger
-from hefl.chain.ledger import to_hash32
+from hefl.chain.fl_ledger import to_hash32
 from hefl.errors import ChainError, ConfigError
 
 KEYSTORE_KDF_ITERATIONS = 2  # a fast KDF: this key protects nothing

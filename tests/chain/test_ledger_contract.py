@@ -27,7 +27,7 @@ from hefl.chain import (
     deploy_ledger,
     load_artifact,
 )
-from hefl.chain.ledger import _ENUMS
+from hefl.chain.fl_ledger import _ENUMS
 from hefl.chain.revert import RevertDecoder
 from hefl.errors import ChainError, ContractRevertError
 

@@ -24,7 +24,7 @@ from pow_helpers import (
 
 from hefl.chain import Chain, load_artifact
 from hefl.chain.artifact import load_pow_artifact
-from hefl.chain.ledger import ZERO_HASH
+from hefl.chain.fl_ledger import ZERO_HASH
 from hefl.chain.pow import (
     MAX_TARGET,
     PowHashField,

@@ -16,7 +16,7 @@ Compiling (``hefl.chain.compile``) is separate: running hefl needs no Solidity c
 from hefl.chain.artifact import LedgerArtifact, load_artifact
 from hefl.chain.blobstore import BlobStore, LocalBlobStore, blob_hash
 from hefl.chain.deployment import DeploymentRecord
-from hefl.chain.ledger import (
+from hefl.chain.fl_ledger import (
     ZERO_HASH,
     HashField,
     LedgerClient,

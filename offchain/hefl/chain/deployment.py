@@ -10,7 +10,7 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
-from hefl.chain.ledger import LedgerClient
+from hefl.chain.fl_ledger import LedgerClient
 from hefl.errors import ConfigError
 
 #: Version of the JSON layout below.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from eth_utils import keccak
 
-from hefl.chain.ledger import deploy_ledger
+from hefl.chain.fl_ledger import deploy_ledger
 from hefl.chain.node import Chain, connect_embedded
 
 TX_BASE_GAS = 21_000
