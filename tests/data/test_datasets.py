@@ -125,3 +125,39 @@ def test_bad_split_configs_are_refused() -> None:
         SplitConfig(partition="random")
     with pytest.raises(ConfigError, match="only 442"):
         prepare(load_dataset("diabetes"), SplitConfig(n_samples=506))
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("a,b,y\n1,2,3\n4,nan,6\n", "line 3, column 'b': nan is not a finite number"),
+        ("a,b,y\n1,2,3\n4,5,inf\n", "line 3, column 'y': inf is not a finite number"),
+        ("a,b,y\n1,2,3\n4,x,6\n", "line 3, column 'b': 'x' is not a number"),
+        ("a,b,y\n1,2,3\n4,5\n", "line 3: 2 values, the header has 3 columns"),
+        ("a,b,y\n", "has a header but no data rows"),
+        ("a,b,y\n1,2,3\n4,5,3\n", "the target 'y' is constant (3)"),
+    ],
+    ids=["nan", "inf", "text", "short-row", "header-only", "constant-target"],
+)
+def test_bad_csv_is_refused_naming_file_line_and_column(
+    tmp_path: Path, body: str, expected: str, recwarn: pytest.WarningsRecorder
+) -> None:
+    path = tmp_path / "data.csv"
+    path.write_text(body)
+    with pytest.raises(DatasetError) as caught:
+        load_csv(path, target="y")
+    message = str(caught.value)
+    assert expected in message
+    assert "\n" not in message
+    if "line" in expected or "header" in expected:
+        assert str(path) in message
+    assert not [w for w in recwarn if "numpy" in str(w.filename)]  # no leaked numpy warning
+
+
+def test_a_non_finite_value_in_an_array_data_set_is_named_by_row_and_column() -> None:
+    from hefl.data.datasets import Dataset
+
+    X = np.ones((3, 2))
+    X[1, 1] = np.inf
+    with pytest.raises(DatasetError, match=r"row 1, column 'f1': inf is not a finite number"):
+        Dataset("mine", X, np.arange(3.0), ("f0", "f1"), "y")

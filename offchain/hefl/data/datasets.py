@@ -13,8 +13,10 @@ experiments; prefer the other data sets for anything else.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
+import math
 import os
 import tempfile
 import urllib.error
@@ -50,6 +52,22 @@ class Dataset:
             raise DatasetError(
                 f"data set {self.name!r}: X {self.X.shape} and y {self.y.shape} do not match; "
                 "X must be samples × features and y one value per sample"
+            )
+        if self.X.shape[0] == 0:
+            raise DatasetError(f"data set {self.name!r} has no rows; give it some data")
+        for values, names in ((self.X, self.feature_names), (self.y[:, None], (self.target_name,))):
+            bad = np.argwhere(~np.isfinite(values))
+            if len(bad):
+                row, col = (int(i) for i in bad[0])
+                name = names[col] if col < len(names) else str(col)
+                raise DatasetError(
+                    f"data set {self.name!r} row {row}, column {name!r}: {values[row, col]} is "
+                    "not a finite number; drop or fill that row"
+                )
+        if self.y.shape[0] > 1 and np.ptp(self.y) == 0:
+            raise DatasetError(
+                f"data set {self.name!r}: the target {self.target_name!r} is constant "
+                f"({self.y[0]:g}), so there is nothing to learn; choose another target column"
             )
 
     @property
@@ -268,12 +286,7 @@ def load_csv(path: str | os.PathLike[str], target: str, delimiter: str = ",") ->
         raise DatasetError(
             f"column {target!r} is not in {file}'s header {header}; pass one of those as target"
         )
-    try:
-        table = np.loadtxt(file, delimiter=delimiter, skiprows=1, ndmin=2)
-    except ValueError as error:
-        raise DatasetError(f"{file} has a non-numeric value ({error}); clean the file") from error
-    if table.shape[1] != len(header):
-        raise DatasetError(f"{file}: header has {len(header)} columns, rows have {table.shape[1]}")
+    table = _read_numeric_rows(file, delimiter, header)
     column = header.index(target)
     features = [i for i in range(len(header)) if i != column]
     return Dataset(
@@ -283,6 +296,41 @@ def load_csv(path: str | os.PathLike[str], target: str, delimiter: str = ",") ->
         feature_names=tuple(header[i] for i in features),
         target_name=target,
     )
+
+
+def _read_numeric_rows(file: Path, delimiter: str, header: list[str]) -> np.ndarray:
+    """The rows under the header as floats; any bad cell is named by line and column."""
+    rows: list[list[float]] = []
+    with file.open(newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        next(reader, None)
+        for line, row in enumerate(reader, start=2):
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise DatasetError(
+                    f"{file} line {line}: {len(row)} values, the header has {len(header)} "
+                    "columns; fix that line"
+                )
+            values = []
+            for name, cell in zip(header, row, strict=True):
+                try:
+                    value = float(cell)
+                except ValueError:
+                    raise DatasetError(
+                        f"{file} line {line}, column {name!r}: {cell.strip()!r} is not a number; "
+                        "clean the file"
+                    ) from None
+                if not math.isfinite(value):
+                    raise DatasetError(
+                        f"{file} line {line}, column {name!r}: {cell.strip()} is not a finite "
+                        "number; drop or fill that row"
+                    )
+                values.append(value)
+            rows.append(values)
+    if not rows:
+        raise DatasetError(f"{file} has a header but no data rows; add rows below the header")
+    return np.asarray(rows, dtype=float)
 
 
 def load_dataset(
