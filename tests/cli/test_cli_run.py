@@ -74,3 +74,25 @@ def test_history_of_a_finished_run_shows_its_losses(run_dir: Path, capsys) -> No
     assert [r["metrics"]["train_loss"] for r in rounds] == [
         e["metrics"]["train_loss"] for e in history["rounds"]
     ]
+
+
+def test_a_closed_pipe_ends_quietly(run_dir: Path) -> None:
+    """`hefl history --run DIR | head`: a reader that went away ends the command quietly."""
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first byte: every write fails with EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "hefl.cli.main", "history", "--run", str(run_dir)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+    assert done.returncode == 0
