@@ -14,9 +14,10 @@ except ImportError:  # run from a checkout without installing
 
 from eth_utils import keccak
 
-from hefl.agents.powminer import search
 from hefl.chain import connect_embedded
-from hefl.chain.pow import PuzzleHeader, deploy_pow_ledger, difficulty_to_target
+from hefl.chain.pow_ledger import deploy_pow_ledger
+from hefl.pow.miner import search
+from hefl.pow.puzzle import PuzzleHeader, difficulty_to_target
 
 #: Base cost of a transaction and of writing one fresh storage slot.
 TX_BASE_GAS = 21_000

@@ -9,7 +9,8 @@ from pow_helpers import CONFIG_HASH, GENESIS_HASH, PowDeployer
 
 from contract_testing import chain_fixtures
 from hefl.chain import Chain
-from hefl.chain.pow import PowLedgerClient, deploy_pow_ledger, difficulty_to_target
+from hefl.chain.pow_ledger import PowLedgerClient, deploy_pow_ledger
+from hefl.pow.puzzle import difficulty_to_target
 
 #: Funded accounts: a deployer, owners, aggregators and outsiders.
 ACCOUNTS = 10

@@ -9,7 +9,8 @@ from eth_utils import keccak
 
 from contract_testing import expect_revert as expect_revert
 from contract_testing import h as h
-from hefl.chain.pow import PowLedgerClient, PuzzleHeader, meets_target
+from hefl.chain.pow_ledger import PowLedgerClient
+from hefl.pow.puzzle import PuzzleHeader, meets_target
 
 GENESIS_HASH = keccak(b"test genesis model w0")
 CONFIG_HASH = keccak(b"test pow-race configuration")

@@ -9,19 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hefl.agents.powaudit import ExportedPowHistory, audit_pow
-from hefl.agents.powminer import search
-from hefl.agents.powrace import (
-    PowRaceConfig,
-    PowRaceJob,
-    aggregate_step,
-    export_pow_history,
-    local_gradient,
-)
 from hefl.chain import LocalBlobStore, connect_embedded
-from hefl.chain.pow import PuzzleHeader
 from hefl.cli.main import main
 from hefl.learning.plain import decode_plain_vector, encode_plain_vector
+from hefl.pow.audit import ExportedPowHistory, audit_pow
+from hefl.pow.job import PowRaceConfig, PowRaceJob, export_pow_history
+from hefl.pow.miner import search
+from hefl.pow.model import aggregate_step, local_gradient
+from hefl.pow.puzzle import PuzzleHeader
 
 FAST = [
     "--scheme",

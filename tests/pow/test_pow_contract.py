@@ -1,7 +1,7 @@
 """PowLedger: every function's success path and every custom error, events checked with arguments.
 
 Runs once on the embedded chain (eth-tester/py-evm) and once on a real Anvil node. The proof of
-work is recomputed in Python (:func:`hefl.chain.pow.pow_digest`) as an independent reference for
+work is recomputed in Python (:func:`hefl.pow.puzzle.pow_digest`) as an independent reference for
 the contract's ``powDigest`` and for the digest in ``BlockMined``.
 """
 
@@ -25,19 +25,21 @@ from pow_helpers import (
 from hefl.chain import Chain, load_artifact
 from hefl.chain.artifact import load_pow_artifact
 from hefl.chain.fl_ledger import ZERO_HASH
-from hefl.chain.pow import (
-    MAX_TARGET,
+from hefl.chain.pow_ledger import (
     PowHashField,
     PowLedgerClient,
     Role,
     deploy_pow_ledger,
-    difficulty_to_target,
     is_pow_ledger,
+)
+from hefl.errors import ChainError
+from hefl.pow.puzzle import (
+    MAX_TARGET,
+    difficulty_to_target,
     meets_target,
     pow_digest,
     retarget,
 )
-from hefl.errors import ChainError
 
 ZERO_ADDRESS = "0x" + "00" * 20
 

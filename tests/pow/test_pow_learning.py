@@ -11,33 +11,26 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
 
-from hefl.agents import powrace
-from hefl.agents.powaudit import LivePowView, audit_pow
-from hefl.agents.powminer import Puzzle, Race, RaceOutcome, Solution, VirtualRace, search
-from hefl.agents.powrace import (
-    PowRaceConfig,
-    PowRaceJob,
-    aggregate_step,
-    closed_form,
-    default_alpha,
-    load_images,
-    local_gradient,
-    objective,
-    split_owners,
-)
 from hefl.chain import LocalBlobStore, connect_embedded
+from hefl.data import images
+from hefl.data.images import load_images, split_owners
 from hefl.errors import ConfigError, DatasetError
 from hefl.learning.plain import decode_plain_vector
+from hefl.pow import model
+from hefl.pow.audit import LivePowView, audit_pow
+from hefl.pow.job import PowRaceConfig, PowRaceJob
+from hefl.pow.miner import Puzzle, Race, RaceOutcome, Solution, VirtualRace, search
+from hefl.pow.model import aggregate_step, closed_form, default_alpha, local_gradient, objective
 
 SMALL = 200
 
 
 @pytest.fixture(scope="module")
-def small() -> powrace.ImageData:
+def small() -> images.ImageData:
     return load_images("digits", 3, samples=SMALL)
 
 
-def test_images_are_vectorised_with_a_bias(small: powrace.ImageData) -> None:
+def test_images_are_vectorised_with_a_bias(small: images.ImageData) -> None:
     full = load_images("digits", 0)
     assert full.X.shape == (1797, 65)
     assert full.image_shape == (8, 8)
@@ -59,14 +52,14 @@ def test_olivetti_offline_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None
         load_images("olivetti")
 
 
-def test_unknown_data_and_class(small: powrace.ImageData) -> None:
+def test_unknown_data_and_class(small: images.ImageData) -> None:
     with pytest.raises(DatasetError, match="unknown"):
         load_images("mnist")
     with pytest.raises(ConfigError, match="class 10"):
         load_images("digits", 10)
 
 
-def test_split_is_a_seeded_partition(small: powrace.ImageData) -> None:
+def test_split_is_a_seeded_partition(small: images.ImageData) -> None:
     parts = split_owners(small, 2, seed=4)
     assert [X.shape[0] for X, _ in parts] == [100, 100]
     rows = np.vstack([X for X, _ in parts])
@@ -75,7 +68,7 @@ def test_split_is_a_seeded_partition(small: powrace.ImageData) -> None:
     assert all(np.array_equal(a[0], b[0]) for a, b in zip(parts, again, strict=True))
 
 
-def test_aggregate_is_the_sum_of_local_gradients(small: powrace.ImageData) -> None:
+def test_aggregate_is_the_sum_of_local_gradients(small: images.ImageData) -> None:
     rng = np.random.default_rng(0)
     w = rng.normal(0, 0.1, small.model_size)
     gamma = 5.0
@@ -83,9 +76,9 @@ def test_aggregate_is_the_sum_of_local_gradients(small: powrace.ImageData) -> No
     local = [local_gradient(w, X, y) for X, y in parts]
     # Σ_k g_k is the data term of the whole data set's gradient …
     full = sum((X.T @ (X @ w - y) for X, y in [(small.X, small.y)]), np.zeros_like(w))
-    np.testing.assert_allclose(powrace.sum_gradients(local), full, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(model.sum_gradients(local), full, rtol=1e-12, atol=1e-9)
     # … and with the ridge term counted once it is ∇L, checked by central differences.
-    grad = powrace.sum_gradients(local) + powrace.ridge_gradient(w, gamma)
+    grad = model.sum_gradients(local) + model.ridge_gradient(w, gamma)
     eps = 1e-6
     numeric = np.array(
         [
@@ -103,7 +96,7 @@ def test_aggregate_is_the_sum_of_local_gradients(small: powrace.ImageData) -> No
     np.testing.assert_allclose(aggregate_step(w, local, alpha, gamma), w - alpha * grad)
 
 
-def test_closed_form_matches_sklearn_ridge(small: powrace.ImageData) -> None:
+def test_closed_form_matches_sklearn_ridge(small: images.ImageData) -> None:
     gamma = 7.5
     # sklearn minimises ‖y − Xw‖² + a‖w‖²; ours is half that with a = 2γ.
     reference = Ridge(alpha=2 * gamma, fit_intercept=False, solver="cholesky", tol=1e-12)
@@ -111,7 +104,7 @@ def test_closed_form_matches_sklearn_ridge(small: powrace.ImageData) -> None:
     np.testing.assert_allclose(closed_form(small.X, small.y, gamma), reference.coef_, atol=1e-9)
 
 
-def test_default_alpha_is_a_safe_step(small: powrace.ImageData) -> None:
+def test_default_alpha_is_a_safe_step(small: images.ImageData) -> None:
     gamma = 3.0
     parts = split_owners(small, 2, seed=0)
     lam = np.linalg.eigvalsh(small.X.T @ small.X + 2 * gamma * np.eye(small.model_size))[-1]
@@ -119,7 +112,7 @@ def test_default_alpha_is_a_safe_step(small: powrace.ImageData) -> None:
     assert default_alpha(parts, gamma) >= 0.2 / lam  # and not absurdly small here
 
 
-def test_gradient_descent_converges_to_closed_form(small: powrace.ImageData) -> None:
+def test_gradient_descent_converges_to_closed_form(small: images.ImageData) -> None:
     gamma = 100.0
     parts = split_owners(small, 2, seed=0)
     alpha = default_alpha(parts, gamma)

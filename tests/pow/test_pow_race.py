@@ -18,8 +18,8 @@ from itertools import product
 import pytest
 from scipy import stats
 
-from hefl.agents.powminer import ProcessRace, Puzzle, VirtualRace, digest_value, search
-from hefl.chain.pow import difficulty_to_target
+from hefl.pow.miner import ProcessRace, Puzzle, VirtualRace, digest_value, search
+from hefl.pow.puzzle import difficulty_to_target
 
 #: Significance level of the fairness tests.
 LEVEL = 1e-3

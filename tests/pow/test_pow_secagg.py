@@ -9,19 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hefl.agents.powaudit import LivePowView, audit_pow
-from hefl.agents.powminer import search
-from hefl.agents.powrace import (
-    PowRaceConfig,
-    PowRaceJob,
-    block_model,
-    read_secagg_block,
-    secagg_block_blob,
-)
 from hefl.chain import LocalBlobStore, connect_embedded
-from hefl.chain.pow import PuzzleHeader
 from hefl.errors import ConfigError, SerializationError
 from hefl.learning.plain import decode_plain_vector
+from hefl.pow.audit import LivePowView, audit_pow
+from hefl.pow.job import PowRaceConfig, PowRaceJob
+from hefl.pow.miner import search
+from hefl.pow.model import block_model, read_secagg_block, secagg_block_blob
+from hefl.pow.puzzle import PuzzleHeader
 
 SETTINGS: dict[str, object] = {
     "samples": 120,

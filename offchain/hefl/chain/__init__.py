@@ -8,7 +8,8 @@
 - :class:`LocalBlobStore` keeps the ciphertext blobs, keyed by the keccak256 that goes on chain.
 - :class:`DeploymentRecord` is what ``hefl deploy`` writes.
 - :func:`deploy_pow_ledger` / :class:`PowLedgerClient`: ``contracts/PowLedger.sol``, the
-  proof-of-work chain of the notes' four-node example (:mod:`hefl.chain.pow`).
+  proof-of-work chain of the notes' four-node example (:mod:`hefl.chain.pow_ledger`; the mode
+  itself, its puzzle and its miners are :mod:`hefl.pow`).
 
 Compiling (``hefl.chain.compile``) is separate: running hefl needs no Solidity compiler.
 """
@@ -31,7 +32,7 @@ from hefl.chain.fl_ledger import (
     quorum_for,
 )
 from hefl.chain.node import Chain, connect_embedded, connect_rpc
-from hefl.chain.pow import PowBlockRecord, PowLedgerClient, deploy_pow_ledger
+from hefl.chain.pow_ledger import PowBlockRecord, PowLedgerClient, deploy_pow_ledger
 
 __all__ = [
     "ZERO_HASH",

@@ -8,6 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hefl.chain.pow_ledger import PowLedgerClient, is_pow_ledger
+from hefl.cli import race
+from hefl.cli.output import render_table
 from hefl.errors import ConfigError
 
 #: Where ``hefl deploy`` writes its record by default.
@@ -19,7 +22,7 @@ def register(subparsers: Any) -> None:
         "history",
         help="print the rounds recorded on a ledger",
         description="Read every round of an FLLedger deployment and print them (for a PowLedger "
-        "address: every block and its winner).",
+        "address or a pow-race run: every block and its winner, as `hefl race history`).",
     )
     parser.add_argument("--rpc", metavar="URL", help="JSON-RPC URL of the node")
     parser.add_argument("--address", metavar="A", help="ledger contract address")
@@ -101,17 +104,6 @@ def history_rows(rounds: Sequence[Any], quorum: int) -> list[dict[str, str]]:
     return rows
 
 
-def render_table(rows: Sequence[dict[str, str]]) -> str:
-    """Left-aligned columns from rows sharing the same keys."""
-    if not rows:
-        return ""
-    headers = list(rows[0])
-    widths = {h: max(len(h), *(len(row[h]) for row in rows)) for h in headers}
-    lines = ["  ".join(h.ljust(widths[h]) for h in headers).rstrip()]
-    lines += ["  ".join(row[h].ljust(widths[h]) for h in headers).rstrip() for row in rows]
-    return "\n".join(lines)
-
-
 def print_history(client: Any, *, as_json: bool = False) -> None:
     """Print a ledger's job summary and its rounds."""
     rounds = client.history()
@@ -146,7 +138,10 @@ def run(args: argparse.Namespace) -> int:
     from hefl.chain import DeploymentRecord, LedgerClient, connect_rpc
 
     if args.run is not None:
-        print_run_history(args.run, args.rpc, as_json=args.json)
+        if race.is_race_run(args.run):  # a pow-race run: its blocks
+            race.print_race_run_history(args.run, args.rpc, as_json=args.json)
+        else:
+            print_run_history(args.run, args.rpc, as_json=args.json)
         return 0
     rpc, address = args.rpc, args.address
     if args.deployment or (rpc is None and address is None):
@@ -161,12 +156,8 @@ def run(args: argparse.Namespace) -> int:
     if rpc is None or address is None:
         raise ConfigError("give both --rpc URL and --address A (or --deployment FILE)")
     chain = connect_rpc(rpc)
-    from hefl.chain.pow import PowLedgerClient, is_pow_ledger
-
     if is_pow_ledger(chain, address):  # a pow-race chain: the winner of every block
-        from hefl.agents.powrace import print_pow_history
-
-        print_pow_history(PowLedgerClient.at(chain, address), as_json=args.json)
+        race.print_pow_history(PowLedgerClient.at(chain, address), as_json=args.json)
         return 0
     client = LedgerClient.at(chain, address)
     print_history(client, as_json=args.json)

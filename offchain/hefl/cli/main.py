@@ -19,6 +19,7 @@ from hefl.errors import HeflError
 #: Modules under hefl.cli that contribute sub-commands, in help order.
 COMMANDS: tuple[str, ...] = (
     "run",
+    "race",
     "compile",
     "deploy",
     "history",

@@ -17,15 +17,16 @@ from typing import Any
 
 from hefl.agents.audit import audit
 from hefl.agents.job import InProcessJob, JobConfig, RoundSummary, save_job
-from hefl.agents.powrace import add_pow_race_arguments, run_pow_race
 from hefl.chain import LocalBlobStore, connect_embedded, connect_rpc
-from hefl.cli.history import add_metrics, history_rows, render_table
+from hefl.cli import race
+from hefl.cli.history import add_metrics, history_rows
+from hefl.cli.output import render_table, report_audit
 from hefl.control import CONTROLLERS, Controller, FixedTauController, make_controller
 from hefl.data import DATASET_NAMES, SplitConfig
 from hefl.data.prepare import PARTITIONS
-from hefl.errors import ConfigError, VerificationError
+from hefl.errors import ConfigError
 from hefl.learning.paillier import FixedPointConfig
-from hefl.learning.registry import STRATEGY_NAMES
+from hefl.learning.registry import STRATEGIES, STRATEGY_NAMES
 from hefl.learning.strategy import UPDATE_MODES, LearningConfig
 
 #: η of the quick-start run (Table 1's 0.001 moves the loss too little to see in a minute).
@@ -70,7 +71,10 @@ def register(subparsers: Any) -> None:
     )
     learn.add_argument("--energy", type=float, help="energy budget E in joules (controllers)")
     crypto = parser.add_argument_group("keys and machinery")
-    crypto.add_argument("--key-bits", type=int, default=2048, help="Paillier modulus bits")
+    keyed = ", ".join(spec.name for spec in STRATEGIES.values() if spec.takes_key_size)
+    crypto.add_argument(
+        "--key-bits", type=int, default=2048, help=f"key size of the strategies {keyed}"
+    )
     crypto.add_argument(
         "--allow-insecure-keys", action="store_true", help="permit keys below 2048 bits"
     )
@@ -82,13 +86,12 @@ def register(subparsers: Any) -> None:
         "--scheme",
         choices=("ledger", "pow-race"),
         default="ledger",
-        help="ledger: the encrypted job on FLLedger (default); pow-race: the notes' four-node "
-        "gradient-sum example with aggregators racing by proof of work (PowLedger)",
+        help="ledger: the encrypted job on FLLedger (default); pow-race: deprecated, use "
+        "`hefl race run` (the proof-of-work mode)",
     )
-    add_pow_race_arguments(parser)
+    # The old spelling `hefl run --scheme pow-race …` keeps `hefl race run`'s options, hidden.
     # Options that belong to one scheme only: giving them to the other is an error, not a no-op.
-    pow_group = next(g for g in parser._action_groups if g.title and g.title.startswith("pow-race"))
-    pow_only = {a.dest: a.default for a in pow_group._group_actions}
+    pow_only = {a.dest: a.default for a in race.add_race_options(parser, legacy=True)}
     ledger_only = {
         a.dest: a.default
         for a in parser._actions
@@ -150,7 +153,7 @@ def check_scheme_options(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     check_scheme_options(args)
     if args.scheme == "pow-race":
-        return run_pow_race(args)
+        return race.run_deprecated(args)
     config = job_config(args)
     controller = build_controller(args)
     out = args.out or Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -191,11 +194,10 @@ def run(args: argparse.Namespace) -> int:
     print("\nRounds as read back from the chain:")
     print(render_table(rows))
 
-    report = audit(job.ledger, blobs)
-    print(f"\nverify: {report.summary()}")
-    for problem in report.problems:
-        print(f"  - {problem}")
-    print(f"wrote {', '.join(str(p) for p in paths.values())}")
-    if not report.ok:
-        raise VerificationError(f"the job failed its own audit ({len(report.problems)} problems)")
+    print(f"\nwrote {', '.join(str(p) for p in paths.values())}")
+    report_audit(
+        audit(job.ledger, blobs),
+        label="verify: ",
+        failure="the job failed its own audit ({count} problems)",
+    )
     return 0

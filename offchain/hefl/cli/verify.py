@@ -2,7 +2,8 @@
 
 ``hefl verify DIR`` checks a run's blobs against the history it exported (``DIR/history.json``),
 which is all that is left of a job on the embedded chain; it says plainly that the chain itself was
-not consulted. With ``--rpc URL --address A`` it reads the live chain instead.
+not consulted. With ``--rpc URL --address A`` it reads the live chain instead. On a pow-race run
+(``DIR/pow_history.json``, or a PowLedger at the address) it does what ``hefl race verify`` does.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from hefl.agents.audit import ExportedHistory, LedgerView, audit
-from hefl.agents.powaudit import audit_pow_directory
 from hefl.chain import LedgerClient, LocalBlobStore, connect_rpc
-from hefl.errors import ConfigError, VerificationError
+from hefl.cli.output import report_audit
+from hefl.errors import ConfigError
+from hefl.pow.audit import audit_pow_directory
 
 
 def register(subparsers: Any) -> None:
@@ -37,11 +39,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"no blob store at {blobs_dir}; pass --blobs DIR")
     pow_report = audit_pow_directory(args.directory, blobs_dir, args.rpc, args.address)
     if pow_report is not None:  # a pow-race run (pow_history.json, or a PowLedger at --address)
-        print(pow_report.summary())
-        for problem in pow_report.problems:
-            print(f"  - {problem}")
-        if not pow_report.ok:
-            raise VerificationError(f"{len(pow_report.problems)} problem(s) found")
+        report_audit(pow_report)
         return 0
     ledger: LedgerView
     if args.rpc:
@@ -51,10 +49,5 @@ def run(args: argparse.Namespace) -> int:
         ledger = LedgerClient.at(connect_rpc(args.rpc), address)
     else:
         ledger = ExportedHistory.load(args.directory)
-    report = audit(ledger, LocalBlobStore(blobs_dir))
-    print(report.summary())
-    for problem in report.problems:
-        print(f"  - {problem}")
-    if not report.ok:
-        raise VerificationError(f"{len(report.problems)} problem(s) found")
+    report_audit(audit(ledger, LocalBlobStore(blobs_dir)))
     return 0

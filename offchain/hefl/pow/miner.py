@@ -1,6 +1,6 @@
 """Nonce search for the PowLedger puzzle, and two ways to race aggregators against each other.
 
-The puzzle (see :mod:`hefl.chain.pow`): find a uint64 nonce n with
+The puzzle (see :mod:`hefl.pow.puzzle`): find a uint64 nonce n with
 uint256(keccak256(header ‖ n)) < target, where the 192-byte header binds the chain, the contract,
 the round, both model hashes and the aggregator. Every hash succeeds independently with
 probability p = target / 2²⁵⁶, so an aggregator doing h hashes per unit time finds a block after a

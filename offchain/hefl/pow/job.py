@@ -1,58 +1,35 @@
-"""The notes' four-node example as a hefl mode: gradient-sum ridge regression with aggregators
-racing for each block by proof of work (``hefl run --scheme pow-race``).
-
-Model (``notes-gradient-sum-on-blockchain.txt``). Linear model on vectorised images,
-x = [vec(X); 1] ∈ ℝ^{mn+1}, objective
-
-    L(w) = Σ_i ½(y_i − wᵀx_i)² + γ‖w‖²,      ∇L(w) = Σ_i x_i(wᵀx_i − y_i) + 2γw.
-
-The data term is a sum over samples, so it splits over the data owners: with owner k's local
-gradient g_k(w) = Σ_{i∈D_k} x_i(wᵀx_i − y_i) (a sum, not a mean), ∇L(w) = Σ_k g_k(w) + 2γw.
-
-Where the ridge term is counted. The notes add the penalty's gradient inside every owner's local
-gradient ("… + 2w" twice), which would count it once per owner, i.e. minimise L with γ replaced by
-N·γ. Here it is counted exactly once, by the aggregators, who hold w^{t−1} anyway; owners send
-only their data terms. The update written into block B_t is therefore
-
-    w^t = w^{t−1} − α (Σ_k g_k(w^{t−1}) + 2γ w^{t−1}),
-
-gradient descent on L itself, whose fixed point is the ridge solution (XᵀX + 2γI) w* = Xᵀy
-(:func:`closed_form`). With 0 < α < 2/λ_max(XᵀX + 2γI) it converges linearly; the default
-α = 1/(Σ_k ‖X_k‖_F² + 2γ) (:func:`default_alpha`) needs only each owner's Frobenius norm, a single
-number, and is safe because λ_max(XᵀX) ≤ tr(XᵀX) = Σ_k ‖X_k‖_F².
+"""The four-node example's job: owners and aggregators on one PowLedger, racing by proof of work.
 
 Rounds (steps ①–⑤ of the notes). Block 0 holds the hash of w^0. In round t: ① every node reads
 the head block's model hash from the chain and fetches that blob (the blob store checks it against
-the hash); ② each owner computes g_k(w^{t−1}); ③ broadcasts it: the blob goes to the blob store,
-its keccak256 to the contract (``submitGradient``); ④ each aggregator fetches the gradients named
-on chain, computes w^t, and searches a nonce for its own puzzle (:mod:`hefl.agents.powminer`); the
-first valid block is accepted by the contract, later ones revert with ``RoundAlreadyMined``;
-⑤ repeat. Anyone can re-derive w^t from the blobs named on chain: :mod:`hefl.agents.powaudit`
-does, for ``hefl verify``. The sums run in the owners' on-chain order with IEEE doubles, so every
-honest node computes the same bytes.
+the hash); ② each owner (:class:`DataOwner`) computes g_k(w^{t−1}) (:mod:`hefl.pow.model`);
+③ broadcasts it: the blob goes to the blob store, its keccak256 to the contract
+(``submitGradient``); ④ each aggregator (:class:`Aggregator`) fetches the gradients named on
+chain, computes w^t = w^{t−1} − α(Σ_k g_k + 2γ w^{t−1}), and searches a nonce for its own puzzle
+(:mod:`hefl.pow.puzzle`, :mod:`hefl.pow.miner`); the first valid block is accepted by the
+contract, later ones revert with ``RoundAlreadyMined``; ⑤ repeat. Anyone can re-derive w^t from
+the blobs named on chain: :mod:`hefl.pow.audit` does, for ``hefl race verify``.
 
 Encrypted gradients (optional, ``secagg``). With a scheme of :mod:`hefl.secagg` (``multikey``:
 Yang et al.), each owner sends its gradient as that scheme's wire message instead of in the clear;
 the blob store keeps the ciphertext and its hash goes on chain as before. The aggregators form one
-aggregation committee holding the scheme's server key: they decrypt only Σ_k g_k (ChelGen, the
-owners' responses, Agg, Dec), never an individual g_k. The block's blob then carries
-(w^t, Σ_k g_k, the hashes of the messages summed) as a bundle, so anyone still re-derives
-w^t = w^{t−1} − α(Σ_k g_k + 2γ w^{t−1}) from public data; whether Σ_k g_k is the true decryption
-of the messages is the committee's word (checking it needs the server key), as in the multi-key
-paper's honest-but-curious server. Gradients are quantised with an explicit clip bound and scale
-(the sum is exact to |S|/(2s) per coordinate); an owner whose gradient exceeds the clip bound
-refuses to send rather than let it be clipped silently. The scheme simulates the owners' client
-side in the committee's process, as :mod:`hefl.secagg` does.
+aggregation committee (:class:`Committee`) holding the scheme's server key: they decrypt only
+Σ_k g_k (ChelGen, the owners' responses, Agg, Dec), never an individual g_k. The block's blob then
+carries (w^t, Σ_k g_k, the hashes of the messages summed) as a bundle
+(:func:`hefl.pow.model.secagg_block_blob`), so anyone still re-derives w^t from public data;
+whether Σ_k g_k is the true decryption of the messages is the committee's word (checking it needs
+the server key), as in the multi-key paper's honest-but-curious server. Gradients are quantised
+with an explicit clip bound and scale (the sum is exact to |S|/(2s) per coordinate); an owner
+whose gradient exceeds the clip bound refuses to send rather than let it be clipped silently. The
+scheme simulates the owners' client side in the committee's process, as :mod:`hefl.secagg` does.
 
-Data. scikit-learn's bundled handwritten digits (8×8, no download) by default: one-vs-rest
-"is it class k", y = +1 / −1, pixels scaled to [0, 1]. The notes' face recognition model uses the
-Olivetti faces (64×64, 40 people), fetched once by scikit-learn's fetcher; offline, the loader
-says so and names the fix.
+Data (:mod:`hefl.data.images`). scikit-learn's bundled handwritten digits (8×8, no download) by
+default: one-vs-rest "is it class k", y = +1 / −1, pixels scaled to [0, 1]. The notes' face
+recognition model uses the Olivetti faces (64×64, 40 people), fetched once by scikit-learn.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -62,23 +39,26 @@ from typing import Any
 
 import numpy as np
 
-from hefl.agents.powminer import RACES, Puzzle, Race, RaceOutcome
 from hefl.chain import BlobStore, Chain
-from hefl.chain.pow import (
-    PowLedgerClient,
-    PuzzleHeader,
-    deploy_pow_ledger,
-    difficulty_to_target,
-    target_to_difficulty,
-)
-from hefl.errors import ConfigError, ContractRevertError, DatasetError
-from hefl.learning.blobs import pack_bundle, unpack_bundle
+from hefl.chain.pow_ledger import PowLedgerClient, deploy_pow_ledger
+from hefl.data.images import IMAGE_DATASETS, load_images, split_owners
+from hefl.errors import ConfigError, ContractRevertError
 from hefl.learning.plain import decode_plain_vector, encode_plain_vector
+from hefl.pow.miner import RACES, Puzzle, Race, RaceOutcome
+from hefl.pow.model import (
+    aggregate_step,
+    block_model,
+    canonical_json,
+    closed_form,
+    default_alpha,
+    local_gradient,
+    objective,
+    secagg_block_blob,
+)
+from hefl.pow.puzzle import PuzzleHeader, difficulty_to_target, target_to_difficulty
 from hefl.secagg import SCHEMES, SecureAggregationScheme, make_scheme
 from hefl.secagg.quantise import Quantiser
 
-#: Data sets of the mode.
-POW_DATASETS = ("digits", "olivetti")
 #: Version of the configuration document, pow_history.json and pow_report.json.
 POW_FORMAT = 1
 #: Default ridge γ: strong enough that the digits problem is well conditioned (κ ≈ 200).
@@ -94,120 +74,6 @@ DEFAULT_RETARGET_EVERY = 5
 #: at most a few thousand) and scale s = 2²⁰ (the sum is exact to about 10⁻⁶).
 DEFAULT_SECAGG_CLIP = float(2**14)
 DEFAULT_SECAGG_SCALE = float(2**20)
-#: First bytes of a bundle (:func:`hefl.learning.blobs.pack_bundle`): a secagg block blob.
-BUNDLE_MAGIC = pack_bundle([])[:8]
-
-
-# --- data -------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ImageData:
-    """Vectorised images: rows x_i = [vec(X_i); 1], targets y_i = ±1 (is it class k)."""
-
-    name: str
-    X: np.ndarray
-    y: np.ndarray
-    image_shape: tuple[int, int]
-    target_class: int
-
-    @property
-    def model_size(self) -> int:
-        return int(self.X.shape[1])
-
-
-def _fetch_olivetti() -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import fetch_olivetti_faces
-
-    try:
-        bunch = fetch_olivetti_faces(shuffle=False)
-    except Exception as error:  # URLError, OSError, HTTPError: no network or no cache
-        raise DatasetError(
-            "the Olivetti faces are not cached and could not be downloaded by scikit-learn's "
-            f"fetcher ({error}); run once with network access (they are cached in "
-            "~/scikit_learn_data), or use --dataset digits, which needs no download"
-        ) from error
-    return np.asarray(bunch.images, dtype=np.float64), np.asarray(bunch.target)
-
-
-def load_images(name: str, target_class: int = 0, samples: int | None = None) -> ImageData:
-    """x = [vec(X); 1] with pixels in [0, 1]; y = +1 for ``target_class``, −1 otherwise.
-
-    ``samples`` keeps the first that many images (None: all).
-    """
-    if name == "digits":
-        from sklearn.datasets import load_digits
-
-        bunch = load_digits()
-        images, labels = np.asarray(bunch.images, dtype=np.float64) / 16.0, bunch.target
-    elif name == "olivetti":
-        images, labels = _fetch_olivetti()
-    else:
-        raise DatasetError(f"pow-race data set {name!r} unknown; use one of {POW_DATASETS}")
-    classes = np.unique(labels)
-    if target_class not in classes:
-        raise ConfigError(
-            f"class {target_class} is not in {name} (classes {classes.min()}…{classes.max()})"
-        )
-    if samples is not None:
-        if samples < 2:
-            raise ConfigError(f"samples must be ≥ 2, got {samples}")
-        images, labels = images[:samples], labels[:samples]
-    n = images.shape[0]
-    X = np.hstack([images.reshape(n, -1), np.ones((n, 1))])
-    y = np.where(labels == target_class, 1.0, -1.0)
-    return ImageData(name, X, y, (images.shape[1], images.shape[2]), target_class)
-
-
-def split_owners(data: ImageData, owners: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """A seeded shuffle of the samples cut into ``owners`` near-equal parts."""
-    if owners < 1 or owners > data.X.shape[0]:
-        raise ConfigError(f"cannot split {data.X.shape[0]} samples among {owners} owners")
-    order = np.random.default_rng(seed).permutation(data.X.shape[0])
-    return [(data.X[idx], data.y[idx]) for idx in np.array_split(order, owners)]
-
-
-# --- the math -----------------------------------------------------------------------------------
-def local_gradient(w: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """g_k(w) = Σ_{i∈D_k} x_i (wᵀx_i − y_i) = X_kᵀ(X_k w − y_k): an owner's data term."""
-    return X.T @ (X @ w - y)
-
-
-def ridge_gradient(w: np.ndarray, gamma: float) -> np.ndarray:
-    """∇(γ‖w‖²) = 2γw, counted once, by the aggregators."""
-    return 2.0 * gamma * w
-
-
-def sum_gradients(gradients: Sequence[np.ndarray]) -> np.ndarray:
-    """Σ_k g_k, added in the given (on-chain owner) order so every node gets the same bits."""
-    if not gradients:
-        raise ConfigError("no gradients to sum")
-    total = np.array(gradients[0], dtype=np.float64, copy=True)
-    for g in gradients[1:]:
-        total = total + g
-    return total
-
-
-def aggregate_step(
-    w_prev: np.ndarray, gradients: Sequence[np.ndarray], alpha: float, gamma: float
-) -> np.ndarray:
-    """w^t = w^{t−1} − α(Σ_k g_k + 2γ w^{t−1}): the block's model."""
-    return w_prev - alpha * (sum_gradients(gradients) + ridge_gradient(w_prev, gamma))
-
-
-def objective(w: np.ndarray, X: np.ndarray, y: np.ndarray, gamma: float) -> float:
-    """L(w) = Σ_i ½(y_i − wᵀx_i)² + γ‖w‖²."""
-    r = y - X @ w
-    return float(0.5 * r @ r + gamma * w @ w)
-
-
-def closed_form(X: np.ndarray, y: np.ndarray, gamma: float) -> np.ndarray:
-    """argmin L: the solution of (XᵀX + 2γI) w = Xᵀy (γ > 0 makes it unique)."""
-    d = X.shape[1]
-    return np.linalg.solve(X.T @ X + 2.0 * gamma * np.eye(d), X.T @ y)
-
-
-def default_alpha(parts: Sequence[tuple[np.ndarray, np.ndarray]], gamma: float) -> float:
-    """α = 1/(Σ_k ‖X_k‖_F² + 2γ) ≤ 1/λ_max(XᵀX + 2γI): a safe step from one number per owner."""
-    return 1.0 / (sum(float(np.sum(X * X)) for X, _ in parts) + 2.0 * gamma)
 
 
 # --- configuration ------------------------------------------------------------------------------
@@ -223,7 +89,7 @@ class PowRaceConfig:
         aggregators: names of the aggregators (Agg1, Agg2).
         hash_power: worker processes (or virtual hash rate) per aggregator.
         gamma: ridge γ of γ‖w‖².
-        alpha: step α; None for :func:`default_alpha`.
+        alpha: step α; None for :func:`hefl.pow.model.default_alpha`.
         rounds: blocks to mine.
         difficulty: expected hashes per block at the start (target = 2²⁵⁶ / difficulty).
         block_time: target block time T (s) of the retarget rule.
@@ -258,8 +124,8 @@ class PowRaceConfig:
     secagg_insecure: bool = False
 
     def __post_init__(self) -> None:
-        if self.dataset not in POW_DATASETS:
-            raise ConfigError(f"pow-race data set {self.dataset!r} unknown; use {POW_DATASETS}")
+        if self.dataset not in IMAGE_DATASETS:
+            raise ConfigError(f"pow-race data set {self.dataset!r} unknown; use {IMAGE_DATASETS}")
         if not self.owners or not self.aggregators:
             raise ConfigError("pow-race needs at least one owner and one aggregator")
         names = [*self.owners, *self.aggregators]
@@ -299,11 +165,6 @@ class PowRaceConfig:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def canonical_json(document: Any) -> bytes:
-    """Sorted keys, no spaces: the bytes whose keccak256 goes on chain."""
-    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
 # --- results ------------------------------------------------------------------------------------
@@ -354,25 +215,6 @@ class PowRaceResult:
 
 
 # --- nodes --------------------------------------------------------------------------------------
-def block_model(blob: bytes) -> np.ndarray:
-    """w from a block's blob: a plain vector, or the first part of a secagg block bundle."""
-    if blob.startswith(BUNDLE_MAGIC):
-        return decode_plain_vector(unpack_bundle(blob, 3)[0])
-    return decode_plain_vector(blob)
-
-
-def secagg_block_blob(w: np.ndarray, total: np.ndarray, message_hashes: Sequence[bytes]) -> bytes:
-    """The block blob with encrypted gradients: (w^t, Σ_k g_k, hashes of the summed messages)."""
-    hashes = canonical_json({"message_hashes": ["0x" + h.hex() for h in message_hashes]})
-    return pack_bundle([encode_plain_vector(w), encode_plain_vector(total), hashes])
-
-
-def read_secagg_block(blob: bytes) -> tuple[bytes, np.ndarray, list[str]]:
-    """(the encoded w^t, Σ_k g_k, the message hashes) of a secagg block blob."""
-    model, total, hashes = unpack_bundle(blob, 3)
-    return model, decode_plain_vector(total), list(json.loads(hashes)["message_hashes"])
-
-
 class Committee:
     """The aggregators' shared secure-aggregation server: it decrypts only Σ_k g_k."""
 
@@ -613,7 +455,7 @@ class PowRaceJob:
 def export_pow_history(
     ledger: PowLedgerClient, names: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    """Everything the PowLedger holds, as JSON (what ``hefl verify`` checks offline)."""
+    """Everything the PowLedger holds, as JSON (what ``hefl race verify`` checks offline)."""
     blocks = ledger.blocks()
     owners = ledger.owners()
     return {
@@ -632,27 +474,6 @@ def export_pow_history(
             str(t): ["0x" + h.hex() for h in ledger.gradients(t)] for t in range(1, len(blocks))
         },
     }
-
-
-def pow_history_rows(
-    blocks: Sequence[Any], names: dict[str, str] | None = None
-) -> list[dict[str, str]]:
-    """One display row per block: the winner per round (``hefl history``)."""
-    names = names or {}
-    rows = []
-    for b in blocks:
-        winner = "genesis" if b.is_genesis else names.get(b.winner, b.winner)
-        rows.append(
-            {
-                "block": str(b.round),
-                "winner": winner,
-                "nonce": "-" if b.is_genesis else str(b.nonce),
-                "difficulty": f"{b.difficulty:.4g}",
-                "timestamp": str(b.timestamp),
-                "model": "0x" + b.model_hash.hex()[:8] + "…",
-            }
-        )
-    return rows
 
 
 def save_pow_run(result: PowRaceResult, out: Path) -> dict[str, Path]:
@@ -674,195 +495,3 @@ def save_pow_run(result: PowRaceResult, out: Path) -> dict[str, Path]:
         )
     )
     return {"history": history, "report": report}
-
-
-# --- command line ---------------------------------------------------------------------------
-def add_pow_race_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``hefl run --scheme pow-race`` (a group of their own)."""
-    group = parser.add_argument_group("pow-race (with --scheme pow-race)")
-    group.add_argument("--images", choices=POW_DATASETS, default="digits", help="image data set")
-    group.add_argument("--target-class", type=int, default=0, help="class k of 'is it k'")
-    group.add_argument("--samples", type=int, help="use only the first S images")
-    group.add_argument("--owners", default="Alice,Bob", help="data owners' names")
-    group.add_argument("--aggregators", default="Agg1,Agg2", help="aggregators' names")
-    group.add_argument(
-        "--hash-power", default="1,1", help="worker processes per aggregator (e.g. 1,3)"
-    )
-    group.add_argument("--blocks", type=int, default=50, help="blocks to mine")
-    group.add_argument("--gamma", type=float, default=DEFAULT_GAMMA, help="ridge γ")
-    group.add_argument("--alpha", type=float, help="step α (default 1/(Σ‖X_k‖²_F + 2γ))")
-    group.add_argument(
-        "--difficulty", type=float, default=DEFAULT_DIFFICULTY, help="expected hashes per block"
-    )
-    group.add_argument(
-        "--block-time", type=int, default=DEFAULT_BLOCK_TIME_S, help="retarget aim T (s)"
-    )
-    group.add_argument(
-        "--retarget-every", type=int, default=DEFAULT_RETARGET_EVERY, help="k blocks (0: off)"
-    )
-    group.add_argument("--race", choices=tuple(RACES), default="processes", help="race engine")
-    group.add_argument(
-        "--secagg",
-        choices=tuple(sorted(SCHEMES)),
-        help="send the gradients encrypted with this hefl.secagg scheme (multikey: the "
-        "aggregators learn only the sum)",
-    )
-
-
-def _names(text: str, what: str) -> tuple[str, ...]:
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    if not names:
-        raise ConfigError(f"{what} {text!r}: give comma-separated names")
-    return names
-
-
-def config_from_args(args: argparse.Namespace) -> PowRaceConfig:
-    try:
-        power = tuple(int(p) for p in args.hash_power.split(","))
-    except ValueError as error:
-        raise ConfigError(f"--hash-power {args.hash_power!r}: give integers like 1,3") from error
-    return PowRaceConfig(
-        dataset=args.images,
-        target_class=args.target_class,
-        samples=args.samples,
-        owners=_names(args.owners, "--owners"),
-        aggregators=_names(args.aggregators, "--aggregators"),
-        hash_power=power,
-        gamma=args.gamma,
-        alpha=args.alpha,
-        rounds=args.blocks,
-        difficulty=args.difficulty,
-        block_time=args.block_time,
-        retarget_every=args.retarget_every,
-        race=args.race,
-        seed=args.seed,
-        secagg=args.secagg,
-    )
-
-
-def render_rows(rows: Sequence[dict[str, str]]) -> str:
-    """Left-aligned columns from rows sharing the same keys."""
-    if not rows:
-        return ""
-    heads = list(rows[0])
-    width = {h: max(len(h), *(len(r[h]) for r in rows)) for h in heads}
-    lines = ["  ".join(h.ljust(width[h]) for h in heads).rstrip()]
-    lines += ["  ".join(r[h].ljust(width[h]) for h in heads).rstrip() for r in rows]
-    return "\n".join(lines)
-
-
-def round_row(r: PowRound) -> dict[str, str]:
-    return {
-        "block": str(r.round),
-        "winner": r.winner,
-        **{f"hashes {k}": str(v) for k, v in r.hashes.items()},
-        "difficulty": f"{r.difficulty:.4g}",
-        "to nonce s": f"{r.search_seconds:.3f}",
-        "to block s": f"{r.seconds_to_block:.3f}",
-        "late": ",".join(r.late) or "-",
-        "L(w)": f"{r.objective:.2f}",
-        "‖w−w*‖/‖w*‖": f"{r.distance:.4f}",
-        "accuracy": f"{r.accuracy:.3f}",
-    }
-
-
-def race_summary(result: PowRaceResult) -> str:
-    """Wins against the hash-power share, hashes per block against the difficulty, times, gas."""
-    cfg, rounds = result.config, result.rounds
-    total_power = sum(cfg.hash_power)
-    wins = result.wins()
-    lines = []
-    for name, power in zip(cfg.aggregators, cfg.hash_power, strict=True):
-        lines.append(
-            f"  {name}: {wins[name]}/{len(rounds)} blocks "
-            f"({wins[name] / len(rounds):.0%}; hash-power share {power / total_power:.0%})"
-        )
-    hashes = np.array([r.total_hashes for r in rounds], dtype=float)
-    difficulty = np.array([r.difficulty for r in rounds])
-    to_block = np.array([r.seconds_to_block for r in rounds])
-    lines.append(
-        f"  hashes per block: mean {hashes.mean():.0f} (mean difficulty {difficulty.mean():.0f}); "
-        f"time to block: mean {to_block.mean():.3f} s, median {np.median(to_block):.3f} s, "
-        f"max {to_block.max():.3f} s"
-    )
-    lines.append(
-        f"  gas per round: gradients {rounds[-1].gradient_gas} (all owners), "
-        f"block {int(np.median([r.block_gas for r in rounds]))} (median)"
-    )
-    late = sum(len(r.late) for r in rounds)
-    lines.append(f"  late blocks refused on chain (RoundAlreadyMined): {late}")
-    return "\n".join(lines)
-
-
-def run_pow_race(args: argparse.Namespace) -> int:
-    """``hefl run --scheme pow-race``: the four-node example end to end, then its own audit."""
-    import datetime as dt
-
-    from hefl.agents.powaudit import ExportedPowHistory, audit_pow
-    from hefl.chain import LocalBlobStore, connect_embedded, connect_rpc
-    from hefl.errors import VerificationError
-
-    config = config_from_args(args)
-    out = args.out or Path("runs") / dt.datetime.now().strftime("pow-%Y%m%d-%H%M%S")
-    chain = connect_rpc(args.rpc) if args.rpc else connect_embedded()
-    blobs = LocalBlobStore(out / "blobs")
-    job = PowRaceJob(config, chain, blobs)
-    cast = ", ".join(
-        [*(f"{o.name} ({o.X.shape[0]} images)" for o in job.owners)]
-        + [
-            f"{a.name} ({p} worker{'s' * (p > 1)})"
-            for a, p in zip(job.aggregators, config.hash_power, strict=True)
-        ]
-    )
-    print(
-        f"hefl run: pow-race on {config.dataset} ('is it {config.target_class}', "
-        f"{job.data.X.shape[0]}×{job.data.model_size}), γ={config.gamma}, α={job.alpha:.4g}, "
-        f"difficulty {config.difficulty:.4g}, {config.race} race"
-        f"{f', gradients encrypted ({config.secagg})' if config.secagg else ''}; {cast}",
-        flush=True,
-    )
-    print(
-        f"PowLedger deployed at {job.ledger.address} (chain {chain.chain_id}); "
-        f"{config.rounds} blocks to mine",
-        flush=True,
-    )
-
-    def progress(r: PowRound) -> None:
-        if not args.quiet:
-            late = f", late: {','.join(r.late)}" if r.late else ""
-            print(
-                f"block {r.round}: {r.winner} after {r.total_hashes} hashes, "
-                f"{r.seconds_to_block:.3f} s{late}; ‖w−w*‖/‖w*‖ = {r.distance:.4f}",
-                flush=True,
-            )
-
-    result = job.run(progress)
-    paths = save_pow_run(result, out)
-    print("\nBlocks:")
-    print(render_rows([round_row(r) for r in result.rounds]))
-    print("\nRace:")
-    print(race_summary(result))
-    report = audit_pow(ExportedPowHistory.load(out), blobs)
-    print(f"\nverify: {report.summary()}")
-    for problem in report.problems:
-        print(f"  - {problem}")
-    print(f"wrote {', '.join(str(p) for p in paths.values())} and {out / 'blobs'}")
-    if not report.ok:
-        raise VerificationError(f"the run failed its own audit ({len(report.problems)} problems)")
-    return 0
-
-
-def print_pow_history(client: PowLedgerClient, *, as_json: bool = False) -> None:
-    """``hefl history`` for a PowLedger: the winner of every block."""
-    blocks = client.blocks()
-    if as_json:
-        print(json.dumps(export_pow_history(client), indent=2))
-        return
-    names = {a: f"aggregator {i} ({a[:6]}…{a[-4:]})" for i, a in enumerate(client.aggregators())}
-    print(
-        f"PowLedger {client.address} on chain {client.chain.chain_id}: "
-        f"{len(client.owners())} owners, {len(names)} aggregators, {len(blocks) - 1} blocks mined, "
-        f"retarget every {client.retarget_interval() or '-'} blocks towards "
-        f"{client.target_block_time()} s"
-    )
-    print(render_rows(pow_history_rows(blocks, names)))

@@ -1,4 +1,4 @@
-"""Auditing a pow-race chain from public data alone (``hefl verify`` on a pow-race run).
+"""Auditing a pow-race chain from public data alone (``hefl race verify``).
 
 For every block t ≥ 1 of a :class:`~hefl.chain.PowLedgerClient` (live chain) or of an exported
 ``pow_history.json`` (:class:`ExportedPowHistory`; the embedded chain does not outlive its
@@ -7,7 +7,7 @@ process), :func:`audit_pow` checks, with the job configuration blob named on cha
 1. every blob named on chain — configuration, genesis model, each owner's gradient, each block's
    model — is in the blob store and hashes to its name;
 2. the block's model follows from the broadcast gradients: re-deriving
-   w^t = w^{t−1} − α(Σ_k g_k + 2γ w^{t−1}) (:func:`hefl.agents.powrace.aggregate_step`, owners in
+   w^t = w^{t−1} − α(Σ_k g_k + 2γ w^{t−1}) (:func:`hefl.pow.model.aggregate_step`, owners in
    on-chain order) gives exactly the blob whose hash the block holds. With encrypted gradients
    (``secagg``) the block carries Σ_k g_k and the hashes of the messages it sums: those must be
    the gradients on chain, and w^t must follow from that sum (which only the aggregators' key can
@@ -15,7 +15,7 @@ process), :func:`audit_pow` checks, with the job configuration blob named on cha
 3. the proof of work: keccak256(abi.encode(chainid, contract, t, h(w^{t−1}), h(w^t), winner,
    nonce)) is below the target the block met;
 4. that target follows from the initial one by the retarget rule and the blocks' timestamps
-   (:func:`hefl.chain.pow.retarget`).
+   (:func:`hefl.pow.puzzle.retarget`).
 
 The contract itself already enforces the first-valid-block rule and (3); (2) is what no contract
 can check, and what a dishonest aggregator would get wrong.
@@ -33,16 +33,13 @@ from eth_typing import ChecksumAddress
 from eth_utils import to_checksum_address
 
 from hefl.agents.audit import EXPORTED_SOURCE, LIVE_SOURCE, AuditTrail
-from hefl.agents.powrace import (
-    POW_FORMAT,
-    aggregate_step,
-    block_model,
-    read_secagg_block,
-)
-from hefl.chain import BlobStore
-from hefl.chain.pow import PowBlockRecord, PowLedgerClient, meets_target, pow_digest, retarget
+from hefl.chain import BlobStore, LocalBlobStore, connect_rpc
+from hefl.chain.pow_ledger import PowBlockRecord, PowLedgerClient, is_pow_ledger
 from hefl.errors import HeflError, VerificationError
 from hefl.learning.plain import decode_plain_vector, encode_plain_vector
+from hefl.pow.job import POW_FORMAT
+from hefl.pow.model import aggregate_step, block_model, read_secagg_block
+from hefl.pow.puzzle import meets_target, pow_digest, retarget
 
 #: The file a pow-race run exports.
 POW_HISTORY_FILE = "pow_history.json"
@@ -283,14 +280,11 @@ def _rederive(
 def audit_pow_directory(
     directory: Path, blobs_dir: Path, rpc: str | None = None, address: str | None = None
 ) -> PowAuditReport | None:
-    """``hefl verify`` for a pow-race run, or ``None`` when the run is not one.
+    """``hefl race verify`` (and ``hefl verify``) on a pow-race run, or ``None`` for other runs.
 
     Offline, the run's ``pow_history.json``; with ``rpc``, the live chain at ``address`` (default:
     the address the history names), if the code there is a PowLedger.
     """
-    from hefl.chain import LocalBlobStore, connect_rpc
-    from hefl.chain.pow import is_pow_ledger
-
     exported = directory / POW_HISTORY_FILE
     history = ExportedPowHistory.load(exported) if exported.is_file() else None
     if rpc is None:

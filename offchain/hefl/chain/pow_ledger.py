@@ -1,16 +1,9 @@
-"""Typed client for the ``PowLedger`` contract (``contracts/PowLedger.sol``) and its puzzle.
+"""Typed client for the ``PowLedger`` contract (``contracts/PowLedger.sol``).
 
 The chain of the notes' four-node example: data owners broadcast gradient hashes, aggregators
-race for each block with a proof of work checked on chain. A block for round t with previous model
-hash p, new model hash m and nonce n, sent by aggregator a, is valid when
-
-    uint256(keccak256(abi.encode(chainid, contract, t, p, m, a, n))) < target,
-
-:func:`pow_digest` computes that digest exactly as the contract does, and :class:`PuzzleHeader`
-precomputes the 192 bytes that do not depend on the nonce, so a miner hashes only
-``header ‖ nonce``. The difficulty D = 2²⁵⁶ / target is the expected number of hashes per block
-(each hash wins with probability target / 2²⁵⁶). :func:`retarget` mirrors the contract's
-difficulty adjustment so that an auditor can re-derive every block's target.
+race for each block with a proof of work checked on chain (the puzzle and the retarget rule are
+:mod:`hefl.pow.puzzle`; the mode is :mod:`hefl.pow`). This module holds only the contract client:
+deployment, reads, transactions and events.
 
 One :class:`PowLedgerClient` per (deployment, sender), like :class:`~hefl.chain.LedgerClient` (both
 :class:`~hefl.chain.contract.ContractClient`): every transaction is simulated first, a rule the
@@ -25,9 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi import encode as abi_encode
 from eth_typing import ChecksumAddress
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 
 from hefl.chain.artifact import LedgerArtifact, load_pow_artifact
 from hefl.chain.contract import ContractClient, TxResult, plain_value, to_hash32
@@ -35,16 +27,8 @@ from hefl.chain.contract import checksum_address as _address
 from hefl.chain.node import Chain
 from hefl.errors import ConfigError
 
-#: 2²⁵⁶: the digest space; target = 2²⁵⁶ / difficulty.
-DIGEST_SPACE = 1 << 256
-#: Largest target the contract can hold.
-MAX_TARGET = DIGEST_SPACE - 1
 #: Nonces are uint64 on chain.
 MAX_NONCE = (1 << 64) - 1
-#: Clamp of one retarget step: the target moves by at most this factor either way.
-RETARGET_CLAMP = 4
-
-_DIGEST_TYPES = ["uint256", "address", "uint256", "bytes32", "bytes32", "address", "uint64"]
 
 
 class Role(enum.IntEnum):
@@ -70,98 +54,6 @@ _ENUMS: dict[str, type[enum.IntEnum]] = {
 }
 
 
-# --- the puzzle -----------------------------------------------------------------------------------
-def difficulty_to_target(difficulty: float) -> int:
-    """target = ⌊2²⁵⁶ / D⌋ for an expected D hashes per block (D ≥ 1)."""
-    if not difficulty >= 1:
-        raise ConfigError(f"difficulty must be ≥ 1 expected hash per block, got {difficulty}")
-    return max(1, min(MAX_TARGET, int(DIGEST_SPACE / difficulty)))
-
-
-def target_to_difficulty(target: int) -> float:
-    """D = 2²⁵⁶ / target: the expected number of hashes to find a valid nonce."""
-    if target < 1:
-        raise ConfigError(f"target must be ≥ 1, got {target}")
-    return DIGEST_SPACE / target
-
-
-@dataclass(frozen=True)
-class PuzzleHeader:
-    """The nonce-independent part of a block's proof-of-work preimage.
-
-    ``abi.encode`` pads every argument to 32 bytes, so the preimage is
-    ``header (6 × 32 bytes) ‖ nonce (32 bytes, big-endian)`` and a miner hashes only that.
-    """
-
-    chain_id: int
-    contract: ChecksumAddress
-    round: int
-    previous_model_hash: bytes
-    new_model_hash: bytes
-    aggregator: ChecksumAddress
-
-    @property
-    def prefix(self) -> bytes:
-        full = abi_encode(
-            _DIGEST_TYPES,
-            [
-                self.chain_id,
-                self.contract,
-                self.round,
-                self.previous_model_hash,
-                self.new_model_hash,
-                self.aggregator,
-                0,
-            ],
-        )
-        return full[:-32]
-
-    def digest(self, nonce: int) -> bytes:
-        return keccak(self.prefix + nonce.to_bytes(32, "big"))
-
-
-def pow_digest(
-    chain_id: int,
-    contract: str,
-    round: int,
-    previous_model_hash: bytes | str,
-    new_model_hash: bytes | str,
-    aggregator: str,
-    nonce: int,
-) -> bytes:
-    """keccak256(abi.encode(chainid, contract, round, previous, new, aggregator, nonce))."""
-    header = PuzzleHeader(
-        chain_id=chain_id,
-        contract=_address(contract, "contract"),
-        round=round,
-        previous_model_hash=to_hash32(previous_model_hash, "previous model hash"),
-        new_model_hash=to_hash32(new_model_hash, "new model hash"),
-        aggregator=_address(aggregator, "aggregator"),
-    )
-    return header.digest(nonce)
-
-
-def meets_target(digest: bytes, target: int) -> bool:
-    """Whether the digest, read as a big-endian uint256, is below the target."""
-    return int.from_bytes(digest, "big") < target
-
-
-def retarget(target: int, observed_s: int, interval: int, block_time_s: int) -> int:
-    """The contract's difficulty adjustment after every k-th block (see ``PowLedger.sol``).
-
-    With expected E = k·T seconds for k blocks and the observed time s clamped to [⌈E/4⌉, 4E]:
-    target' = ⌊target · s / E⌋, kept within [1, 2²⁵⁶ − 1]. Blocks came too fast (s < E) → lower
-    target → more hashes per block; the ceiling keeps a step within a factor 4 also when E is not
-    a multiple of 4.
-    """
-    expected = interval * block_time_s
-    if expected <= 0:
-        raise ConfigError(f"retargeting needs k·T > 0, got k={interval}, T={block_time_s}")
-    low = -(-expected // RETARGET_CLAMP)  # ⌈E/4⌉
-    clamped = min(max(observed_s, low), expected * RETARGET_CLAMP)
-    return max(1, min(MAX_TARGET, target * clamped // expected))
-
-
 # --- records --------------------------------------------------------------------------------------
 ZERO_ADDRESS = to_checksum_address("0x" + "00" * 20)
 
@@ -180,10 +72,6 @@ class PowBlockRecord:
     @property
     def is_genesis(self) -> bool:
         return self.round == 0
-
-    @property
-    def difficulty(self) -> float:
-        return target_to_difficulty(self.target)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -334,7 +222,7 @@ class PowLedgerClient(ContractClient):
         aggregator: str,
         nonce: int,
     ) -> bytes:
-        """The contract's own digest (a cross-check of :func:`pow_digest`)."""
+        """The contract's own digest (a cross-check of :func:`hefl.pow.puzzle.pow_digest`)."""
         return bytes(
             self._call(
                 "powDigest",
@@ -368,8 +256,8 @@ def deploy_pow_ledger(
     """Deploy a new ``PowLedger`` from ``deployer``; return its client sending as the deployer.
 
     ``owners`` fixes the order in which gradients are summed. ``initial_target`` is the first
-    blocks' target (see :func:`difficulty_to_target`); ``retarget_interval`` k > 0 retargets every
-    k blocks towards ``target_block_time`` seconds per block.
+    blocks' target (see :func:`hefl.pow.puzzle.difficulty_to_target`); ``retarget_interval``
+    k > 0 retargets every k blocks towards ``target_block_time`` seconds per block.
     """
     artifact = artifact or load_pow_artifact()
     sender = _address(deployer, "deployer")
