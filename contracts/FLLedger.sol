@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {IFLLedger} from "./IFLLedger.sol";
+
 /**
  * @title FLLedger
  * @notice The on-chain record of one hefl learning job: who takes part, what was sent each round
@@ -30,31 +32,17 @@ pragma solidity 0.8.30;
  * Storage. Job parameters are immutables; each participant takes two slots (address + |D_i|, and
  * its index by address); each round four and each submission one or two. Block numbers and the
  * deadline (unix time) are stored as uint40.
+ *
+ * Code. The types, errors, events and external functions with their specification are in
+ * {IFLLedger}. Every check is a `_check…` function (the access rules behind thin modifiers); one of
+ * them, {_checkRoundStatus}, tells a missing round from one in the wrong status for every
+ * transaction on a round.
  */
-contract FLLedger {
-    /// @notice Largest number of participants; the per-round bitmaps are 64 bits wide.
+contract FLLedger is IFLLedger {
+    /// @inheritdoc IFLLedger
     uint256 public constant MAX_PARTICIPANTS = 64;
 
-    /// @notice Life cycle of a round. `None` is the status of a round that does not exist.
-    enum RoundStatus {
-        None,
-        Open,
-        Aggregated,
-        Finalised,
-        Disputed
-    }
-
-    /// @notice Which hash argument was zero, reported by {ZeroHash}.
-    enum HashField {
-        PublicKey,
-        Config,
-        GlobalModel,
-        Model,
-        Aggregate,
-        Recomputed
-    }
-
-    /// @notice One registered participant: its account and its data-set size |D_i|.
+    /// @dev One registered participant: its account and its data-set size |D_i|.
     struct Participant {
         address account;
         uint64 dataSize;
@@ -85,25 +73,6 @@ contract FLLedger {
         uint40 closedBlock;
     }
 
-    /// @notice Everything known about a round, as returned by {getRound}.
-    struct RoundView {
-        uint64 iteration;
-        uint32 tau;
-        RoundStatus status;
-        bytes32 globalModelHash;
-        bytes32 aggregateHash;
-        uint8 submissionCount;
-        uint64 included;
-        uint8 attestCount;
-        uint8 disputeCount;
-        uint64 attested;
-        uint64 disputed;
-        uint40 openedBlock;
-        uint40 aggregatedBlock;
-        uint40 closedBlock;
-        uint40 deadline;
-    }
-
     /// @dev Storage of one submission; `extraHash` is left unwritten when zero.
     struct Submission {
         bytes32 modelHash;
@@ -111,134 +80,29 @@ contract FLLedger {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Errors
-    // ------------------------------------------------------------------------------------------
-
-    /// @notice `caller` is not the computing party.
-    error NotParty(address caller);
-    /// @notice `account` is not a registered participant.
-    error NotParticipant(address account);
-    /// @notice The constructor got no participants.
-    error NoParticipants();
-    /// @notice The constructor got more than {MAX_PARTICIPANTS} participants.
-    error TooManyParticipants(uint256 count, uint256 max);
-    /// @notice The participant and data-size arrays differ in length.
-    error LengthMismatch(uint256 participants, uint256 dataSizes);
-    /// @notice The participant at `index` is the zero address.
-    error ZeroAddress(uint256 index);
-    /// @notice `participant` appears twice in the participant list.
-    error DuplicateParticipant(address participant);
-    /// @notice The computing party cannot also be a participant.
-    error PartyIsParticipant(address party);
-    /// @notice `participant` was given a data-set size of zero.
-    error ZeroDataSize(address participant);
-    /// @notice The hash argument `field` was zero.
-    error ZeroHash(HashField field);
-    /// @notice τ must be at least one local step.
-    error ZeroTau();
-    /// @notice A new round's iteration is below the previous round's.
-    error IterationRegressed(uint64 previous, uint64 given);
-    /// @notice The previous round `round` is still Open or Aggregated.
-    error PreviousRoundPending(uint256 round, RoundStatus status);
-    /// @notice Round `round` has not been opened.
-    error RoundNotFound(uint256 round);
-    /// @notice Round `round` is not Open (its status is `status`).
-    error RoundNotOpen(uint256 round, RoundStatus status);
-    /// @notice Round `round` is not Aggregated (its status is `status`).
-    error RoundNotAggregated(uint256 round, RoundStatus status);
-    /// @notice `participant` already submitted in round `round`.
-    error AlreadySubmitted(uint256 round, address participant);
-    /// @notice Nobody submitted in round `round`, so there is nothing to aggregate.
-    error NoSubmissions(uint256 round);
-    /// @notice The party's aggregate claims to cover `claimed`, which is not allowed given that
-    /// `submitted` submitted in `round` (see {commitAggregate}).
-    error IncludedMismatch(uint256 round, uint64 submitted, uint64 claimed);
-    /// @notice A deadline must lie in the future; `deadline` is not after `now`.
-    error DeadlineInPast(uint40 deadline, uint256 now);
-    /// @notice Round `round` stopped taking submissions at `deadline`.
-    error SubmissionClosed(uint256 round, uint40 deadline);
-    /// @notice Round `round` still takes submissions until `deadline` and not everyone submitted.
-    error SubmissionsStillOpen(uint256 round, uint40 deadline);
-    /// @notice `participant` already attested or disputed in round `round`.
-    error AlreadyVoted(uint256 round, address participant);
-    /// @notice An attestation named `attested`, but the party committed `committed`.
-    error AggregateMismatch(uint256 round, bytes32 committed, bytes32 attested);
-    /// @notice A dispute named the committed hash itself; attest instead.
-    error DisputeMatchesCommitment(uint256 round, bytes32 aggregateHash);
-
-    // ------------------------------------------------------------------------------------------
-    // Events
-    // ------------------------------------------------------------------------------------------
-
-    /// @notice The job was created by `party`.
-    event LedgerCreated(
-        address indexed party,
-        bytes32 publicKeyHash,
-        bytes32 configHash,
-        uint256 participantCount,
-        uint256 totalDataSize
-    );
-    /// @notice `participant` was registered as number `index` with |D_i| = `dataSize`.
-    event ParticipantRegistered(address indexed participant, uint256 index, uint256 dataSize);
-    /// @notice Round `round` opened at global iteration `iteration` with τ = `tau`.
-    event RoundOpened(
-        uint256 indexed round,
-        uint64 iteration,
-        uint32 tau,
-        bytes32 globalModelHash,
-        uint40 deadline
-    );
-    /// @notice `participant` submitted the hashes of its blobs for round `round`.
-    event Submitted(
-        uint256 indexed round,
-        address indexed participant,
-        bytes32 modelHash,
-        bytes32 extraHash
-    );
-    /// @notice The party committed `aggregateHash` over the participants in `included`; those in
-    /// `excluded` submitted but were left out (their blobs unusable, as replicas check).
-    event AggregateCommitted(
-        uint256 indexed round,
-        bytes32 aggregateHash,
-        uint64 included,
-        uint64 excluded,
-        uint256 submissionCount
-    );
-    /// @notice `participant` attested the commitment; `votes` counts the party's vote too.
-    event Attested(uint256 indexed round, address indexed participant, uint256 votes);
-    /// @notice `participant` disputed the commitment, having recomputed `recomputedHash`.
-    event DisputeRaised(
-        uint256 indexed round,
-        address indexed participant,
-        bytes32 recomputedHash,
-        uint256 disputes
-    );
-    /// @notice Round `round` reached the quorum with `votes` votes.
-    event RoundFinalised(uint256 indexed round, bytes32 aggregateHash, uint256 votes);
-    /// @notice Round `round` can no longer reach the quorum: `disputes` disputes.
-    event RoundDisputed(uint256 indexed round, uint256 disputes);
-
-    // ------------------------------------------------------------------------------------------
     // State
     // ------------------------------------------------------------------------------------------
 
-    /// @notice The computing party (the deployer).
+    /// @inheritdoc IFLLedger
     address public immutable party;
-    /// @notice keccak256 of the serialised Paillier public key.
+    /// @inheritdoc IFLLedger
     bytes32 public immutable publicKeyHash;
-    /// @notice keccak256 of the serialised job configuration.
+    /// @inheritdoc IFLLedger
     bytes32 public immutable configHash;
-    /// @notice |D| = Σ |D_i|, the denominator of the Eq. 10 weights.
+    /// @inheritdoc IFLLedger
     uint256 public immutable totalDataSize;
 
+    /// @dev N, F and q (see the contract's NatSpec).
     uint256 private immutable _participantCount;
     uint256 private immutable _faultTolerance;
     uint256 private immutable _quorum;
 
+    /// @dev The participants in bit-index order.
     Participant[] private _participants;
     /// @dev participant account => index + 1 (0: not registered)
     mapping(address account => uint256) private _position;
 
+    /// @dev Number of rounds opened so far.
     uint256 private _roundCount;
     mapping(uint256 round => Round) private _rounds;
     mapping(uint256 round => mapping(address participant => Submission)) private _submissions;
@@ -247,20 +111,23 @@ contract FLLedger {
     // Access rules
     // ------------------------------------------------------------------------------------------
 
-    /// @dev Only the computing party.
+    /// @dev Only the computing party; see {_checkParty}.
     modifier onlyParty() {
-        if (msg.sender != party) revert NotParty(msg.sender);
+        _checkParty();
         _;
     }
 
-    /// @dev Only a registered participant.
+    /// @dev Only a registered participant; see {_checkParticipant}.
     modifier onlyParticipant() {
-        if (_position[msg.sender] == 0) revert NotParticipant(msg.sender);
+        _checkParticipant(msg.sender);
         _;
     }
 
     /**
      * @notice Create the job. The deployer becomes the computing party.
+     * @dev Reverts with {NoParticipants}, {TooManyParticipants}, {LengthMismatch}, {ZeroHash}, and
+     * for a participant with {ZeroAddress}, {PartyIsParticipant}, {DuplicateParticipant} or
+     * {ZeroDataSize}. Emits {ParticipantRegistered} for each participant, then {LedgerCreated}.
      * @param participantAccounts the N participants, in the order that fixes their bit index
      * @param dataSizes |D_i| of each participant (nonzero), same order
      * @param publicKeyHash_ keccak256 of the Paillier public key (nonzero)
@@ -273,24 +140,14 @@ contract FLLedger {
         bytes32 configHash_
     ) {
         uint256 count = participantAccounts.length;
-        if (count == 0) revert NoParticipants();
-        if (count > MAX_PARTICIPANTS) revert TooManyParticipants(count, MAX_PARTICIPANTS);
-        if (dataSizes.length != count) revert LengthMismatch(count, dataSizes.length);
-        if (publicKeyHash_ == bytes32(0)) revert ZeroHash(HashField.PublicKey);
-        if (configHash_ == bytes32(0)) revert ZeroHash(HashField.Config);
+        _checkParticipantCount(count, dataSizes.length);
+        _checkHash(publicKeyHash_, HashField.PublicKey);
+        _checkHash(configHash_, HashField.Config);
 
         uint256 total;
         for (uint256 i = 0; i < count; ++i) {
-            address account = participantAccounts[i];
-            uint64 size = dataSizes[i];
-            if (account == address(0)) revert ZeroAddress(i);
-            if (account == msg.sender) revert PartyIsParticipant(account);
-            if (_position[account] != 0) revert DuplicateParticipant(account);
-            if (size == 0) revert ZeroDataSize(account);
-            _position[account] = i + 1;
-            _participants.push(Participant(account, size));
-            total += size;
-            emit ParticipantRegistered(account, i, size);
+            _register(participantAccounts[i], dataSizes[i], i);
+            total += dataSizes[i];
         }
 
         uint256 nodes = count + 1;
@@ -309,18 +166,7 @@ contract FLLedger {
     // Transactions
     // ------------------------------------------------------------------------------------------
 
-    /**
-     * @notice Open the next round g = {roundCount}. Party only.
-     * @dev Reverts with {PreviousRoundPending} while round g - 1 is Open or Aggregated, with
-     * {IterationRegressed} if `iteration` is below round g - 1's, with {ZeroTau}, {ZeroHash} or
-     * {DeadlineInPast}. A round after a Disputed one may restart from the same iteration and model.
-     * @param iteration global iteration t at which the round starts
-     * @param tau number of local steps τ in this round
-     * @param globalModelHash hash of the encrypted global model [[w(t)]] the round starts from
-     * @param deadline unix time after which submissions are refused, or 0 for none (then the
-     * round takes submissions until the party commits)
-     * @return round the new round's number g
-     */
+    /// @inheritdoc IFLLedger
     function openRound(
         uint64 iteration,
         uint32 tau,
@@ -328,21 +174,10 @@ contract FLLedger {
         uint40 deadline
     ) external onlyParty returns (uint256 round) {
         if (tau == 0) revert ZeroTau();
-        if (globalModelHash == bytes32(0)) revert ZeroHash(HashField.GlobalModel);
-        if (deadline != 0 && deadline <= block.timestamp) {
-            revert DeadlineInPast(deadline, block.timestamp);
-        }
+        _checkHash(globalModelHash, HashField.GlobalModel);
+        _checkDeadline(deadline);
         round = _roundCount;
-        if (round != 0) {
-            Round storage previous = _rounds[round - 1];
-            RoundStatus status = previous.status;
-            if (status == RoundStatus.Open || status == RoundStatus.Aggregated) {
-                revert PreviousRoundPending(round - 1, status);
-            }
-            if (iteration < previous.iteration) {
-                revert IterationRegressed(previous.iteration, iteration);
-            }
-        }
+        if (round != 0) _checkPreviousRound(round - 1, iteration);
         Round storage r = _rounds[round];
         r.iteration = iteration;
         r.tau = tau;
@@ -354,22 +189,11 @@ contract FLLedger {
         emit RoundOpened(round, iteration, tau, globalModelHash, deadline);
     }
 
-    /**
-     * @notice Record the caller's submission for an Open round. Registered participants only,
-     * once per round.
-     * @param round the round number g
-     * @param modelHash hash of the encrypted local model [[w_i(t)]] (ELW_Pi), nonzero
-     * @param extraHash hash of the other blob sent to the party this round (for example the
-     * encrypted local gradients for the φ̂/ω̂ estimates, Eqs. 22-23), or zero for none
-     */
+    /// @inheritdoc IFLLedger
     function submit(uint256 round, bytes32 modelHash, bytes32 extraHash) external onlyParticipant {
-        if (modelHash == bytes32(0)) revert ZeroHash(HashField.Model);
+        _checkHash(modelHash, HashField.Model);
         Round storage r = _rounds[round];
-        RoundStatus status = r.status;
-        if (status != RoundStatus.Open) {
-            if (status == RoundStatus.None) revert RoundNotFound(round);
-            revert RoundNotOpen(round, status);
-        }
+        _checkRoundStatus(round, r.status, RoundStatus.Open);
         uint40 deadline = r.deadline;
         if (deadline != 0 && block.timestamp > deadline) revert SubmissionClosed(round, deadline);
         uint64 bit = _bitOf(msg.sender);
@@ -383,63 +207,30 @@ contract FLLedger {
         emit Submitted(round, msg.sender, modelHash, extraHash);
     }
 
-    /**
-     * @notice Commit the hash of the aggregated encrypted model (Eq. 10) of an Open round and close
-     * it. Party only. `included` (bit i for participant i) names whom the aggregate covers:
-     * - a round without deadline: exactly those that submitted, so a submission that lands while
-     *   the party computes cannot silently change what the replicas recompute;
-     * - a round with a deadline: once everyone submitted or the deadline passed (submissions are
-     *   then closed, so the set is final), any nonempty subset of the submitters. Those left out
-     *   are recorded as `excluded`; the replicas check that each of their blobs is unusable
-     *   (malformed or missing) and dispute otherwise.
-     * The commit is the party's vote.
-     * @param round the round number g
-     * @param aggregateHash hash of the aggregated encrypted model, nonzero
-     * @param included bitmap of the participants the aggregate covers
-     */
+    /// @inheritdoc IFLLedger
     function commitAggregate(
         uint256 round,
         bytes32 aggregateHash,
         uint64 included
     ) external onlyParty {
-        if (aggregateHash == bytes32(0)) revert ZeroHash(HashField.Aggregate);
+        _checkHash(aggregateHash, HashField.Aggregate);
         Round storage r = _rounds[round];
-        RoundStatus status = r.status;
-        if (status != RoundStatus.Open) {
-            if (status == RoundStatus.None) revert RoundNotFound(round);
-            revert RoundNotOpen(round, status);
-        }
+        _checkRoundStatus(round, r.status, RoundStatus.Open);
         uint8 submissions = r.submissionCount;
         if (submissions == 0) revert NoSubmissions(round);
         uint64 submitted = r.included;
-        uint40 deadline = r.deadline;
-        if (deadline == 0) {
-            if (included != submitted) revert IncludedMismatch(round, submitted, included);
-        } else {
-            if (submissions < _participantCount && block.timestamp <= deadline) {
-                revert SubmissionsStillOpen(round, deadline);
-            }
-            if (included == 0 || included & ~submitted != 0) {
-                revert IncludedMismatch(round, submitted, included);
-            }
-            if (included != submitted) r.included = included;
-        }
+        _checkIncluded(round, r.deadline, submissions, submitted, included);
+        if (included != submitted) r.included = included;
         r.status = RoundStatus.Aggregated;
         r.aggregatedBlock = uint40(block.number);
         r.aggregateHash = aggregateHash;
         emit AggregateCommitted(round, aggregateHash, included, submitted & ~included, submissions);
     }
 
-    /**
-     * @notice Attest that the caller recomputed the committed aggregate of an Aggregated round and
-     * got `aggregateHash`. Registered participants only, one vote (attest or dispute) per round.
-     * Finalises the round when the votes, the party's included, reach {quorum}.
-     * @param round the round number g
-     * @param aggregateHash the hash the caller recomputed; must equal the commitment
-     */
+    /// @inheritdoc IFLLedger
     function attest(uint256 round, bytes32 aggregateHash) external onlyParticipant {
         Round storage r = _rounds[round];
-        uint64 bit = _voteBit(r, round);
+        uint64 bit = _checkVote(r, round);
         bytes32 committed = r.aggregateHash;
         if (aggregateHash != committed) revert AggregateMismatch(round, committed, aggregateHash);
         r.attested |= bit;
@@ -452,17 +243,11 @@ contract FLLedger {
         }
     }
 
-    /**
-     * @notice Dispute the committed aggregate of an Aggregated round: the caller recomputed
-     * `recomputedHash` instead. Registered participants only, one vote (attest or dispute) per
-     * round. Always recorded; the round becomes Disputed once disputes exceed n - {quorum}.
-     * @param round the round number g
-     * @param recomputedHash the hash the caller recomputed; nonzero and unlike the commitment
-     */
+    /// @inheritdoc IFLLedger
     function dispute(uint256 round, bytes32 recomputedHash) external onlyParticipant {
-        if (recomputedHash == bytes32(0)) revert ZeroHash(HashField.Recomputed);
+        _checkHash(recomputedHash, HashField.Recomputed);
         Round storage r = _rounds[round];
-        uint64 bit = _voteBit(r, round);
+        uint64 bit = _checkVote(r, round);
         if (recomputedHash == r.aggregateHash) revert DisputeMatchesCommitment(round, recomputedHash);
         r.disputed |= bit;
         uint256 disputes = ++r.disputeCount;
@@ -478,27 +263,27 @@ contract FLLedger {
     // Views
     // ------------------------------------------------------------------------------------------
 
-    /// @notice Number of registered participants N.
+    /// @inheritdoc IFLLedger
     function participantCount() external view returns (uint256) {
         return _participantCount;
     }
 
-    /// @notice Number of consensus nodes n = N + 1 (the participants and the party).
+    /// @inheritdoc IFLLedger
     function consensusNodes() external view returns (uint256) {
         return _participantCount + 1;
     }
 
-    /// @notice Faults tolerated, F = floor((n - 1) / 3).
+    /// @inheritdoc IFLLedger
     function faultTolerance() external view returns (uint256) {
         return _faultTolerance;
     }
 
-    /// @notice Votes needed to finalise a round, q = ceil((n + F + 1) / 2), party's commit included.
+    /// @inheritdoc IFLLedger
     function quorum() external view returns (uint256) {
         return _quorum;
     }
 
-    /// @notice All participants with their data-set sizes, in bit-index order.
+    /// @inheritdoc IFLLedger
     function participants()
         external
         view
@@ -514,22 +299,21 @@ contract FLLedger {
         }
     }
 
-    /// @notice Bit index of `account` in the round bitmaps; reverts with {NotParticipant}.
+    /// @inheritdoc IFLLedger
     function participantIndex(address account) external view returns (uint256) {
-        uint256 position = _position[account];
-        if (position == 0) revert NotParticipant(account);
-        return position - 1;
+        _checkParticipant(account);
+        return _position[account] - 1;
     }
 
-    /// @notice Number of rounds opened so far; rounds are numbered 0 .. roundCount() - 1.
+    /// @inheritdoc IFLLedger
     function roundCount() external view returns (uint256) {
         return _roundCount;
     }
 
-    /// @notice Every field of round `round`; reverts with {RoundNotFound}.
+    /// @inheritdoc IFLLedger
     function getRound(uint256 round) external view returns (RoundView memory) {
         Round storage r = _rounds[round];
-        if (r.status == RoundStatus.None) revert RoundNotFound(round);
+        _checkRoundExists(round, r.status);
         return
             RoundView({
                 iteration: r.iteration,
@@ -550,37 +334,144 @@ contract FLLedger {
             });
     }
 
-    /**
-     * @notice The hashes `participant` submitted in round `round`; both zero if it did not submit.
-     * Reverts with {RoundNotFound} or {NotParticipant}.
-     */
+    /// @inheritdoc IFLLedger
     function getSubmission(
         uint256 round,
         address participant
     ) external view returns (bytes32 modelHash, bytes32 extraHash) {
-        if (_rounds[round].status == RoundStatus.None) revert RoundNotFound(round);
-        if (_position[participant] == 0) revert NotParticipant(participant);
+        _checkRoundExists(round, _rounds[round].status);
+        _checkParticipant(participant);
         Submission storage s = _submissions[round][participant];
         return (s.modelHash, s.extraHash);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Checks
+    // ------------------------------------------------------------------------------------------
+
+    /// @dev Reverts with {NotParty} unless the caller is the computing party.
+    function _checkParty() internal view {
+        if (msg.sender != party) revert NotParty(msg.sender);
+    }
+
+    /// @dev Reverts with {NotParticipant} unless `account` is a registered participant.
+    function _checkParticipant(address account) internal view {
+        if (_position[account] == 0) revert NotParticipant(account);
+    }
+
+    /// @dev Reverts with {ZeroHash}(`field`) if `hash` is zero.
+    function _checkHash(bytes32 hash, HashField field) internal pure {
+        if (hash == bytes32(0)) revert ZeroHash(field);
+    }
+
+    /// @dev The constructor's list lengths: {NoParticipants}, {TooManyParticipants} or
+    /// {LengthMismatch}.
+    function _checkParticipantCount(uint256 count, uint256 sizes) internal pure {
+        if (count == 0) revert NoParticipants();
+        if (count > MAX_PARTICIPANTS) revert TooManyParticipants(count, MAX_PARTICIPANTS);
+        if (sizes != count) revert LengthMismatch(count, sizes);
+    }
+
+    /// @dev Participant number `index` of the constructor, `account` with |D_i| = `size`: reverts
+    /// with {ZeroAddress}, {PartyIsParticipant}, {DuplicateParticipant} or {ZeroDataSize}.
+    function _checkNewParticipant(address account, uint64 size, uint256 index) internal view {
+        if (account == address(0)) revert ZeroAddress(index);
+        if (account == msg.sender) revert PartyIsParticipant(account);
+        if (_position[account] != 0) revert DuplicateParticipant(account);
+        if (size == 0) revert ZeroDataSize(account);
+    }
+
+    /// @dev Reverts with {DeadlineInPast} unless `deadline` is 0 (none) or after this block.
+    function _checkDeadline(uint40 deadline) internal view {
+        if (deadline != 0 && deadline <= block.timestamp) {
+            revert DeadlineInPast(deadline, uint40(block.timestamp));
+        }
+    }
+
+    /// @dev The round `previous` before a new one at `iteration`: reverts with
+    /// {PreviousRoundPending} while it is Open or Aggregated, {IterationRegressed} if `iteration`
+    /// is below its iteration.
+    function _checkPreviousRound(uint256 previous, uint64 iteration) internal view {
+        Round storage r = _rounds[previous];
+        RoundStatus status = r.status;
+        if (status == RoundStatus.Open || status == RoundStatus.Aggregated) {
+            revert PreviousRoundPending(previous, status);
+        }
+        if (iteration < r.iteration) revert IterationRegressed(r.iteration, iteration);
+    }
+
+    /// @dev Reverts with {RoundNotFound} if round `round` (of status `status`) was never opened.
+    function _checkRoundExists(uint256 round, RoundStatus status) internal pure {
+        if (status == RoundStatus.None) revert RoundNotFound(round);
+    }
+
+    /**
+     * @dev Round `round`, whose status is `status`, must be `expected` (Open or Aggregated):
+     * reverts with {RoundNotFound} if it was never opened, otherwise with {RoundNotOpen} or
+     * {RoundNotAggregated}, named for the status expected.
+     */
+    function _checkRoundStatus(
+        uint256 round,
+        RoundStatus status,
+        RoundStatus expected
+    ) internal pure {
+        if (status == expected) return;
+        _checkRoundExists(round, status);
+        if (expected == RoundStatus.Open) revert RoundNotOpen(round, status);
+        revert RoundNotAggregated(round, status);
+    }
+
+    /**
+     * @dev The party's `included` bitmap for round `round` of deadline `deadline`, in which
+     * `submissions` participants (the bitmap `submitted`) submitted; see {commitAggregate}.
+     * Reverts with {IncludedMismatch} or, with a deadline still ahead and someone missing,
+     * {SubmissionsStillOpen}.
+     */
+    function _checkIncluded(
+        uint256 round,
+        uint40 deadline,
+        uint8 submissions,
+        uint64 submitted,
+        uint64 included
+    ) internal view {
+        if (deadline == 0) {
+            if (included != submitted) revert IncludedMismatch(round, submitted, included);
+            return;
+        }
+        if (submissions < _participantCount && block.timestamp <= deadline) {
+            revert SubmissionsStillOpen(round, deadline);
+        }
+        if (included == 0 || included & ~submitted != 0) {
+            revert IncludedMismatch(round, submitted, included);
+        }
+    }
+
+    /**
+     * @dev Round `round` (stored at `r`) must take votes and the caller must not have voted:
+     * reverts with {RoundNotFound}, {RoundNotAggregated} or {AlreadyVoted}. Returns the caller's
+     * bit.
+     */
+    function _checkVote(Round storage r, uint256 round) internal view returns (uint64 bit) {
+        _checkRoundStatus(round, r.status, RoundStatus.Aggregated);
+        bit = _bitOf(msg.sender);
+        if ((r.attested | r.disputed) & bit != 0) revert AlreadyVoted(round, msg.sender);
     }
 
     // ------------------------------------------------------------------------------------------
     // Internals
     // ------------------------------------------------------------------------------------------
 
+    /// @dev Register `account` with |D_i| = `size` as participant `index` (checked by
+    /// {_checkNewParticipant}); emits {ParticipantRegistered}.
+    function _register(address account, uint64 size, uint256 index) private {
+        _checkNewParticipant(account, size, index);
+        _position[account] = index + 1;
+        _participants.push(Participant(account, size));
+        emit ParticipantRegistered(account, index, size);
+    }
+
     /// @dev Bitmap bit of a registered participant (positions are 1..64, so the cast is exact).
     function _bitOf(address account) private view returns (uint64) {
         return uint64(1 << (_position[account] - 1));
-    }
-
-    /// @dev Check that `round` takes votes and the caller has not voted; return the caller's bit.
-    function _voteBit(Round storage r, uint256 round) private view returns (uint64 bit) {
-        RoundStatus status = r.status;
-        if (status != RoundStatus.Aggregated) {
-            if (status == RoundStatus.None) revert RoundNotFound(round);
-            revert RoundNotAggregated(round, status);
-        }
-        bit = _bitOf(msg.sender);
-        if ((r.attested | r.disputed) & bit != 0) revert AlreadyVoted(round, msg.sender);
     }
 }

@@ -1,8 +1,11 @@
-"""The committed build artifact of ``contracts/FLLedger.sol`` and where hefl finds it.
+"""The committed build artifacts of ``contracts/FLLedger.sol`` and ``contracts/PowLedger.sol``
+and where hefl finds them.
 
 hefl needs no Solidity compiler at run time: :func:`load_artifact` reads
-``contracts/build/FLLedger.json``, written by :mod:`hefl.chain.compile` (``hefl compile``) with
-one pinned solc version and fixed optimiser settings.
+``contracts/build/FLLedger.json`` (:func:`load_pow_artifact` ``contracts/build/PowLedger.json``),
+written by :mod:`hefl.chain.compile` (``hefl compile``) with one pinned solc version and fixed
+optimiser settings. Each contract implements an interface in its own source unit
+(``contracts/IFLLedger.sol``, ``contracts/IPowLedger.sol``), compiled with it.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,8 @@ SOLC_VERSION = "0.8.30"
 #: Name of the contract and its source unit (the path Hardhat uses too, so bytecode matches).
 CONTRACT_NAME = "FLLedger"
 SOURCE_NAME = "contracts/FLLedger.sol"
+#: The interface FLLedger implements (its events, errors and external functions).
+INTERFACE_SOURCE_NAME = "contracts/IFLLedger.sol"
 ARTIFACT_NAME = "contracts/build/FLLedger.json"
 #: Environment variable naming another artifact file to load.
 ARTIFACT_ENV = "HEFL_LEDGER_ARTIFACT"
@@ -29,6 +34,8 @@ ARTIFACT_ENV = "HEFL_LEDGER_ARTIFACT"
 #: with the same compiler and settings into its own artifact.
 POW_CONTRACT_NAME = "PowLedger"
 POW_SOURCE_NAME = "contracts/PowLedger.sol"
+#: The interface PowLedger implements.
+POW_INTERFACE_SOURCE_NAME = "contracts/IPowLedger.sol"
 POW_ARTIFACT_NAME = "contracts/build/PowLedger.json"
 #: Environment variable naming another PowLedger artifact file to load.
 POW_ARTIFACT_ENV = "HEFL_POW_ARTIFACT"
@@ -83,7 +90,9 @@ class LedgerArtifact:
     """What hefl needs to deploy and talk to the ledger.
 
     ``artifact_sha256`` is the sha256 of the artifact file's bytes (recorded in deployments);
-    ``source_sha256`` the sha256 of ``contracts/FLLedger.sol`` it was built from.
+    ``source_sha256`` the sha256 of the contract's source (``contracts/FLLedger.sol``) it was built
+    from, ``sources_sha256`` that of every source unit of the build (the contract and the
+    interface it imports), by source name.
     """
 
     contract_name: str
@@ -98,6 +107,7 @@ class LedgerArtifact:
     source_sha256: str
     artifact_sha256: str
     path: Path
+    sources_sha256: dict[str, str] = field(default_factory=dict)
 
     def matches_runtime_code(self, code: bytes) -> bool:
         """Whether ``code`` (from ``eth_getCode``) is this artifact's runtime code.
@@ -146,6 +156,12 @@ def load_artifact(path: Path | str | None = None) -> LedgerArtifact:
             source_sha256=data["sourceSha256"],
             artifact_sha256=sha256_hex(raw),
             path=target,
+            sources_sha256={
+                str(name): str(digest)
+                for name, digest in data.get(
+                    "sourcesSha256", {data["sourceName"]: data["sourceSha256"]}
+                ).items()
+            },
         )
     except (ValueError, KeyError, TypeError) as error:
         raise CompileError(

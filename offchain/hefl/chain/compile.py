@@ -1,6 +1,10 @@
 """Reproducible build of ``contracts/FLLedger.sol`` and ``contracts/PowLedger.sol``
-(``hefl compile``, ``deploy/compile.py``): :data:`CONTRACTS` lists them, :func:`build_contract` /
-:func:`compile_contract` build one by name.
+(``hefl compile``, ``deploy/compile.py``): :data:`CONTRACTS` lists them with the interface each
+imports, :func:`build_contract` / :func:`compile_contract` build one by name.
+
+A contract and the source units it imports go to solc together, as the ``sources`` of one
+standard-JSON input, each under its path in the checkout (``contracts/IFLLedger.sol``), so that a
+relative ``import {IFLLedger} from "./IFLLedger.sol";`` resolves as it does for Hardhat.
 
 One pinned solc (:data:`~hefl.chain.artifact.SOLC_VERSION`) with fixed settings
 (:data:`~hefl.chain.artifact.COMPILER_SETTINGS`: optimiser on, 200 runs, EVM ``cancun``, no
@@ -15,15 +19,17 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from hefl.chain.artifact import (
     COMPILER_SETTINGS,
     CONTRACT_NAME,
+    INTERFACE_SOURCE_NAME,
     POW_CONTRACT_NAME,
+    POW_INTERFACE_SOURCE_NAME,
     POW_SOURCE_NAME,
     SOLC_VERSION,
     SOURCE_NAME,
@@ -61,7 +67,11 @@ process.stdin.on('end', () => {
 
 @dataclass(frozen=True)
 class CompileResult:
-    """Compiler output for the ledger, before it is written as an artifact."""
+    """Compiler output for one contract, before it is written as an artifact.
+
+    ``source_sha256`` is the sha256 of the contract's own source unit, ``sources_sha256`` that of
+    every source unit of the build (the contract's and the ones it imports), by source name.
+    """
 
     abi: list[dict[str, Any]]
     bytecode: str
@@ -73,12 +83,14 @@ class CompileResult:
     warnings: tuple[str, ...] = ()
     contract_name: str = CONTRACT_NAME
     source_name: str = SOURCE_NAME
+    sources_sha256: Mapping[str, str] = field(default_factory=dict)
 
     def artifact_json(self) -> dict[str, Any]:
         return {
             "contractName": self.contract_name,
             "sourceName": self.source_name,
             "sourceSha256": self.source_sha256,
+            "sourcesSha256": dict(sorted(self.sources_sha256.items())),
             "compiler": {"version": SOLC_VERSION, "longVersion": self.long_version},
             "settings": COMPILER_SETTINGS,
             "abi": self.abi,
@@ -88,11 +100,19 @@ class CompileResult:
         }
 
 
-def standard_input(source: str, source_name: str = SOURCE_NAME) -> dict[str, Any]:
-    """The solc standard-JSON input for ``source`` under :data:`COMPILER_SETTINGS`."""
+def standard_input(
+    source: str, source_name: str = SOURCE_NAME, imports: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The solc standard-JSON input for ``source`` under :data:`COMPILER_SETTINGS`.
+
+    ``imports`` maps the name of every source unit ``source`` imports (directly or not) to its
+    text; they join the input's ``sources`` beside it.
+    """
+    sources = {name: {"content": text} for name, text in sorted((imports or {}).items())}
+    sources[source_name] = {"content": source}
     return {
         "language": "Solidity",
-        "sources": {source_name: {"content": source}},
+        "sources": sources,
         "settings": {**COMPILER_SETTINGS, "outputSelection": {"*": {"*": _OUTPUTS}}},
     }
 
@@ -154,10 +174,13 @@ def compile_source(
     root: Path | None = None,
     source_name: str = SOURCE_NAME,
     contract_name: str = CONTRACT_NAME,
+    imports: Mapping[str, str] | None = None,
 ) -> CompileResult:
-    """Compile the ledger source text with the pinned compiler and settings."""
+    """Compile a contract's source text (with the texts of the units it imports, by source name)
+    with the pinned compiler and settings."""
     root = root or repo_root()
-    compiler_input = standard_input(source, source_name)
+    imports = dict(imports or {})
+    compiler_input = standard_input(source, source_name, imports)
     native = frontend != "solc-js" and _native_available()
     if frontend == "native" and not native:
         raise CompileError(
@@ -195,12 +218,17 @@ def compile_source(
         warnings=warnings,
         contract_name=contract_name,
         source_name=source_name,
+        sources_sha256={
+            name: sha256_hex(text.encode("utf-8"))
+            for name, text in {**imports, source_name: source}.items()
+        },
     )
 
 
 @dataclass(frozen=True)
 class ContractSpec:
-    """A contract hefl builds: its source unit, what errors call it, where its artifact goes."""
+    """A contract hefl builds: its source unit and the ones it imports, what errors call it, where
+    its artifact goes."""
 
     name: str
     source_name: str
@@ -210,12 +238,25 @@ class ContractSpec:
     artifact_path: Callable[[Path | None], Path]
     #: Load an artifact (default: the committed one) to compare a fresh build with.
     load: Callable[[Path | str | None], LedgerArtifact]
+    #: Every source unit the contract imports, directly or not (its interface), by source name;
+    #: they are compiled with it.
+    imports: tuple[str, ...] = ()
+
+    @property
+    def source_names(self) -> tuple[str, ...]:
+        """Every source unit of the build: the imports, then the contract's own."""
+        return (*self.imports, self.source_name)
 
 
 #: Every contract ``hefl compile`` builds, in build order.
 CONTRACTS: dict[str, ContractSpec] = {
     CONTRACT_NAME: ContractSpec(
-        CONTRACT_NAME, SOURCE_NAME, "ledger", default_artifact_path, load_artifact
+        CONTRACT_NAME,
+        SOURCE_NAME,
+        "ledger",
+        default_artifact_path,
+        load_artifact,
+        imports=(INTERFACE_SOURCE_NAME,),
     ),
     POW_CONTRACT_NAME: ContractSpec(
         POW_CONTRACT_NAME,
@@ -223,6 +264,7 @@ CONTRACTS: dict[str, ContractSpec] = {
         POW_CONTRACT_NAME,
         default_pow_artifact_path,
         load_pow_artifact,
+        imports=(POW_INTERFACE_SOURCE_NAME,),
     ),
 }
 
@@ -240,23 +282,28 @@ def contract_spec(name: str) -> ContractSpec:
 def build_contract(
     name: str, *, root: Path | None = None, frontend: Frontend = "auto"
 ) -> CompileResult:
-    """Compile contract ``name`` (``contracts/<name>.sol``) without writing anything."""
+    """Compile contract ``name`` (``contracts/<name>.sol`` with the units it imports) without
+    writing anything."""
     spec = contract_spec(name)
     root = root or repo_root()
-    src = root / spec.source_name
-    try:
-        source_bytes = src.read_bytes()
-    except FileNotFoundError as error:
-        raise CompileError(f"{spec.label} source {src} not found") from error
+    raw: dict[str, bytes] = {}
+    for source_name in spec.source_names:
+        src = root / source_name
+        try:
+            raw[source_name] = src.read_bytes()
+        except FileNotFoundError as error:
+            raise CompileError(f"{spec.label} source {src} not found") from error
     result = compile_source(
-        source_bytes.decode("utf-8"),
+        raw[spec.source_name].decode("utf-8"),
         frontend=frontend,
         root=root,
         source_name=spec.source_name,
         contract_name=spec.name,
+        imports={n: raw[n].decode("utf-8") for n in spec.imports},
     )
-    # sha256 of the file's exact bytes, as anyone would compute it with sha256sum.
-    return replace(result, source_sha256=sha256_hex(source_bytes))
+    # sha256 of the files' exact bytes, as anyone would compute it with sha256sum.
+    hashes = {n: sha256_hex(data) for n, data in raw.items()}
+    return replace(result, source_sha256=hashes[spec.source_name], sources_sha256=hashes)
 
 
 def compile_contract(

@@ -68,8 +68,8 @@ class HashField(enum.IntEnum):
 
 
 _ENUMS: dict[str, type[enum.IntEnum]] = {
-    "enum FLLedger.RoundStatus": RoundStatus,
-    "enum FLLedger.HashField": HashField,
+    "enum IFLLedger.RoundStatus": RoundStatus,
+    "enum IFLLedger.HashField": HashField,
 }
 
 
