@@ -8,6 +8,8 @@ The CLI turns any ``HeflError`` into one readable line.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class HeflError(Exception):
     """Root of every error hefl raises on purpose."""
@@ -34,8 +36,57 @@ class SerializationError(CryptoError, ValueError):
     """Serialized ciphertexts or keys are malformed, truncated or out of range."""
 
 
+class CryptoValueError(CryptoError, ValueError):
+    """A bad argument to the Paillier engine (out-of-range residue, negative precision, ...)."""
+
+
+class ShapeMismatchError(CryptoValueError):
+    """Operands of an encrypted-vector operation have incompatible lengths or shapes."""
+
+
 class InsecureParameterError(CryptoError, ValueError):
     """A key size or security parameter below what hefl accepts without being asked explicitly."""
+
+
+class InsecureKeyWarning(CryptoError, UserWarning):
+    """A key below 2048 bits was generated or loaded because the caller asked for it.
+
+    A warning (``warnings.warn``), not raised; under ``-W error`` it becomes a :class:`HeflError`.
+    """
+
+
+# --- secure aggregation (hefl.secagg) -----------------------------------------------------------
+class ProtocolError(CryptoError, RuntimeError):
+    """A secure-aggregation round cannot go on as asked (wrong round, missing data...)."""
+
+
+class LoneClientError(ProtocolError):
+    """Only one client is online (pk_S = pk_i, §3.2 / Theorem 4): it must not upload anything.
+
+    Decrypting a one-client "aggregate" would hand the server that client's gradient, so the
+    client stops and the server refuses to run a round with fewer than two clients.
+    """
+
+
+class RoundRestartRequired(ProtocolError):
+    """Some clients of S sent nothing or did not answer the challenge R.
+
+    Their sk_i is inside pk_S and T = Π T_i, so the server cannot cancel it without them. The round
+    restarts over ``remaining`` (the clients that did everything), who encrypt afresh under the new
+    pk_S (§4.2: the round runs over the set S of clients that are actually online).
+    """
+
+    def __init__(self, remaining: Iterable[int], missing: Iterable[int]) -> None:
+        self.remaining = frozenset(remaining)
+        self.missing = frozenset(missing)
+        super().__init__(
+            f"clients {sorted(self.missing)} did not complete the round; restart it over "
+            f"the {len(self.remaining)} clients {sorted(self.remaining)}"
+        )
+
+
+class DecryptionError(CryptoError, ValueError):
+    """The aggregate does not decrypt to a valid plaintext (inconsistent ciphertexts/responses)."""
 
 
 # --- data and learning --------------------------------------------------------------------------

@@ -15,6 +15,11 @@ Keys (:mod:`hefl.crypto.keys`)::
                             .encrypt_int(m) (CRT) .save(path) (mode 0600) .load(path)
                             .from_phe(phe_sk) / .to_phe()
 
+Key files (:mod:`hefl.crypto.keyfile`: JSON format, atomic writes with mode 0600/0644) and phe
+interop (:mod:`hefl.crypto.interop`) are modules of their own behind those methods; fixed-base
+comb and multi-exponentiation tables in :mod:`hefl.crypto.multiexp`; parallel CRT decryption in
+:mod:`hefl.crypto.pool`.
+
 Fixed-point codec (:mod:`hefl.crypto.encoding`): value v ↦ x = round(v·2^f) (ties to even, exact),
 stored as x mod n (negatives on top); |x| ≤ max_int = n//3 − 1; the middle band is refused::
 
@@ -38,7 +43,7 @@ Encrypted vectors (:mod:`hefl.crypto.vector`), immutable, deterministic operatio
     ev.to_bytes()  EncryptedVector.from_bytes(data, pk)
     ev.hash() (keccak256 of to_bytes(), 32 bytes)  ev.hash_hex()
     ev.to_phe() / EncryptedVector.from_phe(numbers, pk, bound=None)
-    keccak256(data) -> bytes
+    keccak256(data) -> bytes                                         (from :mod:`hefl.canonical`)
 
 Budget rule of thumb: a fresh vector with |v| ≤ 2^e at scale f has a bound ≈ 2^(e+f); mul_fixed
 by |s| ≤ 2^e' at p bits multiplies it by ≈ 2^(e'+p); matvec by max_j Σ_k |M_jk|·2^p; additions
@@ -47,10 +52,11 @@ add at most one bit. A 2048-bit key allows ≈ 2046 bits (``ev.headroom_bits`` s
 Every operation checks, before it computes, that the bound of its result stays ≤ max_int and
 otherwise raises :class:`hefl.errors.EncodingOverflowError` naming the operation and the bits
 needed and available. Different keys raise :class:`hefl.errors.KeyMismatchError`; incompatible
-lengths :class:`ShapeMismatchError`; other bad arguments :class:`CryptoValueError` (both
-CryptoError and ValueError, defined here until they move to :mod:`hefl.errors`); malformed bytes
+lengths :class:`~hefl.errors.ShapeMismatchError`; other bad arguments
+:class:`~hefl.errors.CryptoValueError` (both CryptoError and ValueError); malformed bytes
 :class:`hefl.errors.SerializationError`; small keys without ``allow_insecure``
-:class:`hefl.errors.InsecureParameterError`.
+:class:`hefl.errors.InsecureParameterError` (with it, an :class:`~hefl.errors.InsecureKeyWarning`).
+All are defined in :mod:`hefl.errors` and re-exported here.
 
 Encryption by public-key holders uses the Damgård–Jurik–Nielsen short-exponent randomiser h^α
 (h derived from n, α of 448 bits at 2048-bit n) with fixed-base comb tables; the key owner
@@ -58,8 +64,8 @@ encrypts by CRT; decryption is CRT with both halves on parallel threads. Assumpt
 formulas: :mod:`hefl.crypto.keys`. Byte layout: :mod:`hefl.crypto.serialize`.
 """
 
+from hefl.canonical import keccak256
 from hefl.crypto.encoding import (
-    CryptoValueError,
     decode_residue,
     encode_array,
     encode_float,
@@ -67,18 +73,10 @@ from hefl.crypto.encoding import (
     max_int,
     to_float,
 )
-from hefl.crypto.keys import (
-    DEFAULT_KEY_BITS,
-    InsecureKeyWarning,
-    PrivateKey,
-    PublicKey,
-    generate_keypair,
-)
-from hefl.crypto.serialize import keccak256
+from hefl.crypto.keys import DEFAULT_KEY_BITS, PrivateKey, PublicKey, generate_keypair
 from hefl.crypto.vector import (
     DEFAULT_SCALE_BITS,
     EncryptedVector,
-    ShapeMismatchError,
     decrypt_vectors,
     encrypt,
     matvec,
@@ -86,6 +84,7 @@ from hefl.crypto.vector import (
     weighted_sum,
     weighted_sum_int,
 )
+from hefl.errors import CryptoValueError, InsecureKeyWarning, ShapeMismatchError
 
 __all__ = [
     "DEFAULT_KEY_BITS",

@@ -24,10 +24,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from hefl.errors import CryptoError, EncodingOverflowError
+from hefl.errors import CryptoValueError, EncodingOverflowError
 
 __all__ = [
-    "CryptoValueError",
+    "CryptoValueError",  # defined in hefl.errors, re-exported for old imports
     "decode_int",
     "decode_residue",
     "encode_array",
@@ -36,10 +36,6 @@ __all__ = [
     "max_int",
     "to_float",
 ]
-
-
-class CryptoValueError(CryptoError, ValueError):
-    """A bad argument to the Paillier engine (out-of-range residue, negative precision, ...)."""
 
 
 #: Bits of a float64 significand (including the hidden bit).

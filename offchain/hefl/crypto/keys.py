@@ -1,4 +1,4 @@
-"""Paillier keys: generation, fast encryption, CRT decryption, JSON files, phe interop.
+"""Paillier keys: generation, fast encryption, CRT decryption (the key math).
 
 Paillier (1999) with g = n + 1. For n = p·q, a plaintext m ∈ Z_n is encrypted as
 
@@ -14,6 +14,10 @@ likewise for q, then m = m_p + p·((m_q − m_p)·p^(−1) mod q). Each half is 
 ``powmod_base_list`` releases the GIL, so :meth:`PrivateKey.decrypt_ints` runs them on two threads
 (see :mod:`hefl.crypto.pool`).
 
+Key files (:mod:`hefl.crypto.keyfile`) and phe interop (:mod:`hefl.crypto.interop`) live in their
+own modules; the ``save`` / ``load`` / ``to_json`` / ``from_json`` and ``to_phe`` / ``from_phe``
+methods here are thin front doors to them.
+
 Encryption for holders of the public key (Damgård–Jurik–Nielsen short-exponent randomiser)
 ----------------------------------------------------------------------------------------------
 The randomiser r^n is replaced by h^α, where
@@ -25,9 +29,10 @@ The randomiser r^n is replaced by h^α, where
 so c = (1 + m·n) · h^α = (1 + m·n) · ((−x²)^α)^n mod n², a valid Paillier ciphertext with
 r = (−x²)^α mod n. phe and any Paillier implementation decrypt it unchanged.
 
-h^α is computed with a fixed-base comb: with window w = 8 the table holds h^(d·2^(8i)) for every
-byte position i < a/8 and digit d < 256 (56 × 255 entries, ≈7 MB at 2048 bits, built once per key
-and cached), so one encryption costs a/8 = 56 modular multiplications instead of a |n|-bit powmod.
+h^α is computed with a fixed-base comb (:func:`hefl.crypto.multiexp.cached_comb_table`): with
+window w = 8 the table holds h^(d·2^(8i)) for every byte position i < a/8 and digit d < 256
+(56 × 255 entries, ≈7 MB at 2048 bits, built once per key and cached), so one encryption costs
+a/8 = 56 modular multiplications instead of a |n|-bit powmod.
 
 Security assumption: IND-CPA under the Decisional Composite Residuosity assumption (DCR) plus a
 short-exponent assumption: h^α for a uniform a-bit α is computationally indistinguishable from a
@@ -52,21 +57,42 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
 import secrets
-import tempfile
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import gmpy2
-from eth_hash.auto import keccak
 from gmpy2 import mpz
 
-from hefl.crypto.encoding import CryptoValueError
+from hefl.canonical import keccak256
+from hefl.crypto.interop import (
+    modulus_from_phe,
+    phe_private_key,
+    phe_public_key,
+    primes_from_phe,
+)
+from hefl.crypto.keyfile import (
+    JSON_PRIVATE_TYPE,
+    JSON_PUBLIC_TYPE,
+    JSON_VERSION,
+    PRIVATE_KEY_FILE_MODE,
+    PUBLIC_KEY_FILE_MODE,
+    check_key_header,
+    check_recorded_facts,
+    dump_key_json,
+    parse_key_int,
+    parse_key_json,
+    read_key_file,
+    write_key_file,
+)
+from hefl.crypto.multiexp import CombTable, cached_comb_table, comb_pow
+from hefl.crypto.pool import decrypt_batch
 from hefl.errors import (
+    CryptoValueError,
+    InsecureKeyWarning,
     InsecureParameterError,
     KeyMismatchError,
     SerializationError,
@@ -90,8 +116,6 @@ DEFAULT_KEY_BITS = 2048
 ALLOWED_KEY_BITS: tuple[int, ...] = (2048, 3072, 4096)
 #: Smallest modulus accepted even with ``allow_insecure`` (tests use 256–1024 bits).
 MIN_INSECURE_KEY_BITS = 128
-#: Comb window (bits per digit) of the fixed-base tables; 8 makes digits the bytes of α.
-COMB_WINDOW = 8
 #: Domain separator of the hash that derives h from n.
 DJN_H_DOMAIN = b"hefl/paillier/djn-h/v1"
 #: Generated primes must differ in their top bits: |p − q| ≥ 2^(|p| − FERMAT_GAP_BITS).
@@ -99,15 +123,7 @@ FERMAT_GAP_BITS = 100
 #: Miller–Rabin rounds (after GMP's BPSW) when validating primes of a loaded private key.
 PRIME_CHECK_ROUNDS = 32
 
-JSON_PUBLIC_TYPE = "hefl-paillier-public"
-JSON_PRIVATE_TYPE = "hefl-paillier-private"
-JSON_VERSION = 1
-
 Randomizer = Literal["djn", "full"]
-
-
-class InsecureKeyWarning(UserWarning):
-    """A key below 2048 bits was generated or loaded because the caller asked for it."""
 
 
 def security_bits(n_bits: int) -> int:
@@ -121,44 +137,6 @@ def security_bits(n_bits: int) -> int:
 def djn_exponent_bits(n_bits: int) -> int:
     """Length a of the short DJN exponent α: 4·security bits (448 at 2048 bits, 512 at 3072)."""
     return 4 * security_bits(n_bits)
-
-
-def _to_mpz(value: Any, what: str) -> mpz:
-    try:
-        if isinstance(value, str):
-            return mpz(int(value, 0))
-        if isinstance(value, float | bool):
-            raise TypeError
-        return mpz(value)
-    except (TypeError, ValueError) as exc:
-        raise SerializationError(f"{what} must be an integer, got {value!r}") from exc
-
-
-# --- fixed-base comb tables (cached per modulus) -------------------------------------------------
-@functools.lru_cache(maxsize=8)
-def _comb_table(base: mpz, modulus: mpz, exp_bits: int) -> tuple[tuple[mpz, ...], ...]:
-    """rows[i][d] = base^(d · 2^(8i)) mod modulus for i < ⌈exp_bits/8⌉, d < 256 (rows[i][0] = 1)."""
-    rows: list[tuple[mpz, ...]] = []
-    g = base % modulus
-    for _ in range((exp_bits + COMB_WINDOW - 1) // COMB_WINDOW):
-        row = [mpz(1), g]
-        acc = g
-        for _d in range(2, 1 << COMB_WINDOW):
-            acc = acc * g % modulus
-            row.append(acc)
-        rows.append(tuple(row))
-        g = acc * g % modulus  # g^(2^8)
-    return tuple(rows)
-
-
-def _comb_pow(rows: tuple[tuple[mpz, ...], ...], exponent: int, modulus: mpz) -> mpz:
-    """base^exponent from a comb table: one multiplication per non-zero byte of the exponent."""
-    acc: mpz | None = None
-    digits = exponent.to_bytes(len(rows), "little")
-    for row, d in zip(rows, digits, strict=True):
-        if d:
-            acc = row[d] if acc is None else acc * row[d] % modulus
-    return mpz(1) if acc is None else acc
 
 
 class PublicKey:
@@ -194,7 +172,7 @@ class PublicKey:
         self.ciphertext_bytes: int = (int(self.nsquare.bit_length()) + 7) // 8
         self.max_int: int = int(n // 3 - 1)
         self.alpha_bits: int = djn_exponent_bits(self.bits)
-        self.fingerprint: bytes = keccak(int(n).to_bytes(self.n_bytes, "big"))
+        self.fingerprint: bytes = keccak256(int(n).to_bytes(self.n_bytes, "big"))
         self._h: mpz | None = None
 
     # --- identity --------------------------------------------------------------------------------
@@ -228,8 +206,8 @@ class PublicKey:
             self._h = gmpy2.powmod(self.n - x * x % self.n, self.n, self.nsquare)
         return self._h
 
-    def _comb(self) -> tuple[tuple[mpz, ...], ...]:
-        return _comb_table(self.h, self.nsquare, self.alpha_bits)
+    def _comb(self) -> CombTable:
+        return cached_comb_table(self.h, self.nsquare, self.alpha_bits)
 
     def precompute(self) -> None:
         """Build the fixed-base table now (≈0.1 s at 2048 bits) instead of at first encryption."""
@@ -245,7 +223,7 @@ class PublicKey:
         a = self.random_alpha() if alpha is None else int(alpha)
         if not 0 <= a < (1 << self.alpha_bits):
             raise CryptoValueError(f"DJN exponent must lie in [0, 2^{self.alpha_bits}), got {a}")
-        return _comb_pow(self._comb(), a, self.nsquare)
+        return comb_pow(self._comb(), a, self.nsquare)
 
     def randomizer_full(self) -> mpz:
         """r^n mod n² for a uniform r ∈ Z_n^* (textbook Paillier, no extra assumption)."""
@@ -290,40 +268,36 @@ class PublicKey:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_json_dict(), indent=2)
+        return dump_key_json(self.to_json_dict())
 
     @classmethod
     def from_json_dict(cls, data: dict[str, Any], *, allow_insecure: bool = False) -> PublicKey:
-        _check_header(data, JSON_PUBLIC_TYPE)
-        key = cls(_to_mpz(data.get("n"), "n"))
+        check_key_header(data, JSON_PUBLIC_TYPE)
+        key = cls(parse_key_int(data.get("n"), "n"))
         _check_loaded_key(key, data, allow_insecure)
         return key
 
     @classmethod
     def from_json(cls, text: str, *, allow_insecure: bool = False) -> PublicKey:
-        return cls.from_json_dict(_parse_json(text), allow_insecure=allow_insecure)
+        return cls.from_json_dict(parse_key_json(text), allow_insecure=allow_insecure)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the public key as JSON (mode 0644)."""
-        return _atomic_write(Path(path), self.to_json(), 0o644)
+        return write_key_file(path, self.to_json(), PUBLIC_KEY_FILE_MODE)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, allow_insecure: bool = False) -> PublicKey:
-        return cls.from_json(_read(Path(path)), allow_insecure=allow_insecure)
+        return cls.from_json(read_key_file(path), allow_insecure=allow_insecure)
 
-    # --- phe interop (phe is GPL and test-only: imported lazily) --------------------------------
+    # --- phe interop (:mod:`hefl.crypto.interop`; phe is GPL and test-only) ----------------------
     @classmethod
     def from_phe(cls, phe_public_key: Any) -> PublicKey:
         """Build from a ``phe.paillier.PaillierPublicKey`` (only n is taken; g = n + 1 in both)."""
-        if int(phe_public_key.g) != int(phe_public_key.n) + 1:
-            raise CryptoValueError("phe public key with g ≠ n + 1 is not supported")
-        return cls(int(phe_public_key.n))
+        return cls(modulus_from_phe(phe_public_key))
 
     def to_phe(self) -> Any:
         """Return the equivalent ``phe.paillier.PaillierPublicKey`` (needs phe installed)."""
-        from phe import paillier  # GPL, test/bench only: lazy
-
-        return paillier.PaillierPublicKey(int(self.n))
+        return phe_public_key(int(self.n))
 
 
 class PrivateKey:
@@ -389,16 +363,14 @@ class PrivateKey:
 
     def decrypt_ints(self, ciphertexts: Sequence[int], *, workers: int | None = None) -> list[mpz]:
         """Decrypt many ciphertexts; the p- and q-halves run on parallel threads (GIL released)."""
-        from hefl.crypto.pool import decrypt_batch  # lazy: avoids an import cycle
-
         return decrypt_batch(self, ciphertexts, workers=workers)
 
     # --- CRT encryption for the key owner --------------------------------------------------------
-    def _combs(self) -> tuple[tuple[tuple[mpz, ...], ...], tuple[tuple[mpz, ...], ...]]:
+    def _combs(self) -> tuple[CombTable, CombTable]:
         pk = self.public_key
         return (
-            _comb_table(pk.h % self.psquare, self.psquare, pk.alpha_bits),
-            _comb_table(pk.h % self.qsquare, self.qsquare, pk.alpha_bits),
+            cached_comb_table(pk.h % self.psquare, self.psquare, pk.alpha_bits),
+            cached_comb_table(pk.h % self.qsquare, self.qsquare, pk.alpha_bits),
         )
 
     def precompute(self) -> None:
@@ -415,8 +387,8 @@ class PrivateKey:
         if randomizer == "djn":
             alpha = pk.random_alpha()
             tp, tq = self._combs()
-            rp = _comb_pow(tp, alpha, self.psquare)
-            rq = _comb_pow(tq, alpha, self.qsquare)
+            rp = comb_pow(tp, alpha, self.psquare)
+            rq = comb_pow(tq, alpha, self.qsquare)
         elif randomizer == "full":
             while True:
                 r = mpz(secrets.randbelow(int(pk.n) - 1) + 1)
@@ -443,14 +415,14 @@ class PrivateKey:
         return data
 
     def to_json(self) -> str:
-        return json.dumps(self.to_json_dict(), indent=2)
+        return dump_key_json(self.to_json_dict())
 
     @classmethod
     def from_json_dict(cls, data: dict[str, Any], *, allow_insecure: bool = False) -> PrivateKey:
-        _check_header(data, JSON_PRIVATE_TYPE)
-        pk = PublicKey(_to_mpz(data.get("n"), "n"))
+        check_key_header(data, JSON_PRIVATE_TYPE)
+        pk = PublicKey(parse_key_int(data.get("n"), "n"))
         _check_loaded_key(pk, data, allow_insecure)
-        p, q = _to_mpz(data.get("p"), "p"), _to_mpz(data.get("q"), "q")
+        p, q = mpz(parse_key_int(data.get("p"), "p")), mpz(parse_key_int(data.get("q"), "q"))
         if p * q != pk.n:
             raise SerializationError("private key file: p·q ≠ n; the file is corrupt")
         for name, prime in (("p", p), ("q", q)):
@@ -460,28 +432,26 @@ class PrivateKey:
 
     @classmethod
     def from_json(cls, text: str, *, allow_insecure: bool = False) -> PrivateKey:
-        return cls.from_json_dict(_parse_json(text), allow_insecure=allow_insecure)
+        return cls.from_json_dict(parse_key_json(text), allow_insecure=allow_insecure)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the private key as JSON, readable by the owner only (mode 0600)."""
-        return _atomic_write(Path(path), self.to_json(), 0o600)
+        return write_key_file(path, self.to_json(), PRIVATE_KEY_FILE_MODE)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, allow_insecure: bool = False) -> PrivateKey:
-        return cls.from_json(_read(Path(path)), allow_insecure=allow_insecure)
+        return cls.from_json(read_key_file(path), allow_insecure=allow_insecure)
 
     # --- phe interop -----------------------------------------------------------------------------
     @classmethod
     def from_phe(cls, phe_private_key: Any) -> PrivateKey:
         """Build from a ``phe.paillier.PaillierPrivateKey``."""
-        pk = PublicKey.from_phe(phe_private_key.public_key)
-        return cls(pk, int(phe_private_key.p), int(phe_private_key.q))
+        n, p, q = primes_from_phe(phe_private_key)
+        return cls(PublicKey(n), p, q)
 
     def to_phe(self) -> Any:
         """Return the equivalent ``phe.paillier.PaillierPrivateKey`` (needs phe installed)."""
-        from phe import paillier  # GPL, test/bench only: lazy
-
-        return paillier.PaillierPrivateKey(self.public_key.to_phe(), int(self.p), int(self.q))
+        return phe_private_key(int(self.public_key.n), int(self.p), int(self.q))
 
 
 @functools.lru_cache(maxsize=8)
@@ -548,59 +518,10 @@ def generate_keypair(
     return public, PrivateKey(public, p, q)
 
 
-# --- file helpers --------------------------------------------------------------------------------
-def _check_header(data: Any, expected_type: str) -> None:
-    if not isinstance(data, dict):
-        raise SerializationError("key file must hold a JSON object")
-    if data.get("type") != expected_type:
-        raise SerializationError(
-            f"key file has type {data.get('type')!r}, expected {expected_type!r}"
-        )
-    if data.get("version") != JSON_VERSION:
-        raise SerializationError(
-            f"key file version {data.get('version')!r} is not supported (expected {JSON_VERSION})"
-        )
-
-
+# --- loading --------------------------------------------------------------------------------------
 def _check_loaded_key(key: PublicKey, data: dict[str, Any], allow_insecure: bool) -> None:
-    if "fingerprint" in data and str(data["fingerprint"]).lower() != key.fingerprint_hex:
-        raise SerializationError(
-            f"key file fingerprint {data['fingerprint']} does not match n "
-            f"({key.fingerprint_hex}); the file is corrupt"
-        )
-    if "bits" in data and data["bits"] != key.bits:
-        raise SerializationError(f"key file says {data['bits']} bits but n has {key.bits}")
+    check_recorded_facts(data, key.fingerprint_hex, key.bits)
     try:
         _check_bits(key.bits, allow_insecure)
     except InsecureParameterError as exc:
         raise InsecureParameterError(f"loaded key: {exc}") from None
-
-
-def _parse_json(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SerializationError(f"key file is not valid JSON: {exc}") from exc
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SerializationError(f"cannot read key file {path}: {exc.strerror}") from exc
-
-
-def _atomic_write(path: Path, text: str, mode: int) -> Path:
-    """Write via a temporary file created with ``mode`` in the same directory, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-        os.replace(tmp, path)
-        os.chmod(path, mode)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

@@ -1,10 +1,11 @@
-"""Multi-exponentiation modulo n²: the arithmetic under matvec and weighted sums.
+"""Exponentiation modulo n² (or p²) by precomputed tables: multi-exponentiation and fixed-base comb.
 
 ``multi_exp_rows(bases, E, m)`` returns y_j = Π_k bases[k]^(E[j][k]) mod m for every row j, with
-signed exponents. Both methods below are Straus' interleaving: one running product per row that is
-squared once per exponent bit (B = longest exponent in bits) and multiplied by precomputed powers
-of the bases, instead of B squarings *per base* for separate powmods. Power tables are built once
-and shared by all rows (matvec: every row uses the same c_k).
+signed exponents — the arithmetic under matvec and weighted sums. Both methods below are Straus'
+interleaving: one running product per row that is squared once per exponent bit (B = longest
+exponent in bits) and multiplied by precomputed powers of the bases, instead of B squarings *per
+base* for separate powmods. Power tables are built once and shared by all rows (matvec: every row
+uses the same c_k).
 
 * fixed window w: tables base^0..base^(2^w − 1) (and the inverse base's, if a column has a
   negative exponent); a row costs B squarings + t·⌈B/w⌉·(1 − 2^−w) multiplications;
@@ -13,19 +14,37 @@ and shared by all rows (matvec: every row uses the same c_k).
   with tables of odd powers of the base and of its inverse (2^(w−2) each + one inversion).
 
 (t = non-zero terms per row.) ``multi_exp_rows`` evaluates the estimated count of both methods for
-every w and runs the cheapest. Everything is deterministic: the same inputs give the same
-residues, so anyone can recompute an aggregate byte for byte.
+every w and runs the cheapest.
+
+Fixed-base comb (one base, many exponents): the table's row i holds (base^(2^(w·i)))^d for every
+digit d < 2^w, so base^e = Π_i row_i[digit_i(e)] costs one multiplication per non-zero w-bit digit
+of e and no squaring at all. :func:`fixed_base_powers` builds a table for one call and picks w by
+cost (e.g. [[r_j]]^{x_jk} of Eq. 8, the multi-key scheme's blinds z̃^{−α_j});
+:func:`cached_comb_table` keeps the table of a fixed base (the DJN element h of a key, see
+:mod:`hefl.crypto.keys`) at the largest window :data:`COMB_WINDOW`, because it is built once and
+then serves every encryption.
+
+Everything is deterministic: the same inputs give the same residues, so anyone can recompute an
+aggregate byte for byte.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import gmpy2
 from gmpy2 import mpz
 
+from hefl.errors import CryptoValueError, ShapeMismatchError
+
 __all__ = [
+    "COMB_WINDOW",
+    "CombTable",
+    "cached_comb_table",
     "choose_window",
+    "comb_pow",
+    "comb_table",
     "fixed_base_powers",
     "multi_exp_rows",
     "powers_table",
@@ -35,7 +54,13 @@ __all__ = [
 #: Cost of one modular inversion mod n² in multiplications (measured ≈ 23 µs vs ≈ 4.9 µs).
 INVERSION_COST = 5
 
-MAX_WINDOW = 8
+#: Largest window (bits per digit) of any power table here: rows of 2^8 entries. Tables of a fixed
+#: base that are cached for a key use it outright (then the digits of an exponent are its bytes);
+#: per-call tables choose w ≤ COMB_WINDOW by estimated cost.
+COMB_WINDOW = 8
+
+#: A fixed-base comb table: ``table[i][d] = base^(d·2^(w·i)) mod m`` for d < 2^w (``[i][0] = 1``).
+CombTable = tuple[tuple[mpz, ...], ...]
 
 
 def powers_table(base: mpz, window: int, modulus: mpz) -> list[mpz]:
@@ -49,7 +74,7 @@ def powers_table(base: mpz, window: int, modulus: mpz) -> list[mpz]:
 def choose_window(rows: int, terms_per_row: float, exp_bits: int, tables: int) -> int:
     """Window minimising the estimated multiplication count (see the module docstring)."""
     best_w, best_cost = 1, float("inf")
-    for w in range(1, MAX_WINDOW + 1):
+    for w in range(1, COMB_WINDOW + 1):
         windows = -(-exp_bits // w)
         cost = rows * (exp_bits + terms_per_row * windows * (1 - 2.0**-w)) + tables * ((1 << w) - 2)
         if cost < best_cost:
@@ -104,7 +129,7 @@ def multi_exp_rows(
     rows = [[int(e) for e in row] for row in exponents]
     for row in rows:
         if len(row) != d:
-            raise ValueError(f"exponent row of length {len(row)} for {d} bases")
+            raise ShapeMismatchError(f"exponent row of length {len(row)} for {d} bases")
     exp_bits = max((abs(e).bit_length() for row in rows for e in row), default=0)
     if exp_bits == 0:
         return [mpz(1)] * len(rows)
@@ -116,7 +141,7 @@ def multi_exp_rows(
     w_fixed = choose_window(len(rows), t, exp_bits, n_tables)
     cost_fixed = _fixed_cost(len(rows), t, exp_bits, n_tables, w_fixed)
     w_naf, cost_naf = 2, float("inf")
-    for w in range(2, MAX_WINDOW + 1):
+    for w in range(2, COMB_WINDOW + 1):
         cost = _wnaf_cost(len(rows), t, exp_bits, used, w)
         if cost < cost_naf:
             w_naf, cost_naf = w, cost
@@ -205,49 +230,87 @@ def _multi_exp_fixed(
 POWMOD_STEP_RELATIVE_COST = 0.8
 
 
-def fixed_base_powers(base: mpz, exponents: Sequence[int], modulus: mpz) -> list[mpz]:
+def comb_table(base: mpz, modulus: mpz, exp_bits: int, window: int = COMB_WINDOW) -> CombTable:
+    """The comb table of ``base`` for exponents below 2^exp_bits: ⌈exp_bits/w⌉ rows of 2^w powers.
+
+    Row i is ``powers_table(base^(2^(w·i)), w)``; the next row's base is the last entry times the
+    current base, so the table costs R·(2^w − 1) multiplications for R rows.
+    """
+    if not 1 <= window <= COMB_WINDOW:
+        raise CryptoValueError(f"comb window must lie in [1, {COMB_WINDOW}], got {window}")
+    rows: list[tuple[mpz, ...]] = []
+    g = mpz(base) % modulus
+    for _ in range(max(1, -(-exp_bits // window))):
+        row = powers_table(g, window, modulus)
+        rows.append(tuple(row))
+        g = row[-1] * g % modulus  # base^(2^(w·(i + 1))): the next row's base
+    return tuple(rows)
+
+
+@functools.lru_cache(maxsize=8)
+def cached_comb_table(base: mpz, modulus: mpz, exp_bits: int) -> CombTable:
+    """:func:`comb_table` at window :data:`COMB_WINDOW`, kept for the last eight (base, modulus).
+
+    For fixed bases such as a key's DJN element h: built once (≈0.1 s at 2048 bits), then every
+    exponent costs ⌈exp_bits/8⌉ multiplications at most.
+    """
+    return comb_table(base, modulus, exp_bits, COMB_WINDOW)
+
+
+def comb_pow(table: CombTable, exponent: int, modulus: mpz) -> mpz:
+    """base^exponent mod modulus from ``table``, for 0 ≤ exponent < 2^(w·rows).
+
+    One multiplication per non-zero w-bit digit of the exponent, no squarings.
+    """
+    window = len(table[0]).bit_length() - 1
+    e = int(exponent)
+    if not 0 <= e < 1 << (window * len(table)):
+        raise CryptoValueError(
+            f"exponent of {e.bit_length()} bits is outside the comb table's "
+            f"{window * len(table)} bits (or negative)"
+        )
+    if window == 8:  # digits are the bytes of e: let int.to_bytes cut them
+        digits: Sequence[int] = e.to_bytes(len(table), "little")
+    else:
+        mask = (1 << window) - 1
+        digits = [(e >> (window * i)) & mask for i in range(len(table))]
+    acc: mpz | None = None
+    for row, d in zip(table, digits, strict=True):
+        if d:
+            acc = row[d] if acc is None else acc * row[d] % modulus
+    return mpz(1) if acc is None else acc
+
+
+def fixed_base_powers(
+    base: mpz, exponents: Sequence[int], modulus: mpz, exp_bits: int | None = None
+) -> list[mpz]:
     """[base^e mod modulus for e in exponents] (signed e) sharing one comb table.
 
-    Comb with window w: rows R = ⌈B/w⌉, row i holds (base^(2^(w·i)))^d for d < 2^w, built with
-    R·(2^w − 2) + (R − 1)·w multiplications; each exponent then costs one multiplication per
-    non-zero digit and no squarings (a negative exponent also costs one inversion). Used when the
-    estimated count beats separate powmods (≈1.2·B steps each), e.g. for the per-sample gradient
-    [[r_j]]^{x_jk} of Eq. 8 where one ciphertext meets a whole plaintext vector.
+    ``exp_bits`` bounds |e| (default: the longest exponent given). With window w and R = ⌈B/w⌉
+    rows the table costs R·(2^w − 1) multiplications; each exponent then costs one
+    multiplication per non-zero digit and no squarings (a negative exponent also costs one
+    inversion). The w with the lowest estimated count is used, or separate powmods (≈1.2·B steps
+    each) when they are cheaper, e.g. for a single exponent.
     """
     es = [int(e) for e in exponents]
-    exp_bits = max((abs(e).bit_length() for e in es), default=0)
+    longest = max((abs(e).bit_length() for e in es), default=0)
+    if exp_bits is not None and longest > exp_bits:
+        raise CryptoValueError(f"an exponent of {longest} bits exceeds the bound of {exp_bits}")
+    bits = longest if exp_bits is None else exp_bits
     count = sum(1 for e in es if e)
-    if exp_bits == 0:
+    if longest == 0:
         return [mpz(1)] * len(es)
-    naive = count * 1.2 * exp_bits * POWMOD_STEP_RELATIVE_COST
-    best_w, best_cost = 0, naive
-    for w in range(2, MAX_WINDOW + 1):
-        rows = -(-exp_bits // w)
-        cost = rows * ((1 << w) - 2) + (rows - 1) * w + count * rows * (1 - 2.0**-w)
+    best_w, best_cost = 0, count * 1.2 * bits * POWMOD_STEP_RELATIVE_COST
+    for w in range(2, COMB_WINDOW + 1):
+        rows = -(-bits // w)
+        cost = rows * ((1 << w) - 1) + count * rows * (1 - 2.0**-w)
         if cost < best_cost:
             best_w, best_cost = w, cost
     if best_w == 0:
         return [gmpy2.powmod(base, e, modulus) for e in es]
-    w, mask = best_w, (1 << best_w) - 1
-    tables: list[list[mpz]] = []
-    g = base % modulus
-    for i in range(-(-exp_bits // w)):
-        if i:
-            for _ in range(w):
-                g = g * g % modulus
-        tables.append(powers_table(g, w, modulus))
+    table = comb_table(base, modulus, bits, best_w)
     out: list[mpz] = []
     for e in es:
-        a = -e if e < 0 else e
-        acc: mpz | None = None
-        i = 0
-        while a:
-            digit = a & mask
-            if digit:
-                t = tables[i][digit]
-                acc = t if acc is None else acc * t % modulus
-            a >>= w
-            i += 1
-        res = mpz(1) if acc is None else acc
+        res = comb_pow(table, abs(e), modulus)
         out.append(gmpy2.invert(res, modulus) if e < 0 else res)
     return out

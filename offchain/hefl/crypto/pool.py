@@ -21,20 +21,31 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import gmpy2
 from gmpy2 import mpz
 
-if TYPE_CHECKING:
-    from hefl.crypto.keys import PrivateKey
-
-__all__ = ["BATCH_THREAD_THRESHOLD", "DEFAULT_WORKERS", "decrypt_batch", "shutdown"]
+__all__ = ["BATCH_THREAD_THRESHOLD", "DEFAULT_WORKERS", "CrtKey", "decrypt_batch", "shutdown"]
 
 #: Smallest batch decrypted on threads; measured: threads win from one ciphertext on.
 BATCH_THREAD_THRESHOLD = 1
 #: Worker threads used by default: both halves of CRT on the (≤ 2) cores of the reference box.
 DEFAULT_WORKERS = max(1, min(2, os.cpu_count() or 1))
+
+
+class CrtKey(Protocol):
+    """What a batch decryption needs of a private key (:class:`hefl.crypto.keys.PrivateKey`)."""
+
+    p: mpz
+    q: mpz
+    psquare: mpz
+    qsquare: mpz
+
+    def crt_combine(self, u_p: mpz, u_q: mpz) -> mpz:
+        """The plaintext residue from u_p = c^(p−1) mod p² and u_q = c^(q−1) mod q²."""
+        ...
+
 
 _lock = threading.Lock()
 _executor: ThreadPoolExecutor | None = None
@@ -75,7 +86,7 @@ os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def decrypt_batch(
-    key: PrivateKey, ciphertexts: Sequence[int], *, workers: int | None = None
+    key: CrtKey, ciphertexts: Sequence[int], *, workers: int | None = None
 ) -> list[mpz]:
     """Plaintext residues of ``ciphertexts`` under ``key``; order preserved.
 

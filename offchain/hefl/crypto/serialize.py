@@ -24,12 +24,13 @@ import struct
 from collections.abc import Sequence
 
 import gmpy2
-from eth_hash.auto import keccak
 from gmpy2 import mpz
 
+from hefl.canonical import keccak256
 from hefl.crypto.keys import PublicKey
 from hefl.errors import KeyMismatchError, SerializationError
 
+# keccak256 is hefl.canonical's, re-exported here for old imports.
 __all__ = ["HEADER", "MAGIC", "VERSION", "decode_vector", "encode_vector", "keccak256"]
 
 MAGIC = b"HFEV"
@@ -37,11 +38,6 @@ VERSION = 1
 #: magic, version, fingerprint, scale exponent, length (the bound follows, n_bytes wide).
 HEADER = struct.Struct(">4sB32sHI")
 MAX_SCALE_BITS = (1 << 16) - 1
-
-
-def keccak256(data: bytes) -> bytes:
-    """keccak256 as used by Ethereum (not NIST SHA3-256)."""
-    return keccak(data)
 
 
 def encode_vector(

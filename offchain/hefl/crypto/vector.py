@@ -42,22 +42,23 @@ import gmpy2
 import numpy as np
 from gmpy2 import mpz
 
-from hefl.crypto.encoding import (
-    CryptoValueError,
-    decode_residue,
-    encode_array,
-    encode_residue,
-    to_float,
-)
+from hefl.canonical import keccak256
+from hefl.crypto.encoding import decode_residue, encode_array, encode_residue, to_float
+from hefl.crypto.interop import numbers_from_phe, phe_numbers, phe_scale_bits
 from hefl.crypto.keys import PrivateKey, PublicKey, Randomizer
 from hefl.crypto.multiexp import fixed_base_powers, multi_exp_rows
-from hefl.crypto.serialize import decode_vector, encode_vector, keccak256
-from hefl.errors import EncodingOverflowError, KeyMismatchError
+from hefl.crypto.serialize import decode_vector, encode_vector
+from hefl.errors import (
+    CryptoValueError,
+    EncodingOverflowError,
+    KeyMismatchError,
+    ShapeMismatchError,
+)
 
 __all__ = [
     "DEFAULT_SCALE_BITS",
     "EncryptedVector",
-    "ShapeMismatchError",
+    "ShapeMismatchError",  # defined in hefl.errors, re-exported for old imports
     "decrypt_vectors",
     "encrypt",
     "matvec",
@@ -70,10 +71,6 @@ __all__ = [
 DEFAULT_SCALE_BITS = 32
 
 ArrayLike = Sequence[float] | np.ndarray | float | int
-
-
-class ShapeMismatchError(CryptoValueError):
-    """Operands of an encrypted-vector operation have incompatible lengths or shapes."""
 
 
 def _bits(x: int) -> str:
@@ -418,26 +415,17 @@ class EncryptedVector:
 
     def decrypt_ints(self, private_key: PrivateKey, *, workers: int | None = None) -> list[int]:
         """Exact signed integers x_k (value · 2^f); checks |x_k| ≤ bound."""
-        if private_key.public_key != self.public_key:
-            raise KeyMismatchError("decrypt: the private key does not match the vector's key")
-        residues = private_key.decrypt_ints(self._c, workers=workers)
-        xs = [decode_residue(int(r), int(self.public_key.n)) for r in residues]
-        _check_declared_bound(xs, self.bound)
-        return xs
+        return _decrypt_ints(private_key, [self], workers)[0]
 
     def decrypt(self, private_key: PrivateKey, *, workers: int | None = None) -> np.ndarray:
         """Decrypt to float64: x_k / 2^f, correctly rounded."""
-        xs = self.decrypt_ints(private_key, workers=workers)
-        return np.array([to_float(x, self.scale_bits) for x in xs], dtype=np.float64)
+        return decrypt_vectors(private_key, [self], workers=workers)[0]
 
     # --- phe interop -----------------------------------------------------------------------------
     def to_phe(self) -> list[Any]:
         """phe ``EncryptedNumber`` list (phe uses base 16: f is aligned up to a multiple of 4)."""
-        pk_phe = self.public_key.to_phe()
-        from phe import paillier  # GPL, test/bench only: lazy
-
-        v = self.align_to(-(-self.scale_bits // 4) * 4)
-        return [paillier.EncryptedNumber(pk_phe, int(c), -(v.scale_bits // 4)) for c in v._c]
+        v = self.align_to(phe_scale_bits(self.scale_bits))
+        return phe_numbers(int(self.public_key.n), v._c, v.scale_bits)
 
     @classmethod
     def from_phe(
@@ -449,17 +437,7 @@ class EncryptedVector:
         """
         if not numbers:
             raise ShapeMismatchError("from_phe needs at least one number")
-        for x in numbers:
-            if int(x.public_key.n) != int(public_key.n):
-                raise KeyMismatchError("from_phe: a number is encrypted under another key")
-        e_min = min(int(x.exponent) for x in numbers)
-        nsq = public_key.nsquare
-        cts = [
-            gmpy2.powmod(
-                mpz(x.ciphertext(be_secure=False)), mpz(16) ** (int(x.exponent) - e_min), nsq
-            )
-            for x in numbers
-        ]
+        cts, e_min = numbers_from_phe(numbers, int(public_key.n))
         b = public_key.max_int if bound is None else int(bound)
         v = cls(public_key, cts, 0, b)
         if e_min <= 0:
@@ -486,30 +464,37 @@ def decrypt_vectors(
     private_key: PrivateKey, vectors: Sequence[EncryptedVector], *, workers: int | None = None
 ) -> list[np.ndarray]:
     """Decrypt several vectors as one batch (one round of parallel CRT halves for all)."""
-    flat = [c for v in vectors for c in v.ciphertexts]
+    return [
+        np.array([to_float(x, v.scale_bits) for x in xs], dtype=np.float64)
+        for v, xs in zip(vectors, _decrypt_ints(private_key, vectors, workers), strict=True)
+    ]
+
+
+def _decrypt_ints(
+    private_key: PrivateKey, vectors: Sequence[EncryptedVector], workers: int | None
+) -> list[list[int]]:
+    """The decode loop: one batch decryption for all vectors, then per vector the signed
+    integers x_k (middle band refused) checked against the vector's declared bound."""
     for v in vectors:
         if v.public_key != private_key.public_key:
-            raise KeyMismatchError("decrypt: the private key does not match a vector's key")
+            raise KeyMismatchError("decrypt: the private key does not match the vector's key")
+    flat = [c for v in vectors for c in v.ciphertexts]
     residues = private_key.decrypt_ints(flat, workers=workers)
     n = int(private_key.public_key.n)
-    out: list[np.ndarray] = []
+    out: list[list[int]] = []
     offset = 0
     for v in vectors:
         xs = [decode_residue(int(r), n) for r in residues[offset : offset + len(v)]]
         offset += len(v)
-        _check_declared_bound(xs, v.bound)
-        out.append(np.array([to_float(x, v.scale_bits) for x in xs], dtype=np.float64))
+        for i, x in enumerate(xs):
+            if abs(x) > v.bound:
+                raise EncodingOverflowError(
+                    f"decrypt: element {i} has {abs(x).bit_length()} bits, above the declared "
+                    f"bound of {v.bound.bit_length()} bits; the vector is inconsistent "
+                    "(forged header or foreign ciphertext)"
+                )
+        out.append(xs)
     return out
-
-
-def _check_declared_bound(xs: Sequence[int], bound: int) -> None:
-    for i, x in enumerate(xs):
-        if abs(x) > bound:
-            raise EncodingOverflowError(
-                f"decrypt: element {i} has {abs(x).bit_length()} bits, above the declared "
-                f"bound of {bound.bit_length()} bits; the vector is inconsistent "
-                "(forged header or foreign ciphertext)"
-            )
 
 
 def matvec(matrix: np.ndarray, vector: EncryptedVector, precision_bits: int) -> EncryptedVector:
