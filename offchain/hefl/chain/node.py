@@ -44,10 +44,21 @@ RevertHook = Callable[[BaseException], ContractRevertError | None]
 class Chain:
     """A web3 connection plus the signing keys hefl holds for it."""
 
-    def __init__(self, w3: Web3, *, kind: ChainKind, url: str | None = None) -> None:
+    def __init__(
+        self,
+        w3: Web3,
+        *,
+        kind: ChainKind,
+        url: str | None = None,
+        backend: Any = None,
+        state_path: Path | None = None,
+    ) -> None:
         self.w3 = w3
         self.kind: ChainKind = kind
         self.url = url
+        self._backend = backend  # eth-tester's PyEVMBackend for the embedded chain
+        #: Where :meth:`save` writes the embedded chain's database (None: nowhere by default).
+        self.state_path = state_path
         self._keys: dict[ChecksumAddress, LocalAccount] = {}
         self._chain_id: int | None = None
 
@@ -89,6 +100,26 @@ class Chain:
 
     def balance(self, address: str) -> int:
         return int(self.w3.eth.get_balance(to_checksum_address(address)))
+
+    # --- persistence (embedded chain) ------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Write the embedded chain's whole py-evm database to ``path`` (default
+        :attr:`state_path`), atomically: a reader sees the old file or the new one, never half.
+
+        :func:`connect_embedded` with ``state=path`` re-opens it with the same blocks, block
+        hashes and state root, so the ledger can be read with contract calls after the process
+        that ran the job has ended.
+        """
+        if self.kind != "embedded" or self._backend is None:
+            raise ChainError(
+                "only the embedded chain is saved to a file; a node keeps its own state"
+            )
+        target = Path(path) if path is not None else self.state_path
+        if target is None:
+            raise ConfigError("no state file given for the embedded chain; pass a path")
+        store = self._backend.chain.chaindb.db.wrapped_db.kv_store
+        _write_atomically(target, _encode_database(store))
+        return target
 
     # --- keys -------------------------------------------------------------------------------------
     def add_private_key(self, private_key: str | bytes) -> ChecksumAddress:
@@ -190,12 +221,62 @@ class Chain:
         return HexBytes(self.w3.eth.send_raw_transaction(signed.raw_transaction))
 
 
-def connect_embedded(num_accounts: int = DEFAULT_EMBEDDED_ACCOUNTS) -> Chain:
-    """A fresh in-process chain (eth-tester on py-evm) with ``num_accounts`` funded accounts.
+#: First bytes of a saved embedded-chain database (format version 1).
+STATE_MAGIC = b"HEFL-PYEVM-DB-1\n"
 
+
+def _encode_database(store: Mapping[bytes, bytes]) -> bytes:
+    """Length-prefixed key/value pairs, sorted by key (the same chain gives the same bytes)."""
+    parts = [STATE_MAGIC]
+    for key in sorted(store):
+        value = store[key]
+        parts += [len(key).to_bytes(4, "big"), key, len(value).to_bytes(4, "big"), value]
+    return b"".join(parts)
+
+
+def _decode_database(raw: bytes, source: Path) -> dict[bytes, bytes]:
+    if not raw.startswith(STATE_MAGIC):
+        raise ChainError(f"{source} is not a saved hefl embedded chain; give the run's chain file")
+    store: dict[bytes, bytes] = {}
+    at = len(STATE_MAGIC)
+    try:
+        while at < len(raw):
+            size = int.from_bytes(raw[at : at + 4], "big")
+            key = raw[at + 4 : at + 4 + size]
+            at += 4 + size
+            size = int.from_bytes(raw[at : at + 4], "big")
+            value = raw[at + 4 : at + 4 + size]
+            at += 4 + size
+            if at > len(raw):
+                raise ValueError("truncated")
+            store[key] = value
+    except ValueError:
+        raise ChainError(f"{source} is truncated or corrupt; restore it from a copy") from None
+    return store
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, target)
+
+
+def connect_embedded(
+    num_accounts: int = DEFAULT_EMBEDDED_ACCOUNTS, *, state: str | os.PathLike[str] | None = None
+) -> Chain:
+    """An in-process chain (eth-tester on py-evm) with ``num_accounts`` funded accounts.
+
+    With ``state``, the chain persists: an existing file (written by :meth:`Chain.save`) is
+    re-opened — same blocks, block hashes and state root — and :meth:`Chain.save` writes there.
     The accounts are unlocked in eth-tester; their keys are eth-tester's well-known test keys
     (1, 2, 3, ...), so never reuse them anywhere real.
     """
+    from eth.db.atomic import AtomicDB
+    from eth.db.backends.memory import MemoryDB
     from eth_tester import EthereumTester, PyEVMBackend
     from web3 import EthereumTesterProvider
 
@@ -204,8 +285,12 @@ def connect_embedded(num_accounts: int = DEFAULT_EMBEDDED_ACCOUNTS) -> Chain:
     backend = PyEVMBackend(
         genesis_state=PyEVMBackend.generate_genesis_state(num_accounts=num_accounts)
     )
+    state_path = Path(state) if state is not None else None
+    if state_path is not None and state_path.exists():
+        store = _decode_database(state_path.read_bytes(), state_path)
+        backend.chain = type(backend.chain)(AtomicDB(MemoryDB(store)))
     w3 = Web3(EthereumTesterProvider(EthereumTester(backend)))
-    return Chain(w3, kind="embedded")
+    return Chain(w3, kind="embedded", backend=backend, state_path=state_path)
 
 
 def connect_rpc(url: str, *, private_keys: tuple[str, ...] = (), timeout_s: float = 30.0) -> Chain:
