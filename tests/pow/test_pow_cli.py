@@ -1,5 +1,6 @@
-"""``hefl run --scheme pow-race``, ``hefl verify`` and ``hefl history`` on a pow-race chain,
-including a dishonest aggregator whose block the chain accepts but ``hefl verify`` refuses."""
+"""``hefl race run|history|verify`` (and the old ``hefl run --scheme pow-race``, ``hefl verify`` and
+``hefl history`` on a pow-race chain), including a dishonest aggregator whose block the chain
+accepts but ``hefl verify`` refuses."""
 
 from __future__ import annotations
 
@@ -19,8 +20,6 @@ from hefl.pow.model import aggregate_step, local_gradient
 from hefl.pow.puzzle import PuzzleHeader
 
 FAST = [
-    "--scheme",
-    "pow-race",
     "--samples",
     "120",
     "--difficulty",
@@ -35,7 +34,7 @@ FAST = [
 
 def test_run_pow_race_then_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
-    assert main(["run", *FAST, "--blocks", "3", "--out", str(out)]) == 0
+    assert main(["race", "run", *FAST, "--blocks", "3", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "pow-race on digits" in text and "Alice (60 images), Bob (60 images)" in text
     assert "Blocks:" in text and "hashes Agg1" in text and "hashes Agg2" in text
@@ -49,6 +48,49 @@ def test_run_pow_race_then_verify(tmp_path: Path, capsys: pytest.CaptureFixture[
     verified = capsys.readouterr().out
     assert "OK: 3 pow blocks" in verified and "3 models re-derived" in verified
     assert "the chain itself was not consulted" in verified
+
+
+def test_race_history_and_verify_of_a_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    assert main(["race", "run", *FAST, "--blocks", "2", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["race", "verify", str(out)]) == 0
+    assert "OK: 2 pow blocks" in capsys.readouterr().out
+    for argv in (["race", "history", "--run", str(out)], ["history", "--run", str(out)]):
+        assert main(argv) == 0
+        text = capsys.readouterr().out
+        assert (
+            "2 blocks mined" in text and "genesis" in text and "the chain was not consulted" in text
+        )
+        assert "Agg1" in text or "Agg2" in text
+    assert main(["race", "history", "--run", str(out), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert len(payload["blocks"]) == 3 and payload["blocks"][0]["winner"] is None
+
+
+def test_old_spelling_is_deprecated_and_forwards(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    argv = ["run", "--scheme", "pow-race", *FAST, "--blocks", "1", "--out", str(out)]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1
+    assert "--scheme pow-race is deprecated; use `hefl race run`" in captured.err
+    assert "pow-race on digits" in captured.out and "verify: OK: 1 pow blocks" in captured.out
+    assert (out / "pow_history.json").is_file()
+
+
+def test_race_verify_refuses_a_directory_that_is_not_a_race(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "blobs").mkdir()
+    assert main(["race", "verify", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "not a pow-race run" in err and "hefl verify" in err and err.count("\n") == 1
+    assert main(["race"]) == 2  # the group alone prints its help
 
 
 def _dishonest_chain(tmp_path: Path) -> tuple[Path, str]:
@@ -120,7 +162,7 @@ def test_run_history_and_verify_on_anvil(
     anvil_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "run"
-    assert main(["run", *FAST, "--blocks", "2", "--rpc", anvil_url, "--out", str(out)]) == 0
+    assert main(["race", "run", *FAST, "--blocks", "2", "--rpc", anvil_url, "--out", str(out)]) == 0
     capsys.readouterr()
     address = json.loads((out / "pow_history.json").read_text())["address"]
     assert main(["history", "--rpc", anvil_url, "--address", address]) == 0
@@ -139,7 +181,7 @@ def test_run_with_worker_processes_and_unequal_power(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "run"
-    args = ["run", "--scheme", "pow-race", "--samples", "120", "--difficulty", "4096"]
+    args = ["race", "run", "--samples", "120", "--difficulty", "4096"]
     args += ["--race", "processes", "--hash-power", "1,2", "--blocks", "3", "--quiet"]
     assert main([*args, "--out", str(out)]) == 0
     text = capsys.readouterr().out
