@@ -1,0 +1,165 @@
+"""The ClientApp side: a participant P_i and PBFT replica behind Flower's message handlers.
+
+A ClientApp finds its participant directory (``participant-dir`` in the SuperNode's node config,
+or ``participants-root``/p<partition-id> on the simulation engine), unlocks its own keystore and
+connects to the job's chain itself. Before it trains it checks the job file that came through the
+run config against the chain (:meth:`hefl.agents.network.JobFile.check`: chain id, public-key hash,
+configuration hash, its own registration and |D_i|) and refuses a mismatch with an error reply.
+
+* ``query`` — the job check; replies with the participant's address;
+* ``train`` — the global model blob arrives; it must hash to the round's ``globalModelHash`` on
+  chain; τ local steps on the encrypted model (fused or literal); the hashes are submitted from
+  the participant's account; the reply carries the local model and the extra blob;
+* ``evaluate`` — the committed blobs arrive; the replica recomputes Eq. 10 from the blobs the
+  ledger names (:meth:`hefl.agents.roles.ParticipantAgent.verify`) and attests or disputes from
+  its own account.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from hefl.agents.identity import IDENTITY, KEYSTORE, Identity, load_data, read_password
+from hefl.agents.network import JobFile
+from hefl.agents.roles import ParticipantAgent, Vote
+from hefl.chain import LedgerClient, RoundStatus, connect_rpc
+from hefl.crypto import EncryptedVector, generate_keypair
+from hefl.data.prepare import Part
+from hefl.errors import ChainError, ConfigError
+from hefl.flower import wire
+from hefl.learning.registry import strategy_from_description
+from hefl.learning.strategy import LocalUpdate, Strategy
+
+log = logging.getLogger("hefl.flower")
+
+
+@dataclass(frozen=True)
+class Participant:
+    """A participant as loaded once per process: its account, data, strategy and ledger client."""
+
+    directory: Path
+    index: int
+    address: str
+    part: Part
+    strategy: Strategy
+    ledger: LedgerClient
+    faults: dict[int, str]
+
+    def agent(self, store: wire.MemoryBlobStore) -> ParticipantAgent:
+        return ParticipantAgent(self.address, self.part, self.strategy, self.ledger, store)
+
+    def fault(self, round_index: int) -> str | None:
+        kind = self.faults.get(self.index)
+        if kind is None:
+            return None
+        name, _, when = kind.partition(":")
+        return name if not when or int(when) == round_index else None
+
+
+#: One loaded participant per (directory, job file) in this process (Ray actors live long).
+_LOADED: dict[tuple[str, str], Participant] = {}
+
+
+def _directory(run_config: dict[str, Any], node_config: dict[str, Any]) -> Path:
+    if wire.NODE_PARTICIPANT_DIR in node_config:
+        return Path(str(node_config[wire.NODE_PARTICIPANT_DIR]))
+    root = run_config.get(wire.RUN_PARTICIPANTS_ROOT)
+    if root and wire.NODE_PARTITION_ID in node_config:
+        return Path(str(root)) / f"p{int(node_config[wire.NODE_PARTITION_ID])}"
+    raise ConfigError(
+        f"this SuperNode has no participant directory: start it with --node-config "
+        f"\"{wire.NODE_PARTICIPANT_DIR}='DIR'\" (a directory made by hefl participant init)"
+    )
+
+
+def load_participant(run_config: dict[str, Any], node_config: dict[str, Any]) -> Participant:
+    """Load (once) and check this node's participant against the chain."""
+    directory = _directory(run_config, node_config)
+    job_path = str(run_config.get(wire.RUN_JOB_FILE, ""))
+    if not job_path:
+        raise ConfigError(f"the run config has no {wire.RUN_JOB_FILE!r}: which job is this?")
+    key = (str(directory.resolve()), job_path)
+    if key in _LOADED:
+        return _LOADED[key]
+    job = JobFile.load(job_path)
+    password_file = run_config.get(wire.RUN_PASSWORD_FILE) or None
+    password = read_password(password_file)
+    identity = Identity.load(directory / IDENTITY)
+    chain = connect_rpc(str(run_config[wire.RUN_RPC_URL]))
+    address = chain.add_keystore(directory / KEYSTORE, password)
+    if address != identity.address:
+        raise ConfigError(f"{directory}: keystore {address} is not identity {identity.address}")
+    ledger = LedgerClient.at(chain, job.ledger, sender=address)
+    job.check(ledger, identity)  # refuse before any work: chain id, key, config, |D_i|, |w|
+    strategy = strategy_from_description(job.config["strategy"], job.public_key)
+    participant = Participant(
+        directory=directory,
+        index=ledger.participant_index(address),
+        address=address,
+        part=load_data(directory),
+        strategy=strategy,
+        ledger=ledger,
+        faults=wire.parse_faults(str(run_config.get(wire.RUN_FAULTS, ""))),
+    )
+    _LOADED[key] = participant
+    log.info("P %s (index %d): job %s checked", address, participant.index, job.ledger)
+    return participant
+
+
+def _tamper(participant: Participant, update: LocalUpdate, kind: str) -> LocalUpdate:
+    """Test faults: what a broken or dishonest participant would hand in."""
+    if kind == "malformed":
+        return replace(update, model=b"not a ciphertext " + update.model[:64])
+    if kind == "wrong-key":
+        other, _ = generate_keypair(1024, allow_insecure=True)
+        size = participant.part.X.shape[1]
+        return replace(update, model=EncryptedVector.encrypt(other, [0.0] * size, 40).to_bytes())
+    raise ConfigError(f"unknown test fault {kind!r}")
+
+
+def identity_reply(participant: Participant) -> dict[str, Any]:
+    return {"address": participant.address, "index": participant.index, "pid": os.getpid()}
+
+
+def train(participant: Participant, round_index: int, global_model: bytes) -> dict[str, Any]:
+    """τ local steps and a submission from the participant's own account (see module doc)."""
+    store = wire.MemoryBlobStore()
+    store.put(global_model)
+    agent = participant.agent(store)
+    pending = agent.pending(round_index)  # None: round closed, or already submitted
+    if pending is None:
+        return {"submitted": False, "address": participant.address}
+    start, tau = pending
+    fault = participant.fault(round_index)
+    if fault == "crash":
+        os._exit(17)  # a SuperNode's process dying mid-round (deployment tests)
+    update = participant.strategy.local_update(start, participant.part, tau)
+    if fault is not None:
+        update = _tamper(participant, update, fault)
+    agent.deliver(round_index, update)
+    return {
+        "submitted": True,
+        "address": participant.address,
+        "model": update.model,
+        "extra": update.extra,
+    }
+
+
+def verify(participant: Participant, round_index: int, blobs: list[bytes]) -> dict[str, Any]:
+    """Recompute Eq. 10 from the blobs the ledger names; attest or dispute on chain."""
+    store = wire.MemoryBlobStore()
+    for blob in blobs:
+        store.put(blob)
+    try:
+        vote = participant.agent(store).verify(round_index)
+    except ChainError:
+        # Our vote raced the others': the round may have been decided between our simulation
+        # of the transaction and its block. Then there is nothing left to vote on.
+        if participant.ledger.get_round(round_index).status is RoundStatus.AGGREGATED:
+            raise
+        vote = Vote.DECIDED
+    return {"vote": vote.value, "address": participant.address}

@@ -1,0 +1,143 @@
+"""``hefl flower simulate``: a whole Flower job on the simulation engine, with a chain on loopback.
+
+The participants run as ClientApps in the simulation engine's worker processes (Ray actors) and
+send their own transactions, so the chain must be reachable from every process: a JSON-RPC node
+(``rpc``), or an Anvil started here on 127.0.0.1 for the run's length. The run's directory ends
+up with the same files as ``hefl run`` (``history.json``, ``metrics.csv``, ``deployment.json``,
+``config.json``, ``blobs/``), so ``hefl verify DIR`` and ``hefl history --run DIR`` work on it,
+plus the agents' directories of :mod:`hefl.flower.setup` (their keystores are encrypted with a
+random password kept in ``DIR/password``, 0600).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hefl.agents.identity import write_private
+from hefl.agents.job import RoundSummary
+from hefl.chain import connect_rpc
+from hefl.chain.anvil import start_anvil
+from hefl.errors import AgentError
+from hefl.flower import require_flower, wire
+from hefl.flower.setup import EVALUATOR_FILE, FlowerJobSpec, PreparedJob, prepare_job
+
+log = logging.getLogger("hefl.flower")
+
+PASSWORD_FILE = "password"
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """A finished simulation: its directory, rounds, final model and what the server received."""
+
+    out: Path
+    prepared: PreparedJob
+    rounds: tuple[RoundSummary, ...]
+    model: np.ndarray
+    received: tuple[Any, ...]
+    error: str | None
+    seconds: float
+
+
+@contextlib.contextmanager
+def loopback_chain(rpc: str | None) -> Iterator[str]:
+    """``rpc`` as given, or an Anvil on 127.0.0.1 that is stopped on exit."""
+    if rpc:
+        yield rpc
+        return
+    process, url = start_anvil(accounts=2)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except Exception:  # pragma: no cover - a stuck node
+            process.kill()
+
+
+def run_config_for(prepared: PreparedJob, rpc: str, **extra: Any) -> dict[str, Any]:
+    """The run config both apps read (the keys of :mod:`hefl.flower.wire`)."""
+    config = {
+        wire.RUN_JOB_FILE: str(prepared.job_file),
+        wire.RUN_RPC_URL: rpc,
+        wire.RUN_PARTY_DIR: str(prepared.party_dir),
+        wire.RUN_BLOBS: str(prepared.blobs_dir),
+        wire.RUN_OUT: str(prepared.root),
+        wire.RUN_EVALUATOR: str(prepared.root / EVALUATOR_FILE),
+        wire.RUN_PARTICIPANTS_ROOT: str(prepared.root / "participants"),
+        wire.RUN_PASSWORD_FILE: str(prepared.root / PASSWORD_FILE),
+    }
+    config.update({k: v for k, v in extra.items() if v is not None})
+    return config
+
+
+def simulate(
+    spec: FlowerJobSpec,
+    out: Path,
+    *,
+    rpc: str | None = None,
+    faults: str = "",
+    server_fault: str = "",
+    reply_timeout_s: float = 120.0,
+    verbose: bool = False,
+) -> SimulationResult:
+    """Prepare the job, run it on Flower's simulation engine, return what the ServerApp saw."""
+    require_flower()
+    from flwr.simulation import run_simulation
+
+    from hefl.flower.apps import LAST_RUN, build_apps
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(24)
+    write_private(out / PASSWORD_FILE, password)
+    with loopback_chain(rpc) as url:
+        chain = connect_rpc(url)
+        prepared = prepare_job(spec, chain, out, password)
+        config = run_config_for(
+            prepared,
+            url,
+            **{
+                wire.RUN_FAULTS: faults,
+                wire.RUN_SERVER_FAULT: server_fault,
+                wire.RUN_REPLY_TIMEOUT: reply_timeout_s,
+            },
+        )
+        server_app, client_app = build_apps(config)
+        n = len(prepared.data.parts)
+        began = time.perf_counter()
+        LAST_RUN.clear()
+        run_simulation(
+            server_app,
+            client_app,
+            num_supernodes=n,
+            backend_config={
+                "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
+                "init_args": {"log_to_driver": verbose, "include_dashboard": False},
+            },
+            verbose_logging=verbose,
+        )
+        seconds = time.perf_counter() - began
+    if not LAST_RUN:
+        raise AgentError("the ServerApp did not run; see Flower's log above")
+    strategy = LAST_RUN.pop()
+    error = getattr(strategy, "error", None)
+    return SimulationResult(
+        out=out,
+        prepared=prepared,
+        rounds=tuple(strategy.rounds),
+        model=strategy.model,
+        received=tuple(strategy.received),
+        error=None if error is None else str(error),
+        seconds=seconds,
+    )
