@@ -9,8 +9,10 @@ eth-account and sending the raw transaction (what the multi-process mode's keyst
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +27,8 @@ from web3.types import TxReceipt
 
 from hefl.errors import ChainError, ConfigError, ContractRevertError
 
+_log = logging.getLogger(__name__)
+
 #: Accounts the embedded chain creates, funded with 1e6 ether each at genesis.
 DEFAULT_EMBEDDED_ACCOUNTS = 20
 #: Extra gas on top of the node's estimate, in percent.
@@ -35,6 +39,12 @@ PRIORITY_FEE_WEI = 10**9
 RECEIPT_TIMEOUT_S = 120.0
 #: Ether sent to each account made by :meth:`Chain.create_account`.
 DEFAULT_FUNDING_WEI = 100 * 10**18
+
+#: Seconds an agent waits for an unreachable node before it gives up (a node restart takes ~1 s;
+#: this covers a restart by hand). Every JSON-RPC call goes through :class:`RetryingHTTPProvider`.
+NODE_OUTAGE_LIMIT_S = 300.0
+#: First and largest pause between two attempts to reach a node that is down.
+OUTAGE_BACKOFF_S = (0.2, 5.0)
 
 ChainKind = Literal["embedded", "rpc"]
 #: Turns a failed simulation's exception into a decoded revert, or None if it carries none.
@@ -293,14 +303,67 @@ def connect_embedded(
     return Chain(w3, kind="embedded", backend=backend, state_path=state_path)
 
 
-def connect_rpc(url: str, *, private_keys: tuple[str, ...] = (), timeout_s: float = 30.0) -> Chain:
+class RetryingHTTPProvider(Web3.HTTPProvider):
+    """An HTTP provider that rides out a node outage: the one retry policy of every chain call.
+
+    A request that cannot reach the node (connection refused or reset) is retried with
+    exponential back-off from ``OUTAGE_BACKOFF_S[0]`` up to ``OUTAGE_BACKOFF_S[1]`` seconds for up
+    to ``outage_limit_s``; the outage and the recovery are logged once each (warning level).
+    Errors the node answers with are not retried here: they are the caller's to decode.
+    """
+
+    def __init__(self, url: str, *, timeout_s: float, outage_limit_s: float) -> None:
+        super().__init__(
+            url, request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None
+        )
+        self.outage_limit_s = outage_limit_s
+
+    def _make_request(self, method: Any, request_data: bytes) -> bytes:
+        import requests
+
+        started: float | None = None
+        pause = OUTAGE_BACKOFF_S[0]
+        while True:
+            try:
+                response = super()._make_request(method, request_data)
+            except requests.ConnectionError as error:
+                now = time.monotonic()
+                if started is None:
+                    started = now
+                    _log.warning(
+                        "node %s unreachable (%s); retrying for up to %.0f s",
+                        self.endpoint_uri, type(error).__name__, self.outage_limit_s,
+                    )  # fmt: skip
+                if now - started >= self.outage_limit_s:
+                    raise ChainError(
+                        f"the node at {self.endpoint_uri} has been unreachable for "
+                        f"{now - started:.0f} s; start it again and rerun (nothing done is lost)"
+                    ) from error
+                time.sleep(pause)
+                pause = min(2 * pause, OUTAGE_BACKOFF_S[1])
+                continue
+            if started is not None:
+                _log.warning(
+                    "node %s reachable again after %.1f s", self.endpoint_uri,
+                    time.monotonic() - started,
+                )  # fmt: skip
+            return response
+
+
+def connect_rpc(
+    url: str,
+    *,
+    private_keys: tuple[str, ...] = (),
+    timeout_s: float = 30.0,
+    outage_limit_s: float = NODE_OUTAGE_LIMIT_S,
+) -> Chain:
     """Connect to a JSON-RPC node at ``url`` (``http(s)://`` or an IPC socket path; e.g. Anvil).
 
     ``private_keys`` are held for local signing; the node's own unlocked accounts work as well.
     """
     provider: Any
     if url.startswith(("http://", "https://")):
-        provider = Web3.HTTPProvider(url, request_kwargs={"timeout": timeout_s})
+        provider = RetryingHTTPProvider(url, timeout_s=timeout_s, outage_limit_s=outage_limit_s)
     elif url.endswith(".ipc"):
         provider = Web3.IPCProvider(url, timeout=timeout_s)
     else:
@@ -308,10 +371,14 @@ def connect_rpc(url: str, *, private_keys: tuple[str, ...] = (), timeout_s: floa
             f"RPC URL {url!r} must start with http:// or https:// (or be a .ipc path)"
         )
     w3 = Web3(provider)
+    if isinstance(provider, RetryingHTTPProvider):
+        provider.outage_limit_s = 0.0  # the first contact fails fast: a wrong URL is not an outage
     try:
         w3.eth.chain_id  # noqa: B018 - probe the connection once
     except Exception as error:
         raise ChainError(f"cannot reach an Ethereum node at {url}: {error}") from error
+    if isinstance(provider, RetryingHTTPProvider):
+        provider.outage_limit_s = outage_limit_s
     chain = Chain(w3, kind="rpc", url=url)
     for key in private_keys:
         chain.add_private_key(key)
