@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from hefl.errors import ConfigError, CryptoError, SerializationError
-from hefl.secagg import _paillier
 from hefl.secagg.base import (
     SCHEMES,
     PackedPaillierScheme,
@@ -126,10 +125,9 @@ def test_packed_paillier_slots_follow_the_bound(schemes) -> None:
     assert scheme.ciphertexts_per_client() == math.ceil(N_PARAMS / slots.k)
 
 
-def test_textbook_paillier_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_paillier, "paillier_backend", lambda: "textbook")
+def test_paillier_baseline_on_a_small_key() -> None:
+    """(Was the textbook-fallback test; the baselines now always run on hefl.crypto.)"""
     scheme = PerElementPaillierScheme(key_bits=256, allow_insecure=True)
-    assert scheme.backend == "textbook"
     scheme.setup(8, 3)
     vectors = {i: np.linspace(-1, 1, 8) * (i + 1) / 3 for i in range(3)}
     result = run_round(scheme, 0, vectors)

@@ -474,7 +474,7 @@ def test_group_structure(group512: GroupParams) -> None:
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.integers(0, 2**256 - 1), min_size=1, max_size=8), st.integers(2, 2**200))
 def test_fixed_base_powers_match_powmod(exponents: list[int], base: int) -> None:
-    from hefl.secagg.multikey import fixed_base_powers
+    from hefl.crypto.multiexp import fixed_base_powers
 
     modulus = 2**521 - 1
     got = fixed_base_powers(base, exponents, modulus, 256)

@@ -8,6 +8,12 @@ ledger hashes; :mod:`hefl.secagg.analysis` the §4.1.3 collusion analysis comput
 
 from __future__ import annotations
 
+from hefl.errors import (
+    DecryptionError,
+    LoneClientError,
+    ProtocolError,
+    RoundRestartRequired,
+)
 from hefl.secagg.base import (
     SCHEMES,
     MultiKeyScheme,
@@ -19,12 +25,6 @@ from hefl.secagg.base import (
     SecureAggregationScheme,
     make_scheme,
     run_round,
-)
-from hefl.secagg.errors import (
-    DecryptionError,
-    LoneClientError,
-    ProtocolError,
-    RoundRestartRequired,
 )
 from hefl.secagg.multikey import (
     GroupParams,

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import gmpy2
 from gmpy2 import mpz
 
-from hefl.secagg.errors import DecryptionError
+from hefl.errors import DecryptionError
 from hefl.secagg.multikey import ClientCiphertext, MultiKeyServer
 
 

@@ -17,7 +17,9 @@ Schemes (registry :data:`SCHEMES`, by name):
 - ``multikey`` — Yang et al. (:mod:`hefl.secagg.multikey`): ⌈n/k⌉ + 2 ciphertexts per client,
   each client under its own key, only the server decrypts, the lone client aborts.
 
-Key ownership in the Paillier baselines: the server holds the Paillier key pair (as hefl's
+The Paillier baselines use hefl's engine (:mod:`hefl.crypto`: DJN short-exponent encryption of
+residues, CRT decryption in parallel batches) through its raw residue API, on the quantised
+coordinates. Key ownership: the server holds the Paillier key pair (as hefl's
 computing party does), so they measure the cost of encrypting, aggregating and decrypting but do
 not hide individual vectors from the server. PCFL splits the key among the clients with threshold
 secret sharing (extra partial decryptions on top of these costs) and BatchCrypt lets the clients
@@ -41,9 +43,14 @@ import gmpy2
 import numpy as np
 from gmpy2 import mpz
 
-from hefl.errors import ConfigError, SerializationError
-from hefl.secagg import _paillier
-from hefl.secagg.errors import ProtocolError, RoundRestartRequired
+from hefl.crypto.keys import PrivateKey, PublicKey, generate_keypair
+from hefl.errors import (
+    ConfigError,
+    InsecureKeyWarning,
+    ProtocolError,
+    RoundRestartRequired,
+    SerializationError,
+)
 from hefl.secagg.multikey import (
     DEFAULT_KAPPA1,
     DEFAULT_Q_BITS,
@@ -228,25 +235,32 @@ class _PaillierScheme(SecureAggregationScheme):
         super().__init__(quantiser)
         self.key_bits = key_bits
         self.allow_insecure = allow_insecure
-        self.backend = _paillier.paillier_backend()
-        self._pub: Any = None
-        self._priv: Any = None
+        self._pub: PublicKey | None = None
+        self._priv: PrivateKey | None = None
 
     def _keygen(self) -> None:
-        self._pub, self._priv = _paillier.generate_keypair(
-            self.key_bits, allow_insecure=self.allow_insecure
-        )
+        with warnings.catch_warnings():
+            if self.allow_insecure:
+                warnings.simplefilter("ignore", InsecureKeyWarning)
+            self._pub, self._priv = generate_keypair(
+                self.key_bits, allow_insecure=self.allow_insecure
+            )
+
+    def _keys(self) -> tuple[PublicKey, PrivateKey]:
+        if self._pub is None or self._priv is None:
+            raise ProtocolError(f"{self.name}: call setup(n_params, n_clients) first")
+        return self._pub, self._priv
 
     @property
     def _n(self) -> mpz:
-        return mpz(self._pub.n)
+        return self._keys()[0].n
 
     @property
     def _width(self) -> int:
         return int_width(int(self._n) ** 2)
 
     def _encrypt_all(self, client_id: int, residues: list[int]) -> bytes:
-        cts = [int(self._pub.encrypt_int(m)) for m in residues]
+        cts = self._keys()[0].encrypt_ints(residues)
         return encode_frame(
             self.MAGIC, self.round_index, self.attempt, client_id, [(cts, self._width)]
         )
@@ -268,9 +282,7 @@ class _PaillierScheme(SecureAggregationScheme):
         return acc
 
     def _decrypt(self, cts: list[mpz]) -> list[int]:
-        if hasattr(self._priv, "decrypt_ints"):
-            return [int(m) for m in self._priv.decrypt_ints(cts)]
-        return [int(self._priv.decrypt_int(c)) for c in cts]
+        return [int(m) for m in self._keys()[1].decrypt_ints(cts)]
 
     def message_size(self) -> int:
         return frame_size([(self.ciphertexts_per_client(), self._width)])
@@ -296,7 +308,7 @@ class PerElementPaillierScheme(_PaillierScheme):
             n_clients,
             n_params,
             self.message_size(),
-            {"key_bits": self.key_bits, "backend": self.backend},
+            {"key_bits": self.key_bits},
         )
 
     def client_encrypt(self, client_id: int, vector: np.ndarray) -> bytes:
@@ -338,7 +350,7 @@ class PackedPaillierScheme(_PaillierScheme):
             n_clients,
             self.ciphertexts_per_client(),
             self.message_size(),
-            {"key_bits": self.key_bits, "backend": self.backend, "slots": k},
+            {"key_bits": self.key_bits, "slots": k},
         )
 
     def ciphertexts_per_client(self) -> int:

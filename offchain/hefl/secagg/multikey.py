@@ -108,15 +108,18 @@ import gmpy2
 import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from eth_utils import keccak
 from gmpy2 import mpz
 
-from hefl.errors import ConfigError, InsecureParameterError, SerializationError
-from hefl.secagg.errors import (
+from hefl.canonical import canonical_json, keccak256
+from hefl.crypto.multiexp import fixed_base_powers
+from hefl.errors import (
+    ConfigError,
     DecryptionError,
+    InsecureParameterError,
     LoneClientError,
     ProtocolError,
     RoundRestartRequired,
+    SerializationError,
 )
 from hefl.secagg.quantise import Quantiser
 from hefl.secagg.wire import decode_frame, encode_frame, frame_size, int_width
@@ -175,48 +178,6 @@ def _check_sizes(kappa1: int, q_bits: int, allow_insecure: bool) -> None:
             "for tests and benchmarks only",
             stacklevel=3,
         )
-
-
-#: Window (bits per digit) of the fixed-base table used by Dec.
-COMB_WINDOW = 6
-
-
-def fixed_base_powers(
-    base: int, exponents: Sequence[int], modulus: int, exp_bits: int
-) -> list[mpz]:
-    """base^e mod modulus for many e < 2^exp_bits with one fixed-base comb table.
-
-    Table rows hold base^{d·2^{w·i}} for digits d < 2^w (w = :data:`COMB_WINDOW`); each power
-    then costs ⌈exp_bits/w⌉ multiplications instead of a full exponentiation. Dec uses it for
-    lift(d/T)^{−α_j} over the u segments (one base, u exponents).
-    """
-    w = COMB_WINDOW
-    rows = (exp_bits + w - 1) // w
-    mod = mpz(modulus)
-    table = []
-    b = mpz(base) % mod
-    for _ in range(rows):
-        row = [mpz(1), b]
-        for _ in range(2, 1 << w):
-            row.append(row[-1] * b % mod)
-        table.append(row)
-        b = row[-1] * b % mod  # base^{2^{w(i+1)}}
-    mask = (1 << w) - 1
-    out = []
-    for e in exponents:
-        e = int(e)
-        if not 0 <= e < (1 << (rows * w)):
-            raise ConfigError(f"exponent of {e.bit_length()} bits exceeds the table's {exp_bits}")
-        acc = mpz(1)
-        i = 0
-        while e:
-            d = e & mask
-            if d:
-                acc = acc * table[i][d] % mod
-            e >>= w
-            i += 1
-        out.append(acc)
-    return out
 
 
 # --- the group (p, q, G, g) ---------------------------------------------------------------------
@@ -489,11 +450,11 @@ class SysPara:
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys, no spaces): :meth:`fingerprint` hashes exactly this."""
-        return json.dumps(self.to_json_dict(), sort_keys=True, separators=(",", ":"))
+        return canonical_json(self.to_json_dict()).decode("utf-8")
 
     def fingerprint(self) -> bytes:
         """keccak256 of the canonical JSON: identifies SysPara on the ledger."""
-        return keccak(self.to_json().encode())
+        return keccak256(canonical_json(self.to_json_dict()))
 
     @classmethod
     def from_json(cls, text: str, *, allow_insecure: bool = False) -> SysPara:

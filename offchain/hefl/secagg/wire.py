@@ -25,19 +25,16 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from eth_utils import keccak
-
+from hefl.canonical import DIGEST_BYTES, keccak256
 from hefl.errors import SerializationError
 
 FORMAT_VERSION = 1
-DIGEST_BYTES = 32
 _HEAD = struct.Struct(">4sBQIIB")
 _GROUP = struct.Struct(">IH")
 
 
-def message_hash(message: bytes) -> bytes:
-    """keccak256 of a whole client message: what the ledger records for it."""
-    return keccak(message)
+#: keccak256 of a whole client message: what the ledger records for it.
+message_hash = keccak256
 
 
 def aggregate_commitment(round_index: int, message_hashes: Sequence[bytes], total: bytes) -> bytes:
@@ -46,7 +43,7 @@ def aggregate_commitment(round_index: int, message_hashes: Sequence[bytes], tota
     A commitment to the round's inputs and its decrypted sum that the lead can store on the ledger.
     """
     body = round_index.to_bytes(8, "big") + b"".join(sorted(message_hashes)) + total
-    return keccak(body)
+    return keccak256(body)
 
 
 @dataclass(frozen=True)
@@ -95,7 +92,7 @@ def encode_frame(
                 f"an integer does not fit in {width} bytes; it is not a valid residue"
             ) from exc
     body = b"".join(parts)
-    return body + keccak(body)
+    return body + keccak256(body)
 
 
 def decode_frame(
@@ -137,7 +134,7 @@ def decode_frame(
         raise SerializationError(
             f"message is {kind}: {len(data)} bytes where its header announces {expected_len}"
         )
-    if keccak(data[:-DIGEST_BYTES]) != data[-DIGEST_BYTES:]:
+    if keccak256(data[:-DIGEST_BYTES]) != data[-DIGEST_BYTES:]:
         raise SerializationError(
             "message digest mismatch: the ciphertext was altered or corrupted in transit"
         )
