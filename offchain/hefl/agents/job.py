@@ -18,11 +18,11 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -34,13 +34,16 @@ from hefl.data import PreparedData, SplitConfig, load_dataset, prepare
 from hefl.errors import ConfigError, HeflError
 from hefl.learning import linear
 from hefl.learning.paillier import FixedPointConfig
-from hefl.learning.registry import STRATEGY_NAMES, build_strategy
+from hefl.learning.registry import STRATEGY_NAMES, StrategyName, build_strategy, strategy_spec
 from hefl.learning.strategy import LearningConfig, LocalUpdate, Strategy
 
 log = logging.getLogger(__name__)
 
-#: Version of the configuration document committed on chain and of history.json.
-DOCUMENT_FORMAT = 1
+#: Version of the configuration document committed on chain (2: one shape for both modes).
+DOCUMENT_FORMAT = 2
+#: How a job runs: every agent in one process (:class:`InProcessJob`), or each agent its own
+#: process (:mod:`hefl.agents.network`).
+JobMode = Literal["in-process", "multi-process"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,8 @@ class JobConfig:
         split: sampling, split and partition across participants.
         learning: η, ridge γ, update mode.
         fixed_point: the encrypted model's fixed-point budget.
-        strategy: ``"paillier"`` (the paper) or ``"plain"`` (the unencrypted reference).
+        strategy: a name of :data:`hefl.learning.registry.STRATEGIES`: ``"paillier"`` (the
+            paper), ``"plain"`` (the unencrypted reference) or ``"secagg-…"``.
         key_bits: Paillier modulus size.
         allow_insecure_keys: permit keys below 2048 bits (tests, benchmarks).
         workers: processes for the participants' updates (1: in this process).
@@ -67,7 +71,7 @@ class JobConfig:
     split: SplitConfig = field(default_factory=lambda: SplitConfig(n_samples=None))
     learning: LearningConfig = field(default_factory=LearningConfig)
     fixed_point: FixedPointConfig = field(default_factory=FixedPointConfig)
-    strategy: str = "paillier"
+    strategy: StrategyName = "paillier"
     key_bits: int = 2048
     allow_insecure_keys: bool = False
     workers: int = 2
@@ -86,11 +90,7 @@ class JobConfig:
 
     def scheme_options(self) -> dict[str, Any]:
         """Options of a secure-aggregation scheme: its key size, and leave to insecure sizes."""
-        if self.strategy == "secagg-multikey":
-            return {"kappa1": self.key_bits, "allow_insecure": self.allow_insecure_keys}
-        if self.strategy in ("secagg-paillier", "secagg-packed-paillier"):
-            return {"key_bits": self.key_bits, "allow_insecure": self.allow_insecure_keys}
-        return {}
+        return strategy_spec(self.strategy).scheme_options(self.key_bits, self.allow_insecure_keys)
 
 
 @dataclass(frozen=True)
@@ -121,16 +121,29 @@ class JobResult:
 
 
 def config_document(
-    config: JobConfig, strategy: Strategy, data: PreparedData, initial_model_hash: bytes
+    mode: JobMode,
+    strategy: Strategy,
+    data_sizes: Sequence[int],
+    model_size: int,
+    initial_model_hash: bytes,
+    *,
+    job: Mapping[str, Any] | None = None,
+    schedule: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The job's public configuration: hyper-parameters, initial encrypted model, key size and
-    data split. Its canonical JSON bytes are stored in the blob store; their hash goes on chain."""
+    """The job's public configuration, the same fields in both modes: how it runs, the scheme's
+    public parameters (hyper-parameters, key size, fixed point), |w|, the |D_i|, the initial
+    (encrypted) model's hash, and what defines the rounds — the in-process job's
+    :class:`JobConfig` (``job``) or the multi-process job's fixed schedule (``schedule``); the
+    other is ``None``. Its canonical JSON bytes are stored in the blob store; their hash goes on
+    chain (``configHash``)."""
     return {
         "format": DOCUMENT_FORMAT,
-        "job": config.to_json(),
+        "mode": mode,
+        "job": None if job is None else dict(job),
         "strategy": strategy.describe(),
-        "model_size": data.model_size,
-        "data_sizes": list(data.sizes),
+        "model_size": int(model_size),
+        "data_sizes": [int(s) for s in data_sizes],
+        "schedule": None if schedule is None else dict(schedule),
         "initial_model_hash": "0x" + initial_model_hash.hex(),
     }
 
@@ -170,7 +183,7 @@ class InProcessJob:
         self.party_address, self.participant_addresses = accounts[0], accounts[1:]
 
         public_key = private_key = None
-        if config.strategy == "paillier":
+        if strategy_spec(config.strategy).needs_keypair:
             public_key, private_key = generate_keypair(
                 config.key_bits, allow_insecure=config.allow_insecure_keys
             )
@@ -185,19 +198,16 @@ class InProcessJob:
             model_size=self.data.model_size,
             scheme_options=config.scheme_options(),
         )
-        if party_strategy.parallel_updates:
-            # Participants hold the public material only (the strategy pickles without secrets).
-            participant_strategy = build_strategy(
-                config.strategy,
-                config.learning,
-                public_key=public_key,
-                fixed_point=config.fixed_point,
-            )
-        else:
-            participant_strategy = party_strategy
         self.initial_model = party_strategy.initial_model(self.data.model_size)
         initial_hash = blobs.put(self.initial_model)
-        self.document = config_document(config, party_strategy, self.data, initial_hash)
+        self.document = config_document(
+            "in-process",
+            party_strategy,
+            self.data.sizes,
+            self.data.model_size,
+            initial_hash,
+            job=config.to_json(),
+        )
         config_hash = blobs.put(canonical_json(self.document))
         key_hash = blobs.put(
             public_key_blob(public_key)
@@ -219,7 +229,7 @@ class InProcessJob:
             ParticipantAgent(
                 address,
                 part,
-                participant_strategy.for_participant(i),
+                party_strategy.for_participant(i),
                 ledger.as_sender(address),
                 blobs,
             )

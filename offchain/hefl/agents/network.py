@@ -38,7 +38,7 @@ from hefl.agents.identity import (
     create_agent,
     load_data,
 )
-from hefl.agents.job import canonical_json, public_key_blob
+from hefl.agents.job import canonical_json, config_document, public_key_blob
 from hefl.agents.roles import ComputingPartyAgent, ParticipantAgent
 from hefl.chain import (
     BlobStore,
@@ -52,8 +52,13 @@ from hefl.chain import (
 from hefl.crypto import PrivateKey, PublicKey, generate_keypair
 from hefl.errors import AgentError, ChainError, ConfigError, ContractRevertError
 from hefl.learning import linear
-from hefl.learning.paillier import FixedPointConfig, PaillierStrategy
-from hefl.learning.registry import strategy_from_description
+from hefl.learning.paillier import FixedPointConfig
+from hefl.learning.registry import (
+    StrategyName,
+    build_strategy,
+    strategy_from_description,
+    strategy_spec,
+)
 from hefl.learning.strategy import LearningConfig
 
 log = logging.getLogger("hefl.agents")
@@ -140,7 +145,7 @@ class JobFile:
             raise AgentError("the ledger's configuration hash does not match the job file")
         if identity is None:
             return
-        registry = {p.address: p for p in ledger.participants()}
+        registry = {str(p.address): p for p in ledger.participants()}
         me = registry.get(identity.address)
         if me is None:
             raise AgentError(f"{identity.address} is not a registered participant of this job")
@@ -169,12 +174,21 @@ def setup_job(
     key_bits: int = 2048,
     allow_insecure_keys: bool = False,
     fund_wei: int = 0,
+    strategy: StrategyName = "paillier",
 ) -> JobFile:
     """The party's side of setting up a job; writes ``party_dir/job.json`` and returns it."""
+    spec = strategy_spec(strategy)
+    if not (spec.multi_process and spec.needs_keypair):
+        raise ConfigError(
+            f"the multi-process mode cannot run the {strategy!r} strategy: its party must be "
+            "rebuilt from the job file and a Paillier key alone"
+        )
     sizes = [p.data_size for p in participants]
     models = {p.model_size for p in participants}
-    if any(s is None for s in sizes) or len(models) != 1 or None in models:
+    if None in sizes or None in models or len(models) != 1:
         raise ConfigError("every participant identity must state its data size and model size")
+    data_sizes = [int(s) for s in sizes if s is not None]
+    (model_size,) = (int(m) for m in models if m is not None)
     identity = create_agent(party_dir, password)
     party = chain.add_keystore(party_dir / KEYSTORE, password)
     if fund_wei:
@@ -185,22 +199,27 @@ def setup_job(
             chain.transact({"from": funder, "to": address, "value": fund_wei})
     public_key, private_key = generate_keypair(key_bits, allow_insecure=allow_insecure_keys)
     private_key.save(party_dir / PAILLIER_KEY)
-    strategy = PaillierStrategy(public_key, learning, fixed_point, private_key=private_key)
-    model_size = int(models.pop())  # type: ignore[arg-type]
-    initial_hash = blobs.put(strategy.initial_model(model_size))
-    document = {
-        "format": JOB_FORMAT,
-        "mode": "multi-process",
-        "strategy": strategy.describe(),
-        "model_size": model_size,
-        "data_sizes": sizes,
-        "schedule": asdict(schedule),
-        "initial_model_hash": "0x" + initial_hash.hex(),
-    }
+    party_strategy = build_strategy(
+        strategy,
+        learning,
+        public_key=public_key,
+        private_key=private_key,
+        fixed_point=fixed_point,
+        sizes=data_sizes,
+    )
+    initial_hash = blobs.put(party_strategy.initial_model(model_size))
+    document = config_document(
+        "multi-process",
+        party_strategy,
+        data_sizes,
+        model_size,
+        initial_hash,
+        schedule=asdict(schedule),
+    )
     config_hash = blobs.put(canonical_json(document))
     key_hash = blobs.put(public_key_blob(public_key))
     ledger = deploy_ledger(
-        chain, party, [p.address for p in participants], sizes, key_hash, config_hash
+        chain, party, [p.address for p in participants], data_sizes, key_hash, config_hash
     )
     job = JobFile(chain.chain_id, ledger.address, int(public_key.n), document)
     job.save(party_dir / JOB_FILE)
@@ -277,11 +296,8 @@ class PartyDaemon:
         if private_key.public_key != job.public_key:
             raise AgentError("the party's Paillier key is not the job's key")
         job.check(ledger)
-        description = job.config["strategy"]
-        public = strategy_from_description(description, job.public_key)
-        assert isinstance(public, PaillierStrategy)
-        strategy = PaillierStrategy(
-            job.public_key, public.config, public.fixed_point, private_key=private_key
+        strategy = strategy_from_description(
+            job.config["strategy"], job.public_key, private_key=private_key
         )
         self.agent = ComputingPartyAgent(strategy, ledger, blobs)
         self.ledger, self.blobs, self.job = ledger, blobs, job

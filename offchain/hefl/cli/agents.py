@@ -30,6 +30,7 @@ from hefl.chain import LedgerClient, LocalBlobStore, connect_rpc
 from hefl.data import DATASET_NAMES, SplitConfig, load_dataset, prepare
 from hefl.errors import ConfigError
 from hefl.learning.paillier import FixedPointConfig
+from hefl.learning.registry import STRATEGIES
 from hefl.learning.strategy import UPDATE_MODES, LearningConfig
 
 #: Ether (in wei) sent by ``--fund`` to the party and each participant from the node's account.
@@ -59,6 +60,12 @@ def register(subparsers: Any) -> None:
     setup.add_argument("--deadline", type=float, default=60.0, help="submission deadline, s")
     setup.add_argument("--eta", type=float, default=0.05)
     setup.add_argument("--mode", choices=UPDATE_MODES, default="fused")
+    setup.add_argument(
+        "--strategy",
+        choices=[spec.name for spec in STRATEGIES.values() if spec.multi_process],
+        default="paillier",
+        help="the strategies whose party runs from the job file and its key alone",
+    )
     setup.add_argument("--key-bits", type=int, default=2048)
     setup.add_argument("--fund", action="store_true", help="fund the accounts from the node")
     setup.set_defaults(func=run_party_setup)
@@ -147,6 +154,7 @@ def run_party_setup(args: argparse.Namespace) -> int:
         fixed_point=FixedPointConfig(),
         key_bits=args.key_bits,
         fund_wei=FUND_WEI if args.fund else 0,
+        strategy=args.strategy,
     )
     print(json.dumps({"ledger": job.ledger, "chain_id": job.chain_id, "job": str(args.dir)}))
     return 0

@@ -56,7 +56,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from scipy.optimize import brentq
@@ -67,7 +67,13 @@ from hefl.errors import ConfigError, SolverError
 
 TimeLimit = Literal["total", "per_round"]
 #: The accepted readings of ξ (see the module docstring).
-TIME_LIMITS: tuple[str, ...] = ("total", "per_round")
+TIME_LIMITS: tuple[TimeLimit, ...] = get_args(TimeLimit)
+#: How one round's frequencies were found: the closed form, clipped by C2/the caps, or given.
+Regime = Literal["interior", "coupling", "fixed"]
+#: How G* was found for one τ.
+SolveMethod = Literal["closed-form", "bisection", "time-limit", "fixed"]
+#: Which constraint caps G*.
+LimitedBy = Literal["energy", "time"]
 
 #: Relative slack when testing a clipped interval or a budget against rounding noise.
 _RTOL: float = 1e-12
@@ -104,7 +110,7 @@ class RoundSolution:
     energy: float
     learning_time: float
     consensus_time: float
-    regime: str
+    regime: Regime
 
 
 @dataclass(frozen=True)
@@ -123,8 +129,8 @@ class TauSolution:
     tau: int
     rounds_real: float
     rounds: int
-    limited_by: str
-    method: str
+    limited_by: LimitedBy
+    method: SolveMethod
     round: RoundSolution | None
 
 
@@ -179,7 +185,7 @@ class OptimiseResult:
     deadline: float = math.nan
     bound: float = math.inf
     bound_denominator: float = math.nan
-    time_limit: str = "total"
+    time_limit: TimeLimit = "total"
     candidates: tuple[TauCandidate, ...] = ()
 
 
@@ -198,13 +204,13 @@ def _check_positive(name: str, value: float) -> float:
     return float(value)
 
 
-def _check_time_limit(time_limit: str) -> str:
+def _check_time_limit(time_limit: str) -> TimeLimit:
     if time_limit not in TIME_LIMITS:
         raise SolverError(
             f"time_limit must be one of {TIME_LIMITS}, got {time_limit!r} (there is no 'none': "
             "without a deadline the optimal frequencies tend to zero and the rounds to infinity)"
         )
-    return time_limit
+    return time_limit  # type: ignore[return-value]  # checked against TIME_LIMITS above
 
 
 # --- one round ----------------------------------------------------------------------------------
@@ -230,7 +236,7 @@ def min_round_energy(model: CostModel, tau: int, deadline: float) -> RoundSoluti
     b = d2
     s_star = a * d / (a + b)
     s = min(max(s_star, s_lo), s_hi)
-    regime = "interior" if s == s_star else "coupling"
+    regime: Regime = "interior" if s == s_star else "coupling"
     local = tau * d1 / s
     aggregation = d2 / (d - s)
     consensus = np.outer(c / d, np.ones(model.consensus_cycles.shape[1]))
@@ -377,14 +383,14 @@ def solve_tau(
         rounds = _whole_rounds(real)
         while rounds > 0 and rounds * sol.energy > energy:
             rounds -= 1
-        method = "closed-form" if sol.regime == "interior" else "bisection"
+        method: SolveMethod = "closed-form" if sol.regime == "interior" else "bisection"
         return TauSolution(tau, real, rounds, "energy", method, sol if rounds > 0 else None)
 
     # total: deadline ξ/G.
     d_min = min_deadline(model, tau)
     g_time = xi / d_min
     g_cf = closed_form_rounds(model, tau, energy, xi)
-    real: float
+    limited_by: LimitedBy
     if g_cf <= g_time and (
         (probe := min_round_energy(model, tau, xi / g_cf)) is not None
         and probe.regime == "interior"

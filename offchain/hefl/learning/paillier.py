@@ -123,6 +123,10 @@ class PaillierStrategy(Strategy):
         state["_private_key"] = None
         return state
 
+    def for_participant(self, index: int) -> PaillierStrategy:
+        """Participants hold the public key only (the instance pickles without the secret)."""
+        return PaillierStrategy(self.public_key, self.config, self.fixed_point)
+
     def describe(self) -> dict[str, object]:
         return {
             "strategy": self.name,

@@ -20,6 +20,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -27,7 +28,17 @@ from hefl.data.prepare import Part
 from hefl.errors import ConfigError
 from hefl.learning.estimates import Estimates, EstimateSettings
 
-UPDATE_MODES = ("fused", "literal")
+#: How τ local steps are computed: as one affine map, or Eqs. 6–9 step by step.
+UpdateMode = Literal["fused", "literal"]
+UPDATE_MODES: tuple[UpdateMode, ...] = get_args(UpdateMode)
+
+
+def update_mode(value: object) -> UpdateMode:
+    """``value`` as an :data:`UpdateMode`; :class:`ConfigError` naming the modes otherwise."""
+    for mode in UPDATE_MODES:
+        if value == mode:
+            return mode
+    raise ConfigError(f"update mode {value!r} unknown; use one of {UPDATE_MODES}")
 
 
 @dataclass(frozen=True)
@@ -43,7 +54,7 @@ class LearningConfig:
 
     eta: float = 0.001
     ridge: float = 0.0
-    mode: str = "fused"
+    mode: UpdateMode = "fused"
     estimates: EstimateSettings = field(default_factory=EstimateSettings)
 
     def __post_init__(self) -> None:
@@ -51,8 +62,7 @@ class LearningConfig:
             raise ConfigError(f"learning rate eta must be > 0, got {self.eta}")
         if self.ridge < 0:
             raise ConfigError(f"ridge γ must be ≥ 0, got {self.ridge}")
-        if self.mode not in UPDATE_MODES:
-            raise ConfigError(f"update mode {self.mode!r} unknown; use one of {UPDATE_MODES}")
+        update_mode(self.mode)
 
 
 @dataclass(frozen=True)
@@ -126,7 +136,9 @@ class Strategy(ABC):
         return  # every τ is possible unless a scheme says otherwise
 
     def for_participant(self, index: int) -> Strategy:
-        """The instance participant ``index`` uses (this one, unless a scheme keys per client)."""
+        """The instance participant ``index`` uses: one without the computing party's secrets,
+        and per client where a scheme keys per client (this one, unless a scheme says otherwise).
+        """
         return self
 
     def check_aggregate(
