@@ -74,3 +74,32 @@ def test_a_wrong_url_fails_at_once():
     with pytest.raises(ChainError, match="cannot reach an Ethereum node"):
         connect_rpc(f"http://127.0.0.1:{free_port()}")
     assert time.monotonic() - started < 5
+
+
+def test_a_transaction_that_reverts_after_its_simulation_passed_is_decoded_by_name(
+    anvil_chain, monkeypatch
+):
+    """The state changed between simulation and mining (here: the simulation is skipped, as if
+    it had run on the state before another vote finalised the round). The mined revert is named,
+    not "reverted … although its simulation passed"."""
+    from hefl.errors import ContractRevertError
+
+    party, *participants = anvil_chain.accounts_for(4)
+    ledger = deploy_ledger(anvil_chain, party, participants, [1, 2, 3], b"\x01" * 32, b"\x02" * 32)
+    ledger.open_round(0, 5, b"\x03" * 32)
+    voter = ledger.as_sender(participants[0])
+    real_call = anvil_chain.w3.eth.call
+    calls = []
+
+    def passes_once(*args, **kwargs):  # the stale simulation: it passes
+        calls.append(args)
+        if len(calls) == 1:
+            return b""
+        return real_call(*args, **kwargs)
+
+    monkeypatch.setattr(anvil_chain.w3.eth, "call", passes_once)
+    monkeypatch.setattr(anvil_chain.w3.eth, "estimate_gas", lambda *a, **k: 100_000)
+    with pytest.raises(ContractRevertError) as caught:
+        voter.attest(0, b"\x05" * 32)  # round 0 is Open, not Aggregated
+    assert caught.value.error_name == "RoundNotAggregated"
+    assert caught.value.error_args[0] == 0

@@ -209,11 +209,30 @@ class Chain:
                 f"sending a transaction from {params['from']} failed: {error}"
             ) from error
         if int(receipt["status"]) != 1:
+            decoded = self._replay_revert(params, int(receipt["blockNumber"]), on_revert)
+            if decoded is not None:
+                raise decoded
             raise ChainError(
                 f"transaction {HexBytes(receipt['transactionHash']).to_0x_hex()} reverted in block "
                 f"{receipt['blockNumber']} although its simulation passed (state changed between?)"
             )
         return receipt
+
+    def _replay_revert(
+        self, params: Mapping[str, Any], block: int, on_revert: RevertHook | None
+    ) -> ContractRevertError | None:
+        """Why a mined transaction reverted: replay it as a call on the state of its block and
+        decode the revert by name (e.g. a vote that arrived after the round was final reverts
+        with ``RoundNotAggregated(2, Finalised)``: the state changed between simulation and
+        mining)."""
+        if on_revert is None or "to" not in params:
+            return None
+        call = {k: v for k, v in params.items() if k in ("from", "to", "data", "value")}
+        try:
+            self.w3.eth.call(call, block)  # type: ignore[arg-type]
+        except Exception as error:
+            return on_revert(error)
+        return None
 
     def _send(self, params: dict[str, Any]) -> HexBytes:
         sender = params["from"]
