@@ -27,6 +27,7 @@ from typing import Any, Literal
 import numpy as np
 
 from hefl.agents.roles import ComputingPartyAgent, ParticipantAgent, Vote
+from hefl.canonical import canonical_json
 from hefl.chain import BlobStore, Chain, DeploymentRecord, LedgerClient, deploy_ledger
 from hefl.control import Controller, JobInfo, RoundPlan, RoundReport
 from hefl.crypto import PublicKey, generate_keypair
@@ -146,10 +147,6 @@ def config_document(
         "schedule": None if schedule is None else dict(schedule),
         "initial_model_hash": "0x" + initial_model_hash.hex(),
     }
-
-
-def canonical_json(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
 
 def public_key_blob(public_key: PublicKey) -> bytes:

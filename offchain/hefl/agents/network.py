@@ -38,8 +38,9 @@ from hefl.agents.identity import (
     create_agent,
     load_data,
 )
-from hefl.agents.job import canonical_json, config_document, public_key_blob
+from hefl.agents.job import config_document, public_key_blob
 from hefl.agents.roles import ComputingPartyAgent, ParticipantAgent
+from hefl.canonical import canonical_json
 from hefl.chain import (
     BlobStore,
     Chain,

@@ -13,14 +13,11 @@ import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from eth_utils import keccak
-
+from hefl.canonical import keccak256
 from hefl.errors import BlobIntegrityError, BlobNotFoundError, BlobStoreError, ConfigError
 
-
-def blob_hash(data: bytes) -> bytes:
-    """keccak256 of ``data``: the blob's key and its on-chain hash (32 bytes)."""
-    return keccak(data)
+#: keccak256 of a blob's bytes: its key in the store and its on-chain hash (32 bytes).
+blob_hash = keccak256
 
 
 def _key(blob_id: bytes | str) -> bytes:

@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 
 from hefl.agents.identity import KEYSTORE, PAILLIER_KEY, create_agent
-from hefl.agents.job import canonical_json, public_key_blob
+from hefl.agents.job import public_key_blob
 from hefl.agents.network import JOB_FILE, JOB_FORMAT, JobFile
+from hefl.canonical import canonical_json
 from hefl.chain import Chain, DeploymentRecord, LocalBlobStore, deploy_ledger
 from hefl.control import CONTROLLERS, FixedTauController
 from hefl.crypto import generate_keypair

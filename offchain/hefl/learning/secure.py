@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hefl.crypto import keccak256
+from hefl.canonical import canonical_json, keccak256
 from hefl.data.prepare import Part
 from hefl.errors import ConfigError, LearningError, SerializationError
 from hefl.learning import linear
@@ -148,7 +148,7 @@ class SecureAggregationStrategy(Strategy):
             "included_size": int(sum(sizes)),
             "sum": [float(v) for v in total],
         }
-        return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+        return canonical_json(document)
 
     def _read_transcript(self, aggregate: bytes) -> dict[str, object]:
         try:

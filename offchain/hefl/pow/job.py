@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from hefl.canonical import canonical_json
 from hefl.chain import BlobStore, Chain
 from hefl.chain.pow_ledger import PowLedgerClient, deploy_pow_ledger
 from hefl.data.images import IMAGE_DATASETS, load_images, split_owners
@@ -48,7 +49,6 @@ from hefl.pow.miner import RACES, Puzzle, Race, RaceOutcome
 from hefl.pow.model import (
     aggregate_step,
     block_model,
-    canonical_json,
     closed_form,
     default_alpha,
     local_gradient,

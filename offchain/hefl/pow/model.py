@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
+from hefl.canonical import canonical_json
 from hefl.errors import ConfigError
 from hefl.learning.blobs import pack_bundle, unpack_bundle
 from hefl.learning.plain import decode_plain_vector, encode_plain_vector
@@ -84,11 +84,6 @@ def closed_form(X: np.ndarray, y: np.ndarray, gamma: float) -> np.ndarray:
 def default_alpha(parts: Sequence[tuple[np.ndarray, np.ndarray]], gamma: float) -> float:
     """α = 1/(Σ_k ‖X_k‖_F² + 2γ) ≤ 1/λ_max(XᵀX + 2γI): a safe step from one number per owner."""
     return 1.0 / (sum(float(np.sum(X * X)) for X, _ in parts) + 2.0 * gamma)
-
-
-def canonical_json(document: Any) -> bytes:
-    """Sorted keys, no spaces: the bytes whose keccak256 goes on chain."""
-    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
 # --- block blobs ----------------------------------------------------------------------------------
