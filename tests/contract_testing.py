@@ -5,7 +5,11 @@ Imported as a plain module (``tests/`` is on ``sys.path`` through ``tests/confte
 - :func:`chain_fixtures` makes a test directory's chain fixtures: a real Anvil node for the
   session (:mod:`hefl.chain.anvil`; skipped with the reason when the binary is missing), the
   embedded eth-tester chain, and ``chain``, which runs each contract test on both;
-- :func:`h` and :class:`expect_revert` for contract tests;
+- :func:`h` and :class:`expect_revert` for contract tests; every revert :class:`expect_revert`
+  matched is recorded in :data:`TRIGGERED_ERRORS`, and :func:`error_coverage` makes the fixture
+  that checks, once a contract's test module has run, that the tests triggered every custom error
+  of the contract's ABI (with its arguments asserted): the list of covered errors is what the
+  tests did, not a list kept by hand;
 - :data:`needs_node` for the build tests.
 """
 
@@ -14,7 +18,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +28,7 @@ from eth_utils import keccak
 
 from hefl.chain import Chain, connect_embedded, connect_rpc
 from hefl.chain.anvil import find_anvil, start_anvil
+from hefl.chain.artifact import LedgerArtifact
 from hefl.errors import ChainError, ConfigError, ContractRevertError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -107,8 +113,22 @@ def h(label: str) -> bytes:
     return keccak(text=label)
 
 
+#: The custom errors :class:`expect_revert` saw, for the session: contract name -> error name ->
+#: whether some test asserted the error's arguments.
+TRIGGERED_ERRORS: defaultdict[str, dict[str, bool]] = defaultdict(dict)
+
+
+def _reverting_contract(error: ContractRevertError) -> str:
+    """The contract named by a decoded revert ("FLLedger reverted: NotParty(caller=…)")."""
+    contract, separator, _ = str(error).partition(" reverted: ")
+    return contract if separator else "?"
+
+
 class expect_revert:
-    """Context manager asserting a ContractRevertError with that name and (if given) args."""
+    """Context manager asserting a ContractRevertError with that name and (if given) args.
+
+    A matched revert is recorded in :data:`TRIGGERED_ERRORS` under the contract that reverted.
+    """
 
     def __init__(self, error_name: str, *error_args: object) -> None:
         self.error_name = error_name
@@ -123,4 +143,54 @@ class expect_revert:
         assert value.error_name == self.error_name, str(value)
         if self.error_args:
             assert value.error_args == self.error_args, str(value)
+        seen = TRIGGERED_ERRORS[_reverting_contract(value)]
+        seen[value.error_name] = seen.get(value.error_name, False) or bool(self.error_args)
         return True
+
+
+def uncovered_errors(contract: str, artifact: LedgerArtifact) -> list[str]:
+    """The custom errors of ``artifact``'s ABI the tests did not trigger through
+    :class:`expect_revert`, or triggered without asserting their arguments, as messages."""
+    seen = TRIGGERED_ERRORS.get(contract, {})
+    missing = []
+    for entry in artifact.abi:
+        if entry["type"] != "error":
+            continue
+        name = str(entry["name"])
+        if name not in seen:
+            missing.append(f"{name} never triggered")
+        elif entry.get("inputs") and not seen[name]:
+            missing.append(f"{name} triggered but its arguments never asserted")
+    return missing
+
+
+def error_coverage(contract: str, load: Callable[[], LedgerArtifact]) -> Any:
+    """A module-scoped autouse fixture: once the test module has run, every custom error of
+    ``contract``'s ABI (``load()``) was triggered by a test, arguments asserted.
+
+    Bind it to a name in the contract's test module::
+
+        error_coverage_check = error_coverage("FLLedger", load_artifact)
+
+    The check is made only when every test function of the module was selected (not under ``-k``
+    or a node id picking some of them) and no test failed (a failure already says what is wrong).
+    """
+
+    @pytest.fixture(scope="module", autouse=True)
+    def check_error_coverage(request: pytest.FixtureRequest) -> Iterator[None]:
+        yield
+        module = request.module
+        defined = {n for n, f in vars(module).items() if n.startswith("test") and callable(f)}
+        selected = {
+            getattr(item, "originalname", item.name)
+            for item in request.session.items
+            if getattr(item, "module", None) is module
+        }
+        if selected != defined or request.session.testsfailed or request.session.shouldfail:
+            return
+        missing = uncovered_errors(contract, load())
+        assert not missing, f"{contract}'s custom errors not covered by its tests: " + "; ".join(
+            missing
+        )
+
+    return check_error_coverage

@@ -1,6 +1,9 @@
 """FLLedger: every function's success path and every custom error, events checked with arguments.
 
-Runs once on the embedded chain (eth-tester/py-evm) and once on a real Anvil node.
+The module is the contract's specification: once it has run, every custom error of the ABI has
+been triggered with its arguments asserted (the list is what the tests did, recorded by
+``expect_revert``), and every transaction emits an event. Runs once on the embedded chain
+(eth-tester/py-evm) and once on a real Anvil node.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from chain_helpers import (
 )
 from eth_utils import keccak
 
+from contract_testing import error_coverage
 from hefl.chain import (
     ZERO_HASH,
     Chain,
@@ -31,34 +35,9 @@ from hefl.chain.fl_ledger import _ENUMS
 from hefl.chain.revert import RevertDecoder
 from hefl.errors import ChainError, ContractRevertError
 
-#: Every custom error of the contract; test_every_custom_error_is_covered checks it is the ABI's.
-COVERED_ERRORS = {
-    "NotParty",
-    "NotParticipant",
-    "NoParticipants",
-    "TooManyParticipants",
-    "LengthMismatch",
-    "ZeroAddress",
-    "DuplicateParticipant",
-    "PartyIsParticipant",
-    "ZeroDataSize",
-    "ZeroHash",
-    "ZeroTau",
-    "IterationRegressed",
-    "PreviousRoundPending",
-    "RoundNotFound",
-    "RoundNotOpen",
-    "RoundNotAggregated",
-    "AlreadySubmitted",
-    "NoSubmissions",
-    "AlreadyVoted",
-    "AggregateMismatch",
-    "DisputeMatchesCommitment",
-    "IncludedMismatch",
-    "DeadlineInPast",
-    "SubmissionClosed",
-    "SubmissionsStillOpen",
-}
+#: Once this module has run, every custom error of the ABI was triggered by a test above, with its
+#: arguments asserted (recorded by expect_revert; see contract_testing.error_coverage).
+error_coverage_check = error_coverage("FLLedger", load_artifact)
 
 
 def raw_deploy(
@@ -79,9 +58,46 @@ def raw_deploy(
     chain.transact({"from": party, "data": data}, on_revert=decoder.from_exception)
 
 
-def test_every_custom_error_is_covered() -> None:
-    names = {e["name"] for e in load_artifact().abi if e["type"] == "error"}
-    assert names == COVERED_ERRORS
+def test_every_state_change_has_an_event(deploy: Deployer, accounts: Sequence[str]) -> None:
+    abi = load_artifact().abi
+    events = {e["name"] for e in abi if e["type"] == "event"}
+    assert events == {
+        "LedgerCreated",
+        "ParticipantRegistered",
+        "RoundOpened",
+        "Submitted",
+        "AggregateCommitted",
+        "Attested",
+        "DisputeRaised",
+        "RoundFinalised",
+        "RoundDisputed",
+    }
+    # Every transaction of the ABI, run to each of its outcomes, emits an event; together they
+    # emit them all.
+    transactions = {
+        e["name"] for e in abi if e["type"] == "function" and e["stateMutability"] != "view"
+    }
+    ledger = deploy(3)  # n = 4, q = 3: two attestations finalise, two disputes decide
+    assert ledger.deploy_result is not None
+    results = {
+        "constructor": [ledger.deploy_result],
+        "openRound": [ledger.open_round(0, 10, h("w0"))],
+        "submit": [ledger.as_sender(accounts[i]).submit(0, h(f"m{i}")) for i in (1, 2, 3)],
+        "commitAggregate": [ledger.commit_aggregate(0, h("agg"))],
+        "attest": [ledger.as_sender(accounts[i]).attest(0, h("agg")) for i in (1, 2)],
+    }
+    results["openRound"].append(ledger.open_round(10, 10, h("w1")))
+    results["submit"].append(ledger.as_sender(accounts[1]).submit(1, h("m")))
+    results["commitAggregate"].append(ledger.commit_aggregate(1, h("bad")))
+    results["dispute"] = [ledger.as_sender(accounts[i]).dispute(1, h("good")) for i in (2, 3)]
+    assert set(results) == transactions | {"constructor"}
+    for name, outcomes in results.items():
+        for result in outcomes:
+            assert result.events, f"{name} changed the state without an event"
+    emitted = {
+        event for outcomes in results.values() for r in outcomes for event in r.event_names()
+    }
+    assert emitted == events
 
 
 # --- constructor ---------------------------------------------------------------------------------
