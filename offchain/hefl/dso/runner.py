@@ -28,6 +28,8 @@ from hefl.dso.protocol import REQUEST, RESPONSE, Message, OpCounts
 from hefl.dso.transport import InProcessTransport, Transport
 
 MessageHook = Callable[[Message], None]
+#: An agent's directory under a run's ``agents/``.
+AGENT_DIR = "agent-{}"
 
 
 def generate_keys(n: int, config: DsoConfig) -> list[PrivateKey]:
@@ -163,7 +165,10 @@ def _agent_process(
             config,
             problem.initial_state(index),
         )
-        agent = Agent(core, sk, public)
+        from hefl.dso.ledger import AgentFiles
+
+        files = AgentFiles(Path(agent_dir))
+        agent = Agent(core, sk, public, on_send=files.sent, on_receive=files.received)
         transport = ProcessTransport(inboxes)
         degree = len(core.neighbours)
         for k in range(config.iterations):
@@ -186,6 +191,7 @@ def _agent_process(
                         record.state_blob,
                     )
                 )
+        files.close()
         results.put(("done", index, agent.counts.to_json()))
     except Exception as error:  # reported to the parent, which raises it as a HeflError
         results.put(("error", index, f"{type(error).__name__}: {error}"))
@@ -213,7 +219,7 @@ def run_processes(
     keys = list(keys) if keys is not None else generate_keys(graph.n, config)
     dirs = {}
     for i, sk in enumerate(keys):
-        d = workdir / f"agent-{i}"
+        d = workdir / AGENT_DIR.format(i)
         d.mkdir(parents=True, exist_ok=True)
         sk.save(d / "key.json")
         sk.public_key.save(d / "public.json")
