@@ -342,7 +342,8 @@ class PowRaceJob:
             Aggregator(name, a, self.alpha, config.gamma)
             for name, a in zip(config.aggregators, agg_accounts, strict=True)
         ]
-        self.names = {n.address: n.name for n in [*self.owners, *self.aggregators]}
+        nodes: list[DataOwner | Aggregator] = [*self.owners, *self.aggregators]
+        self.names = {n.address: n.name for n in nodes}
         self.optimum = closed_form(self.data.X, self.data.y, config.gamma)
         rng = np.random.default_rng(config.seed)
         w0 = (

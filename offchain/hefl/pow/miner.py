@@ -55,7 +55,10 @@ def _keccak_factory() -> Callable[[bytes], Any]:
     except ImportError:
         from Crypto.Hash import keccak
 
-        return lambda data=b"": keccak.new(digest_bits=256, data=data)
+        def new(data: bytes = b"") -> Any:
+            return keccak.new(digest_bits=256, data=data)
+
+        return new
 
 
 _KECCAK = _keccak_factory()
