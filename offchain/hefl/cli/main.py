@@ -28,6 +28,7 @@ COMMANDS: tuple[str, ...] = (
     "experiment",
     "node",
     "agents",
+    "dso",
 )
 
 
