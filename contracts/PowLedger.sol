@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {IPowLedger} from "./IPowLedger.sol";
+
 /**
  * @title PowLedger
  * @notice The chain of the notes' four-node example: data owners (Alice, Bob) broadcast the hashes
@@ -32,30 +34,19 @@ pragma solidity 0.8.30;
  * the gradient blobs named here and the previous model (`hefl verify`).
  *
  * Storage. Membership: one slot per member (role and index) plus the member lists. Per round:
- * one slot per owner's gradient hash, three per block (winner, nonce and timestamp packed; model
- * hash; target). The round counter, the round's gradient count and the retarget window start share
- * one slot; the target another.
+ * one slot per data owner's gradient hash, three per block (the winner's aggregator index,
+ * nonce and timestamp packed; model hash; target). The round counter, the round's gradient count
+ * and the retarget window start share one slot; the target another. Timestamps are uint40, as in
+ * FLLedger.
+ *
+ * Code. The types, errors, events and external functions with their specification are in
+ * {IPowLedger}. Every check is a `_check…` function (the access rules behind thin modifiers).
  */
-contract PowLedger {
-    /// @notice Largest number of owners and of aggregators.
+contract PowLedger is IPowLedger {
+    /// @inheritdoc IPowLedger
     uint256 public constant MAX_MEMBERS = 64;
 
-    /// @notice What a registered account does. `None`: not registered.
-    enum Role {
-        None,
-        Owner,
-        Aggregator
-    }
-
-    /// @notice Which hash argument was zero, reported by {ZeroHash}.
-    enum HashField {
-        GenesisModel,
-        Config,
-        Gradient,
-        NewModel
-    }
-
-    /// @notice A registered account: its role and its index within that role's list.
+    /// @dev A registered account: its role and its index within that role's list.
     struct Member {
         Role role;
         uint8 index;
@@ -63,10 +54,11 @@ contract PowLedger {
 
     /// @dev Storage of one block: three slots.
     struct Block {
-        // slot 0
-        address winner;
+        // slot 0: the winner as its aggregator index + 1 (0: nobody, the genesis), so that it
+        // packs with the nonce and the timestamp
+        uint8 winner;
         uint64 nonce;
-        uint32 timestamp;
+        uint40 timestamp;
         // slot 1
         bytes32 modelHash;
         // slot 2
@@ -74,107 +66,28 @@ contract PowLedger {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Errors
-    // ------------------------------------------------------------------------------------------
-
-    /// @notice `account` is not a registered data owner.
-    error NotOwner(address account);
-    /// @notice `account` is not a registered aggregator.
-    error NotAggregator(address account);
-    /// @notice The constructor got no owners.
-    error NoOwners();
-    /// @notice The constructor got no aggregators.
-    error NoAggregators();
-    /// @notice More than {MAX_MEMBERS} owners or aggregators were given.
-    error TooManyMembers(uint256 count, uint256 max);
-    /// @notice The member at `index` of the owners followed by the aggregators is the zero address.
-    error ZeroAddress(uint256 index);
-    /// @notice `account` appears twice among the owners and aggregators.
-    error DuplicateMember(address account);
-    /// @notice The hash argument `field` was zero.
-    error ZeroHash(HashField field);
-    /// @notice The initial target must be at least 1 (no block could ever be valid otherwise).
-    error ZeroTarget();
-    /// @notice Retargeting every `interval` blocks needs a target block time above zero.
-    error ZeroBlockTime(uint32 interval);
-    /// @notice A gradient for round `round`, already closed; the open round is `current`.
-    error StaleRound(uint256 round, uint256 current);
-    /// @notice A gradient or block for round `round`, not open yet; the open round is `current`.
-    error FutureRound(uint256 round, uint256 current);
-    /// @notice `owner` already broadcast its gradient hash for round `round`.
-    error AlreadySubmitted(uint256 round, address owner);
-    /// @notice Block `round` was already mined by `winner` (round 0, the genesis, by nobody).
-    error RoundAlreadyMined(uint256 round, address winner);
-    /// @notice The block names `given` as the previous model, but block `round - 1` holds `expected`.
-    error PreviousHashMismatch(uint256 round, bytes32 expected, bytes32 given);
-    /// @notice Only `submitted` of the `required` owners' gradients are in for round `round`.
-    error GradientsIncomplete(uint256 round, uint256 submitted, uint256 required);
-    /// @notice The block's proof-of-work digest is not below the target: wrong nonce.
-    error InsufficientWork(uint256 round, bytes32 digest, uint256 target);
-
-    // ------------------------------------------------------------------------------------------
-    // Events
-    // ------------------------------------------------------------------------------------------
-
-    /// @notice The chain was created with genesis model hash `genesisModelHash`.
-    event PowLedgerCreated(
-        bytes32 genesisModelHash,
-        bytes32 configHash,
-        uint256 initialTarget,
-        uint32 targetBlockTime,
-        uint32 retargetInterval,
-        uint256 ownerCount,
-        uint256 aggregatorCount
-    );
-    /// @notice `account` was registered as `role` number `index`.
-    event MemberRegistered(address indexed account, Role role, uint256 index);
-    /// @notice `owner` broadcast the hash of its local gradient for round `round`.
-    event GradientSubmitted(
-        uint256 indexed round,
-        address indexed owner,
-        bytes32 gradientHash,
-        uint256 submitted
-    );
-    /// @notice `aggregator` mined block `round` (previous model -> new model) with `nonce`.
-    event BlockMined(
-        uint256 indexed round,
-        address indexed aggregator,
-        bytes32 previousModelHash,
-        bytes32 newModelHash,
-        uint64 nonce,
-        bytes32 digest,
-        uint256 target
-    );
-    /// @notice After block `round` the target moved from `oldTarget` to `newTarget`.
-    event TargetRetargeted(
-        uint256 indexed round,
-        uint256 oldTarget,
-        uint256 newTarget,
-        uint256 observedSeconds,
-        uint256 expectedSeconds
-    );
-
-    // ------------------------------------------------------------------------------------------
     // State
     // ------------------------------------------------------------------------------------------
 
-    /// @notice keccak256 of the job configuration blob (data, alpha, gamma, members, seeds).
+    /// @inheritdoc IPowLedger
     bytes32 public immutable configHash;
-    /// @notice Target block time T in seconds the retarget rule aims at.
+    /// @inheritdoc IPowLedger
     uint32 public immutable targetBlockTime;
-    /// @notice Retarget every k blocks; 0 keeps the target fixed.
+    /// @inheritdoc IPowLedger
     uint32 public immutable retargetInterval;
 
+    /// @dev The data owners, in the order their gradients are summed; the aggregators.
     address[] private _owners;
     address[] private _aggregators;
     mapping(address account => Member) private _members;
 
     /// @dev The open round t (1-based; the genesis is block 0).
     uint64 private _round;
-    /// @dev Number of owners' gradients in for the open round.
+    /// @dev Number of data owners' gradients in for the open round.
     uint64 private _gradientCount;
     /// @dev block.timestamp at the start of the current retarget window.
-    uint64 private _windowStart;
+    uint40 private _windowStart;
+    /// @dev The proof-of-work target of the open round.
     uint256 private _target;
 
     mapping(uint256 round => Block) private _blocks;
@@ -184,20 +97,23 @@ contract PowLedger {
     // Access rules
     // ------------------------------------------------------------------------------------------
 
-    /// @dev Only a registered data owner.
-    modifier onlyOwner() {
-        if (_members[msg.sender].role != Role.Owner) revert NotOwner(msg.sender);
+    /// @dev Only a registered data owner; see {_checkDataOwner}.
+    modifier onlyDataOwner() {
+        _checkDataOwner();
         _;
     }
 
-    /// @dev Only a registered aggregator.
+    /// @dev Only a registered aggregator; see {_checkAggregator}.
     modifier onlyAggregator() {
-        if (_members[msg.sender].role != Role.Aggregator) revert NotAggregator(msg.sender);
+        _checkAggregator();
         _;
     }
 
     /**
      * @notice Create the chain with its genesis block B_0 = w^0 and its members.
+     * @dev Reverts with {NoOwners}, {NoAggregators}, {TooManyMembers}, {ZeroHash}, {ZeroTarget},
+     * {ZeroBlockTime}, and for a member with {ZeroAddress} or {DuplicateMember}. Emits
+     * {MemberRegistered} for each member, then {PowLedgerCreated}.
      * @param owners_ the data owners, in the order aggregators sum their gradients
      * @param aggregators_ the aggregators racing for the blocks
      * @param genesisModelHash keccak256 of the initial model blob w^0 (nonzero)
@@ -215,20 +131,12 @@ contract PowLedger {
         uint32 targetBlockTime_,
         uint32 retargetInterval_
     ) {
-        if (owners_.length == 0) revert NoOwners();
-        if (aggregators_.length == 0) revert NoAggregators();
-        if (owners_.length > MAX_MEMBERS) revert TooManyMembers(owners_.length, MAX_MEMBERS);
-        if (aggregators_.length > MAX_MEMBERS) {
-            revert TooManyMembers(aggregators_.length, MAX_MEMBERS);
-        }
-        if (genesisModelHash == bytes32(0)) revert ZeroHash(HashField.GenesisModel);
-        if (configHash_ == bytes32(0)) revert ZeroHash(HashField.Config);
-        if (initialTarget == 0) revert ZeroTarget();
-        if (retargetInterval_ != 0 && targetBlockTime_ == 0) {
-            revert ZeroBlockTime(retargetInterval_);
-        }
+        _checkMemberCounts(owners_.length, aggregators_.length);
+        _checkHash(genesisModelHash, HashField.GenesisModel);
+        _checkHash(configHash_, HashField.Config);
+        _checkTargetRule(initialTarget, targetBlockTime_, retargetInterval_);
         for (uint256 i = 0; i < owners_.length; ++i) {
-            _register(owners_[i], Role.Owner, i, i);
+            _register(owners_[i], Role.DataOwner, i, i);
             _owners.push(owners_[i]);
         }
         for (uint256 i = 0; i < aggregators_.length; ++i) {
@@ -239,10 +147,10 @@ contract PowLedger {
         targetBlockTime = targetBlockTime_;
         retargetInterval = retargetInterval_;
         _blocks[0].modelHash = genesisModelHash;
-        _blocks[0].timestamp = uint32(block.timestamp);
+        _blocks[0].timestamp = uint40(block.timestamp);
         _blocks[0].target = initialTarget;
         _round = 1;
-        _windowStart = uint64(block.timestamp);
+        _windowStart = uint40(block.timestamp);
         _target = initialTarget;
         emit PowLedgerCreated(
             genesisModelHash,
@@ -259,19 +167,10 @@ contract PowLedger {
     // Transactions
     // ------------------------------------------------------------------------------------------
 
-    /**
-     * @notice Broadcast the hash of the caller's local gradient g_i^{t-1} for the open round t,
-     * computed at the model of block t - 1. Registered owners only, once per round.
-     * @dev Reverts with {StaleRound} for a closed round, {FutureRound} for one not yet open,
-     * {AlreadySubmitted} or {ZeroHash}.
-     * @param round the open round t
-     * @param gradientHash keccak256 of the gradient blob (nonzero)
-     */
-    function submitGradient(uint256 round, bytes32 gradientHash) external onlyOwner {
-        if (gradientHash == bytes32(0)) revert ZeroHash(HashField.Gradient);
-        uint256 current = _round;
-        if (round < current) revert StaleRound(round, current);
-        if (round > current) revert FutureRound(round, current);
+    /// @inheritdoc IPowLedger
+    function submitGradient(uint256 round, bytes32 gradientHash) external onlyDataOwner {
+        _checkHash(gradientHash, HashField.Gradient);
+        _checkGradientRound(round);
         if (_gradients[round][msg.sender] != bytes32(0)) {
             revert AlreadySubmitted(round, msg.sender);
         }
@@ -281,43 +180,24 @@ contract PowLedger {
         emit GradientSubmitted(round, msg.sender, gradientHash, submitted);
     }
 
-    /**
-     * @notice Propose block B_t: the new model hash with a proof of work. Registered aggregators
-     * only. The first valid block of a round wins it and opens round t + 1.
-     * @dev Reverts with {RoundAlreadyMined} for a round already won (a late block),
-     * {FutureRound}, {PreviousHashMismatch}, {ZeroHash}, {GradientsIncomplete} while some owner's
-     * gradient is missing, and {InsufficientWork} when the digest is not below the target.
-     * @param round the open round t
-     * @param previousModelHash hash of the model of block t - 1, which the block builds on
-     * @param newModelHash hash of the blob of w^t (nonzero)
-     * @param nonce the proof-of-work nonce
-     */
+    /// @inheritdoc IPowLedger
     function submitBlock(
         uint256 round,
         bytes32 previousModelHash,
         bytes32 newModelHash,
         uint64 nonce
     ) external onlyAggregator {
-        uint256 current = _round;
-        if (round < current) revert RoundAlreadyMined(round, _blocks[round].winner);
-        if (round > current) revert FutureRound(round, current);
-        bytes32 expected = _blocks[round - 1].modelHash;
-        if (previousModelHash != expected) {
-            revert PreviousHashMismatch(round, expected, previousModelHash);
-        }
-        if (newModelHash == bytes32(0)) revert ZeroHash(HashField.NewModel);
-        uint256 required = _owners.length;
-        if (_gradientCount != required) {
-            revert GradientsIncomplete(round, _gradientCount, required);
-        }
+        _checkBlockRound(round);
+        _checkPreviousModel(round, previousModelHash);
+        _checkHash(newModelHash, HashField.NewModel);
+        _checkGradientsComplete(round);
         uint256 target = _target;
-        bytes32 digest = _digest(round, previousModelHash, newModelHash, msg.sender, nonce);
-        if (uint256(digest) >= target) revert InsufficientWork(round, digest, target);
+        bytes32 digest = _checkWork(round, previousModelHash, newModelHash, nonce, target);
 
         Block storage b = _blocks[round];
-        b.winner = msg.sender;
+        b.winner = _members[msg.sender].index + 1;
         b.nonce = nonce;
-        b.timestamp = uint32(block.timestamp);
+        b.timestamp = uint40(block.timestamp);
         b.modelHash = newModelHash;
         b.target = target;
         _round = uint64(round + 1);
@@ -339,73 +219,67 @@ contract PowLedger {
     // Views
     // ------------------------------------------------------------------------------------------
 
-    /// @notice The data owners, in the order their gradients are summed.
+    /// @inheritdoc IPowLedger
     function owners() external view returns (address[] memory) {
         return _owners;
     }
 
-    /// @notice The aggregators.
+    /// @inheritdoc IPowLedger
     function aggregators() external view returns (address[] memory) {
         return _aggregators;
     }
 
-    /// @notice Role and index of `account` (role `None` and index 0 if not registered).
+    /// @inheritdoc IPowLedger
     function memberOf(address account) external view returns (Role role, uint256 index) {
         Member storage m = _members[account];
         return (m.role, m.index);
     }
 
-    /// @notice The open round t; blocks 0 .. t - 1 exist.
+    /// @inheritdoc IPowLedger
     function currentRound() external view returns (uint256) {
         return _round;
     }
 
-    /// @notice How many owners' gradients are in for the open round.
+    /// @inheritdoc IPowLedger
     function gradientCount() external view returns (uint256) {
         return _gradientCount;
     }
 
-    /// @notice The proof-of-work target the next block must beat.
+    /// @inheritdoc IPowLedger
     function currentTarget() external view returns (uint256) {
         return _target;
     }
 
-    /// @notice block.timestamp at which the current retarget window started.
-    function windowStart() external view returns (uint256) {
+    /// @inheritdoc IPowLedger
+    function windowStart() external view returns (uint40) {
         return _windowStart;
     }
 
-    /// @notice Hash of the model of the latest block (the head of the chain).
+    /// @inheritdoc IPowLedger
     function headModelHash() external view returns (bytes32) {
         return _blocks[_round - 1].modelHash;
     }
 
-    /**
-     * @notice Block `round`: its winner (zero for the genesis), nonce, timestamp, model hash and
-     * the target it met (the initial target for the genesis). Reverts with {FutureRound} for a
-     * block not mined yet.
-     */
-    function getBlock(
-        uint256 round
-    )
-        external
-        view
-        returns (address winner, uint64 nonce, uint32 timestamp, bytes32 modelHash, uint256 target)
-    {
+    /// @inheritdoc IPowLedger
+    function getBlock(uint256 round) external view returns (BlockView memory) {
         if (round >= _round) revert FutureRound(round, _round);
         Block storage b = _blocks[round];
-        return (b.winner, b.nonce, b.timestamp, b.modelHash, b.target);
+        return
+            BlockView({
+                winner: _winnerOf(round),
+                nonce: b.nonce,
+                timestamp: b.timestamp,
+                modelHash: b.modelHash,
+                target: b.target
+            });
     }
 
-    /// @notice The gradient hash `owner` broadcast for round `round` (zero if none).
+    /// @inheritdoc IPowLedger
     function getGradient(uint256 round, address owner) external view returns (bytes32) {
         return _gradients[round][owner];
     }
 
-    /**
-     * @notice The proof-of-work digest a block would have:
-     * keccak256(abi.encode(chainid, this, round, previousModelHash, newModelHash, aggregator, nonce)).
-     */
+    /// @inheritdoc IPowLedger
     function powDigest(
         uint256 round,
         bytes32 previousModelHash,
@@ -417,16 +291,110 @@ contract PowLedger {
     }
 
     // ------------------------------------------------------------------------------------------
+    // Checks
+    // ------------------------------------------------------------------------------------------
+
+    /// @dev Reverts with {NotDataOwner} unless the caller is a registered data owner.
+    function _checkDataOwner() internal view {
+        if (_members[msg.sender].role != Role.DataOwner) revert NotDataOwner(msg.sender);
+    }
+
+    /// @dev Reverts with {NotAggregator} unless the caller is a registered aggregator.
+    function _checkAggregator() internal view {
+        if (_members[msg.sender].role != Role.Aggregator) revert NotAggregator(msg.sender);
+    }
+
+    /// @dev Reverts with {ZeroHash}(`field`) if `hash` is zero.
+    function _checkHash(bytes32 hash, HashField field) internal pure {
+        if (hash == bytes32(0)) revert ZeroHash(field);
+    }
+
+    /// @dev The constructor's list lengths: {NoOwners}, {NoAggregators} or {TooManyMembers}.
+    function _checkMemberCounts(uint256 ownerCount, uint256 aggregatorCount) internal pure {
+        if (ownerCount == 0) revert NoOwners();
+        if (aggregatorCount == 0) revert NoAggregators();
+        if (ownerCount > MAX_MEMBERS) revert TooManyMembers(ownerCount, MAX_MEMBERS);
+        if (aggregatorCount > MAX_MEMBERS) revert TooManyMembers(aggregatorCount, MAX_MEMBERS);
+    }
+
+    /// @dev The constructor's proof-of-work parameters: {ZeroTarget} for an initial target of 0,
+    /// {ZeroBlockTime} for retargeting without a target block time.
+    function _checkTargetRule(
+        uint256 initialTarget,
+        uint32 blockTime,
+        uint32 interval
+    ) internal pure {
+        if (initialTarget == 0) revert ZeroTarget();
+        if (interval != 0 && blockTime == 0) revert ZeroBlockTime(interval);
+    }
+
+    /// @dev Member number `position` of the constructor's data owners followed by its
+    /// aggregators: reverts with {ZeroAddress} or {DuplicateMember}.
+    function _checkNewMember(address account, uint256 position) internal view {
+        if (account == address(0)) revert ZeroAddress(position);
+        if (_members[account].role != Role.None) revert DuplicateMember(account);
+    }
+
+    /// @dev A gradient must be for the open round: {StaleRound} before it, {FutureRound} after.
+    function _checkGradientRound(uint256 round) internal view {
+        uint256 current = _round;
+        if (round < current) revert StaleRound(round, current);
+        if (round > current) revert FutureRound(round, current);
+    }
+
+    /// @dev A block must be for the open round: {RoundAlreadyMined} (naming the winner) before
+    /// it, {FutureRound} after.
+    function _checkBlockRound(uint256 round) internal view {
+        uint256 current = _round;
+        if (round < current) revert RoundAlreadyMined(round, _winnerOf(round));
+        if (round > current) revert FutureRound(round, current);
+    }
+
+    /// @dev Block `round` must build on block `round - 1`: {PreviousHashMismatch} otherwise.
+    function _checkPreviousModel(uint256 round, bytes32 previousModelHash) internal view {
+        bytes32 expected = _blocks[round - 1].modelHash;
+        if (previousModelHash != expected) {
+            revert PreviousHashMismatch(round, expected, previousModelHash);
+        }
+    }
+
+    /// @dev Every data owner's gradient must be in: {GradientsIncomplete} otherwise.
+    function _checkGradientsComplete(uint256 round) internal view {
+        uint256 required = _owners.length;
+        if (_gradientCount != required) {
+            revert GradientsIncomplete(round, _gradientCount, required);
+        }
+    }
+
+    /// @dev The caller's block must beat `target`: returns its digest, reverts with
+    /// {InsufficientWork} if the digest is not below the target.
+    function _checkWork(
+        uint256 round,
+        bytes32 previousModelHash,
+        bytes32 newModelHash,
+        uint64 nonce,
+        uint256 target
+    ) internal view returns (bytes32 digest) {
+        digest = _digest(round, previousModelHash, newModelHash, msg.sender, nonce);
+        if (uint256(digest) >= target) revert InsufficientWork(round, digest, target);
+    }
+
+    // ------------------------------------------------------------------------------------------
     // Internals
     // ------------------------------------------------------------------------------------------
 
     /// @dev Register `account` as `role` number `index`; `position` is its place in the
-    /// constructor's owners-then-aggregators list, for {ZeroAddress}.
+    /// constructor's data-owners-then-aggregators list (checked by {_checkNewMember}).
     function _register(address account, Role role, uint256 index, uint256 position) private {
-        if (account == address(0)) revert ZeroAddress(position);
-        if (_members[account].role != Role.None) revert DuplicateMember(account);
+        _checkNewMember(account, position);
         _members[account] = Member(role, uint8(index));
         emit MemberRegistered(account, role, index);
+    }
+
+    /// @dev The aggregator that mined block `round` (zero for the genesis).
+    function _winnerOf(uint256 round) private view returns (address) {
+        uint8 winner = _blocks[round].winner;
+        return winner == 0 ? address(0) : _aggregators[winner - 1];
     }
 
     /// @dev The proof-of-work digest; see the contract's NatSpec.
@@ -472,7 +440,7 @@ contract PowLedger {
         }
         if (next == 0) next = 1;
         _target = next;
-        _windowStart = uint64(block.timestamp);
+        _windowStart = uint40(block.timestamp);
         emit TargetRetargeted(round, target, next, observed, expected);
     }
 }

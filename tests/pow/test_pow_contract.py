@@ -1,13 +1,17 @@
 """PowLedger: every function's success path and every custom error, events checked with arguments.
 
-Runs once on the embedded chain (eth-tester/py-evm) and once on a real Anvil node. The proof of
-work is recomputed in Python (:func:`hefl.pow.puzzle.pow_digest`) as an independent reference for
-the contract's ``powDigest`` and for the digest in ``BlockMined``.
+The module is the contract's specification: once it has run, every custom error of the ABI has
+been triggered with its arguments asserted (the list is what the tests did, recorded by
+``expect_revert``), and every transaction emits an event. Runs once on the embedded chain
+(eth-tester/py-evm) and once on a real Anvil node. The proof of work is recomputed in Python
+(:func:`hefl.pow.puzzle.pow_digest`) as an independent reference for the contract's
+``powDigest`` and for the digest in ``BlockMined``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from pow_helpers import (
@@ -22,6 +26,7 @@ from pow_helpers import (
     mine,
 )
 
+from contract_testing import error_coverage
 from hefl.chain import Chain, load_artifact
 from hefl.chain.artifact import load_pow_artifact
 from hefl.chain.fl_ledger import ZERO_HASH
@@ -43,35 +48,14 @@ from hefl.pow.puzzle import (
 
 ZERO_ADDRESS = "0x" + "00" * 20
 
-#: Every custom error of the contract; test_every_custom_error_is_covered checks it is the ABI's.
-COVERED_ERRORS = {
-    "NotOwner",
-    "NotAggregator",
-    "NoOwners",
-    "NoAggregators",
-    "TooManyMembers",
-    "ZeroAddress",
-    "DuplicateMember",
-    "ZeroHash",
-    "ZeroTarget",
-    "ZeroBlockTime",
-    "StaleRound",
-    "FutureRound",
-    "AlreadySubmitted",
-    "RoundAlreadyMined",
-    "PreviousHashMismatch",
-    "GradientsIncomplete",
-    "InsufficientWork",
-}
+#: Once this module has run, every custom error of the ABI was triggered by a test above, with its
+#: arguments asserted (recorded by expect_revert; see contract_testing.error_coverage).
+error_coverage_check = error_coverage("PowLedger", load_pow_artifact)
 
 
-def test_every_custom_error_is_covered() -> None:
-    names = {e["name"] for e in load_pow_artifact().abi if e["type"] == "error"}
-    assert names == COVERED_ERRORS
-
-
-def test_every_state_change_has_an_event() -> None:
-    events = {e["name"] for e in load_pow_artifact().abi if e["type"] == "event"}
+def test_every_state_change_has_an_event(deploy: PowDeployer, accounts: Sequence[str]) -> None:
+    abi = load_pow_artifact().abi
+    events = {e["name"] for e in abi if e["type"] == "event"}
     assert events == {
         "PowLedgerCreated",
         "MemberRegistered",
@@ -79,6 +63,30 @@ def test_every_state_change_has_an_event() -> None:
         "BlockMined",
         "TargetRetargeted",
     }
+    # Every transaction of the ABI, run to each of its outcomes, emits an event; together they
+    # emit them all.
+    transactions = {
+        e["name"] for e in abi if e["type"] == "function" and e["stateMutability"] != "view"
+    }
+    ledger = deploy(block_time=1, interval=2)  # block 2 retargets
+    assert ledger.deploy_result is not None
+    results: dict[str, list[Any]] = {"constructor": [ledger.deploy_result]}
+    for t in (1, 2):
+        results.setdefault("submitGradient", []).extend(
+            ledger.as_sender(owner).submit_gradient(t, h(f"g{t}{owner}")) for owner in accounts[1:3]
+        )
+        previous = ledger.head_model_hash()
+        results.setdefault("submitBlock", []).append(
+            mine(ledger, accounts[3], t, previous, h(f"w{t}"))
+        )
+    assert set(results) == transactions | {"constructor"}
+    for name, outcomes in results.items():
+        for result in outcomes:
+            assert result.events, f"{name} changed the state without an event"
+    emitted = {
+        event for outcomes in results.values() for r in outcomes for event in r.event_names()
+    }
+    assert emitted == events
 
 
 # --- constructor ---------------------------------------------------------------------------------
@@ -209,9 +217,9 @@ def test_submit_gradient(deploy: PowDeployer, accounts: Sequence[str]) -> None:
 def test_submit_gradient_rules(deploy: PowDeployer, accounts: Sequence[str]) -> None:
     ledger = deploy()
     alice = ledger.as_sender(accounts[1])
-    with expect_revert("NotOwner", accounts[3]):
+    with expect_revert("NotDataOwner", accounts[3]):
         ledger.as_sender(accounts[3]).submit_gradient(1, h("g"))
-    with expect_revert("NotOwner", accounts[0]):
+    with expect_revert("NotDataOwner", accounts[0]):
         ledger.as_sender(accounts[0]).submit_gradient(1, h("g"))
     with expect_revert("ZeroHash", PowHashField.GRADIENT):
         alice.submit_gradient(1, ZERO_HASH)

@@ -49,8 +49,8 @@ class PowHashField(enum.IntEnum):
 
 
 _ENUMS: dict[str, type[enum.IntEnum]] = {
-    "enum PowLedger.Role": Role,
-    "enum PowLedger.HashField": PowHashField,
+    "enum IPowLedger.Role": Role,
+    "enum IPowLedger.HashField": PowHashField,
 }
 
 
