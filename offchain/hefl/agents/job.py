@@ -2,10 +2,11 @@
 distinct Ethereum accounts, real transactions on a real chain, the participants' encrypted
 updates fanned out over a process pool.
 
-The loop is Algorithm 1 of the main paper with the controller deciding τ: open a round with the
+The loop is Algorithm 1 of the main paper (:func:`hefl.control.loop.run_rounds`, the same loop
+the plaintext simulation runs) with this module supplying the round: open a round with the
 global model's hash, let every participant run τ local steps and submit, commit the aggregate
-(Eq. 10), let every replica recompute it and attest (or dispute), decrypt, estimate φ̂ and ω̂, and
-ask the controller for the next round.
+(Eq. 10), let every replica recompute it and attest (or dispute), decrypt and estimate φ̂ and ω̂;
+the controller then plans the next round.
 
 Losses are measured by an *evaluator* outside the protocol: the pooled training data and the
 held-out test data, used only to report how learning goes (the paper's figures). No participant's
@@ -17,8 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,15 +28,23 @@ import numpy as np
 
 from hefl.agents.roles import ComputingPartyAgent, ParticipantAgent, Vote
 from hefl.canonical import canonical_json
-from hefl.chain import BlobStore, Chain, DeploymentRecord, LedgerClient, deploy_ledger
-from hefl.control import Controller, JobInfo, RoundPlan, RoundReport
+from hefl.chain import (
+    BlobStore,
+    Chain,
+    DeploymentRecord,
+    LedgerClient,
+    RoundStatus,
+    deploy_ledger,
+)
+from hefl.control import Controller, JobInfo, RoundPlan
+from hefl.control.loop import Progress, RoundSummary, StepResult, Trace, run_rounds
 from hefl.crypto import PublicKey, generate_keypair
 from hefl.data import PreparedData, SplitConfig, load_dataset, prepare
 from hefl.errors import ConfigError, HeflError
 from hefl.learning import linear
 from hefl.learning.paillier import FixedPointConfig
 from hefl.learning.registry import STRATEGY_NAMES, StrategyName, build_strategy, strategy_spec
-from hefl.learning.strategy import LearningConfig, LocalUpdate, Strategy
+from hefl.learning.strategy import LearningConfig, LocalUpdate, RoundOutcome, Strategy
 
 log = logging.getLogger(__name__)
 
@@ -95,30 +103,22 @@ class JobConfig:
 
 
 @dataclass(frozen=True)
-class RoundSummary:
-    """One finished round: what the chain says plus what the computing party measured."""
-
-    round: int
-    iteration: int
-    tau: int
-    status: str
-    train_loss: float
-    test_loss: float
-    phi: float | None
-    omega: float | None
-    attested: int
-    disputed: int
-    seconds: float
-    energy: float | None = None
-
-
-@dataclass(frozen=True)
 class JobResult:
+    """A finished job: where its ledger is, the rounds it ran, and its public configuration."""
+
     deployment: DeploymentRecord
-    rounds: tuple[RoundSummary, ...]
-    model: np.ndarray
+    trace: Trace
     config_document: dict[str, Any]
     ledger: LedgerClient
+
+    @property
+    def rounds(self) -> tuple[RoundSummary, ...]:
+        return self.trace.rounds
+
+    @property
+    def model(self) -> np.ndarray:
+        """The final aggregated model w(T) in plaintext (zeros if no round ran)."""
+        return self.trace.model
 
 
 def config_document(
@@ -155,7 +155,7 @@ def public_key_blob(public_key: PublicKey) -> bytes:
     return int(public_key.n).to_bytes(public_key.n_bytes, "big")
 
 
-ProgressHook = Callable[[RoundSummary], None]
+ProgressHook = Progress
 
 
 class InProcessJob:
@@ -264,7 +264,7 @@ class InProcessJob:
 
     def run_round(
         self, pool: Executor | None, global_model: bytes, iteration: int, plan: RoundPlan
-    ) -> tuple[int, Any]:
+    ) -> tuple[int, RoundOutcome]:
         """One round end to end; returns the round index and the party's outcome."""
         for agent in self.participants:  # refuse an impossible τ before anything goes on chain
             agent.strategy.check_tau(global_model, agent.part, plan.tau)
@@ -288,62 +288,43 @@ class InProcessJob:
 
     def run(self, controller: Controller, progress: ProgressHook | None = None) -> JobResult:
         """Run rounds until the controller stops; every round lands on the ledger."""
-        summaries: list[RoundSummary] = []
-        global_model, iteration = self.initial_model, 0
-        model = np.zeros(self.data.model_size)
-        plan = controller.start(self.job_info())
         parallel = self.config.workers > 1 and self.party.strategy.parallel_updates
         pool = ProcessPoolExecutor(self.config.workers) if parallel else None
-        try:
-            while plan is not None:
-                began = time.perf_counter()
-                g, outcome = self.run_round(pool, global_model, iteration, plan)
-                iteration += plan.tau
-                model = outcome.model
-                train_loss, test_loss = self.losses(model)
-                record = self.ledger.get_round(g)
-                estimates = outcome.estimates
-                summary = RoundSummary(
-                    round=g,
-                    iteration=iteration,
-                    tau=plan.tau,
-                    status=record.status.name.lower(),
-                    train_loss=train_loss,
-                    test_loss=test_loss,
-                    phi=float(estimates.phi) if estimates and estimates.phi is not None else None,
-                    omega=estimates.omega if estimates else None,
-                    attested=record.attest_count,
-                    disputed=record.dispute_count,
-                    seconds=time.perf_counter() - began,
-                    energy=plan.energy,
-                )
-                summaries.append(summary)
-                if progress:
-                    progress(summary)
-                if record.status.name != "FINALISED":
-                    raise HeflError(
-                        f"round {g} ended {record.status.name.lower()}, not finalised; the job "
-                        "stops so that nothing builds on an unverified aggregate"
-                    )
+        global_model = self.initial_model
+
+        def step(plan: RoundPlan, iteration: int) -> StepResult:
+            nonlocal global_model
+            g, outcome = self.run_round(pool, global_model, iteration, plan)
+            record = self.ledger.get_round(g)
+            status = record.status.name.lower()
+            stop = None
+            if record.status is RoundStatus.FINALISED:
                 global_model = outcome.next_global
-                plan = controller.observe(
-                    RoundReport(
-                        round_index=g,
-                        iteration=iteration,
-                        tau=plan.tau,
-                        train_loss=train_loss,
-                        phi_hat=summary.phi,
-                        omega_hat=summary.omega,
-                        extra={"test_loss": test_loss},
-                    )
+            else:
+                stop = HeflError(
+                    f"round {g} ended {status}, not finalised; the job stops so that nothing "
+                    "builds on an unverified aggregate"
                 )
+            estimates = outcome.estimates
+            return StepResult(
+                round=g,
+                model=outcome.model,
+                phi=float(estimates.phi) if estimates and estimates.phi is not None else None,
+                omega=estimates.omega if estimates else None,
+                status=status,
+                attested=record.attest_count,
+                disputed=record.dispute_count,
+                stop=stop,
+            )
+
+        try:
+            trace = run_rounds(controller, self.job_info(), step, self.losses, progress)
         finally:
             if pool is not None:
                 pool.shutdown()
         return JobResult(
             deployment=self.deployment,
-            rounds=tuple(summaries),
-            model=model,
+            trace=trace,
             config_document=self.document,
             ledger=self.ledger,
         )

@@ -1,9 +1,10 @@
 """Controllers: who decides τ and CPU frequencies each round (Algorithm 1).
 
-:mod:`hefl.control.base` is the interface the learning loop uses; :mod:`hefl.control.bound` the
-bound (24); :mod:`hefl.control.optimiser` the exact solution of (25); and
-:mod:`hefl.control.controllers` Algorithm 1 and its baselines, registered by name in
-:data:`CONTROLLERS`.
+:mod:`hefl.control.base` is the interface the round loop uses; :mod:`hefl.control.loop` the
+loop itself (Algorithm 1), shared by the plaintext simulation and the encrypted job;
+:mod:`hefl.control.bound` the bound (24); :mod:`hefl.control.optimiser` the exact solution of (25);
+and :mod:`hefl.control.controllers` Algorithm 1's controller and its baselines, registered by name
+in :data:`CONTROLLERS`.
 """
 
 from hefl.control.base import Controller, FixedTauController, JobInfo, RoundPlan, RoundReport
@@ -19,6 +20,7 @@ from hefl.control.controllers import (
     PlanRecord,
     make_controller,
 )
+from hefl.control.loop import RoundStep, RoundSummary, StepResult, Trace, run_rounds
 from hefl.control.optimiser import (
     TIME_LIMITS,
     OptimiseResult,
@@ -51,10 +53,14 @@ __all__ = [
     "RoundPlan",
     "RoundReport",
     "RoundSolution",
+    "RoundStep",
+    "RoundSummary",
     "SolveStatus",
+    "StepResult",
     "TauCandidate",
     "TauSolution",
     "TimeLimit",
+    "Trace",
     "bound_denominator",
     "convergence_bound",
     "h_tau",
@@ -63,5 +69,6 @@ __all__ = [
     "min_deadline",
     "min_round_energy",
     "optimise",
+    "run_rounds",
     "solve_tau",
 ]

@@ -1,8 +1,9 @@
 """The controller interface: who decides τ (and CPU frequencies) round after round.
 
-The learning loop (``hefl.learning``) asks a :class:`Controller` for a :class:`RoundPlan` before
-each round and reports what happened with a :class:`RoundReport` after the aggregation. A new
-scheme is a new subclass; the loop never branches on which controller it has.
+The round loop (:func:`hefl.control.loop.run_rounds`) asks a :class:`Controller` for a
+:class:`RoundPlan` before each round and reports what happened with a :class:`RoundReport` after
+the aggregation. A new scheme is a new subclass; the loop never branches on which controller it
+has.
 
 This mirrors Algorithm 1 of the main paper: τ local steps, aggregate, estimate φ̂ and ω̂ (Eqs. 22–23),
 account energy, re-solve for τ and f, and stop when the budget is spent.

@@ -164,9 +164,7 @@ def _secagg_spec(scheme: str, key_option: str | None) -> StrategySpec:
             scheme, learning, sizes=[int(s) for s in description["sizes"]]
         )
 
-    return StrategySpec(
-        name=PREFIX + scheme, build=build, rebuild=rebuild, key_option=key_option
-    )
+    return StrategySpec(name=PREFIX + scheme, build=build, rebuild=rebuild, key_option=key_option)
 
 
 _SPECS: tuple[StrategySpec, ...] = (
