@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import gmpy2
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -57,3 +58,27 @@ def test_degenerate_inputs(small_keypair) -> None:
     assert multi_exp_rows([c, c], [[0, 0], [0, 0]], m) == [1, 1]
     assert fixed_base_powers(c, [0, 0], m) == [1, 1]
     assert multi_exp_rows([], [[]], m) == [1]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 8), st.integers(1, 300), st.data())
+def test_comb_pow_matches_powmod_at_every_window(w: int, bits: int, data) -> None:
+    from hefl.crypto.multiexp import comb_pow, comb_table
+
+    m = gmpy2.mpz(2**521 - 1)
+    base = gmpy2.mpz(data.draw(st.integers(2, 2**200)))
+    table = comb_table(base, m, bits, w)
+    e = data.draw(st.integers(0, 2**bits - 1))
+    assert comb_pow(table, e, m) == gmpy2.powmod(base, e, m)
+
+
+def test_comb_pow_refuses_exponents_beyond_its_table() -> None:
+    from hefl.crypto.multiexp import comb_pow, comb_table
+    from hefl.errors import CryptoValueError
+
+    m = gmpy2.mpz(2**127 - 1)
+    table = comb_table(gmpy2.mpz(3), m, 16, 8)
+    with pytest.raises(CryptoValueError):
+        comb_pow(table, 1 << 16, m)
+    with pytest.raises(CryptoValueError):
+        comb_pow(table, -1, m)
