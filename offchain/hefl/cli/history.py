@@ -11,6 +11,7 @@ from typing import Any
 from hefl.chain.pow_ledger import PowLedgerClient, is_pow_ledger
 from hefl.cli import race
 from hefl.cli.output import render_table
+from hefl.dso import ledger as dso_ledger
 from hefl.errors import ConfigError
 
 #: Where ``hefl deploy`` writes its record by default.
@@ -138,7 +139,9 @@ def run(args: argparse.Namespace) -> int:
     from hefl.chain import DeploymentRecord, LedgerClient, connect_rpc
 
     if args.run is not None:
-        if race.is_race_run(args.run):  # a pow-race run: its blocks
+        if dso_ledger.is_dso_run(args.run):  # a `hefl dso run`: its checkpoints
+            dso_ledger.print_history(args.run, args.rpc, as_json=args.json)
+        elif race.is_race_run(args.run):  # a pow-race run: its blocks
             race.print_race_run_history(args.run, args.rpc, as_json=args.json)
         else:
             print_run_history(args.run, args.rpc, as_json=args.json)

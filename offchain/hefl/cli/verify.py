@@ -15,6 +15,7 @@ from typing import Any
 from hefl.agents.audit import ExportedHistory, LedgerView, audit
 from hefl.chain import LedgerClient, LocalBlobStore, connect_rpc
 from hefl.cli.output import report_audit
+from hefl.dso import ledger as dso_ledger
 from hefl.errors import ConfigError
 from hefl.pow.audit import audit_pow_directory
 
@@ -34,6 +35,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if dso_ledger.is_dso_run(args.directory):  # a `hefl dso run`: replay its transcripts
+        return dso_ledger.verify_directory(args.directory, args.rpc, args.address)
     blobs_dir = args.blobs or args.directory / "blobs"
     if not blobs_dir.is_dir():
         raise ConfigError(f"no blob store at {blobs_dir}; pass --blobs DIR")
