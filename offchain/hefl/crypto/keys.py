@@ -225,12 +225,20 @@ class PublicKey:
             raise CryptoValueError(f"DJN exponent must lie in [0, 2^{self.alpha_bits}), got {a}")
         return comb_pow(self._comb(), a, self.nsquare)
 
-    def randomizer_full(self) -> mpz:
-        """r^n mod n² for a uniform r ∈ Z_n^* (textbook Paillier, no extra assumption)."""
+    def random_unit(self) -> mpz:
+        """A uniform r ∈ Z_n^* (the textbook randomiser's base)."""
         while True:
             r = mpz(secrets.randbelow(int(self.n) - 1) + 1)
             if gmpy2.gcd(r, self.n) == 1:
-                return gmpy2.powmod(r, self.n, self.nsquare)
+                return r
+
+    def randomizer_full(self) -> mpz:
+        """r^n mod n² for a uniform r ∈ Z_n^* (textbook Paillier, no extra assumption)."""
+        return gmpy2.powmod(self.random_unit(), self.n, self.nsquare)
+
+    def is_ciphertext(self, c: int) -> bool:
+        """Whether c is a unit of Z_{n²} (0 < c < n², gcd(c, n) = 1), as every ciphertext is."""
+        return 0 < c < self.nsquare and gmpy2.gcd(c, self.n) == 1
 
     def raw_from_randomizer(self, m: int, rn: mpz) -> mpz:
         """(1 + m·n) · rn mod n², computed as rn + n·(m·rn mod n) (no big multiplication)."""
@@ -390,10 +398,7 @@ class PrivateKey:
             rp = comb_pow(tp, alpha, self.psquare)
             rq = comb_pow(tq, alpha, self.qsquare)
         elif randomizer == "full":
-            while True:
-                r = mpz(secrets.randbelow(int(pk.n) - 1) + 1)
-                if gmpy2.gcd(r, pk.n) == 1:
-                    break
+            r = pk.random_unit()
             rp = gmpy2.powmod(r, pk.n % (self.p * self._p_minus_1), self.psquare)
             rq = gmpy2.powmod(r, pk.n % (self.q * self._q_minus_1), self.qsquare)
         else:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 
-import gmpy2
 from gmpy2 import mpz
 
 from hefl.canonical import keccak256
@@ -88,14 +87,13 @@ def decode_vector(data: bytes, public_key: PublicKey) -> tuple[list[mpz], int, i
         raise SerializationError(
             f"declared bound of {bound.bit_length()} bits exceeds the safe band n/3 − 1"
         )
-    n, nsq = public_key.n, public_key.nsquare
     cts: list[mpz] = []
     for i in range(length):
         chunk = data[start + i * width : start + (i + 1) * width]
         c = mpz(int.from_bytes(chunk, "big"))
-        if not 0 < c < nsq:
-            raise SerializationError(f"ciphertext {i} is outside (0, n²)")
-        if gmpy2.gcd(c, n) != 1:
-            raise SerializationError(f"ciphertext {i} is not coprime to n")
+        if not public_key.is_ciphertext(c):
+            raise SerializationError(
+                f"ciphertext {i} is not a unit mod n² (outside (0, n²) or not coprime to n)"
+            )
         cts.append(c)
     return cts, scale_bits, bound

@@ -39,7 +39,6 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import gmpy2
 import numpy as np
 from gmpy2 import mpz
 
@@ -266,15 +265,15 @@ class _PaillierScheme(SecureAggregationScheme):
         )
 
     def _sum_ciphertexts(self, messages: dict[int, bytes], count: int) -> list[mpz]:
-        n = self._n
-        n2 = n * n
+        pk = self._keys()[0]
+        n2 = pk.nsquare
         acc = [mpz(1)] * count
         for cid, msg in messages.items():
             frame = decode_frame(msg, self.MAGIC, [(count, self._width)])
             self._check_header(frame.client_id, frame.round_index, cid)
             for i, c in enumerate(frame.groups[0]):
                 c = mpz(c)
-                if not 0 < c < n2 or gmpy2.gcd(c, n) != 1:
+                if not pk.is_ciphertext(c):
                     raise SerializationError(
                         f"client {cid}: ciphertext {i} is not a unit mod n²; tampered or corrupt"
                     )
