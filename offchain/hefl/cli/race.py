@@ -28,7 +28,14 @@ from hefl.chain.pow_ledger import PowBlockRecord, PowLedgerClient
 from hefl.cli.output import render_table, report_audit
 from hefl.data.images import IMAGE_DATASETS
 from hefl.errors import ConfigError, VerificationError
-from hefl.pow.audit import POW_HISTORY_FILE, ExportedPowHistory, audit_pow, audit_pow_directory
+from hefl.pow.audit import (
+    POW_HISTORY_FILE,
+    ExportedPowHistory,
+    LivePowView,
+    PowLedgerView,
+    audit_pow,
+    audit_pow_directory,
+)
 from hefl.pow.job import (
     DEFAULT_BLOCK_TIME_S,
     DEFAULT_DIFFICULTY,
@@ -327,16 +334,9 @@ def print_pow_history(
     if as_json:
         print(json.dumps(export_pow_history(client, names), indent=2))
         return
-    blocks = client.blocks()
     aggregators = client.aggregators()
     shown = names or {a: f"aggregator {i} ({a[:6]}…{a[-4:]})" for i, a in enumerate(aggregators)}
-    print(
-        f"PowLedger {client.address} on chain {client.chain.chain_id}: "
-        f"{len(client.owners())} owners, {len(aggregators)} aggregators, "
-        f"{len(blocks) - 1} blocks mined, retarget every {client.retarget_interval() or '-'} "
-        f"blocks towards {client.target_block_time()} s"
-    )
-    print(render_table(pow_history_rows(blocks, shown)))
+    _print_blocks(LivePowView(client), len(aggregators), shown)
 
 
 def print_exported_pow_history(history: ExportedPowHistory, *, as_json: bool = False) -> None:
@@ -344,15 +344,20 @@ def print_exported_pow_history(history: ExportedPowHistory, *, as_json: bool = F
     if as_json:
         print(json.dumps(history.document, indent=2))
         return
-    blocks = history.blocks()
+    note = "; from the exported history (the chain was not consulted)"
+    _print_blocks(history, len(history.document["aggregators"]), history.names, note)
+
+
+def _print_blocks(
+    view: PowLedgerView, aggregators: int, names: dict[str, str], note: str = ""
+) -> None:
+    blocks = view.blocks()
     print(
-        f"PowLedger {history.address} on chain {history.chain_id()}: "
-        f"{len(history.owners())} owners, {len(history.document['aggregators'])} aggregators, "
-        f"{len(blocks) - 1} blocks mined, retarget every {history.retarget_interval() or '-'} "
-        f"blocks towards {history.target_block_time()} s; from the exported history (the chain "
-        "was not consulted)"
+        f"PowLedger {view.address} on chain {view.chain_id()}: {len(view.owners())} owners, "
+        f"{aggregators} aggregators, {len(blocks) - 1} blocks mined, retarget every "
+        f"{view.retarget_interval() or '-'} blocks towards {view.target_block_time()} s{note}"
     )
-    print(render_table(pow_history_rows(blocks, history.names)))
+    print(render_table(pow_history_rows(blocks, names)))
 
 
 def is_race_run(directory: Path) -> bool:
