@@ -9,12 +9,12 @@ re-hashes it and refuses content that does not match its key.
 from __future__ import annotations
 
 import os
-import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 
 from hefl.canonical import keccak256
 from hefl.errors import BlobIntegrityError, BlobNotFoundError, BlobStoreError, ConfigError
+from hefl.files import atomic_write
 
 #: keccak256 of a blob's bytes: its key in the store and its on-chain hash (32 bytes).
 blob_hash = keccak256
@@ -100,17 +100,7 @@ class LocalBlobStore(BlobStore):
         target = self.path_for(key)
         if target.is_file() and blob_hash(target.read_bytes()) == key:
             return  # already stored intact; a corrupt copy is overwritten below
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(target, data)
 
     def _read(self, key: bytes) -> bytes:
         try:

@@ -18,7 +18,6 @@ import hashlib
 import io
 import math
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from hefl.errors import DatasetError
+from hefl.files import atomic_write
 
 #: Environment variable naming a directory that holds local copies of the data files.
 DATA_HOME_ENV = "HEFL_DATA_HOME"
@@ -217,12 +217,7 @@ def fetch(spec: RemoteDataset, cache_dir: Path, url: str | None = None) -> Path:
             f"download of {spec.name!r} from {source} has sha256 {digest}, expected "
             f"{spec.download.sha256}; the source changed or the transfer was corrupted"
         )
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    target = cache_dir / spec.download.filename
-    with tempfile.NamedTemporaryFile(dir=cache_dir, delete=False) as tmp:
-        tmp.write(raw)
-    os.replace(tmp.name, target)
-    return target
+    return atomic_write(cache_dir / spec.download.filename, raw)
 
 
 def _load_remote(
