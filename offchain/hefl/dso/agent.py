@@ -225,7 +225,18 @@ class Agent:
             for j in self.core.neighbours
         }
         joined = EncryptedVector.concat([vectors[j] for j in self.core.neighbours])
-        plain = joined.decrypt_ints(self._private_key)
+        try:
+            plain = joined.decrypt_ints(self._private_key)
+        except HeflError:  # a response decrypts outside its bound: name whose it was
+            for j in self.core.neighbours:
+                try:
+                    vectors[j].decrypt_ints(self._private_key)
+                except HeflError as error:
+                    raise DsoMessageError(
+                        f"agent {self.index} refused iteration {k} response {j}→{self.index}: it "
+                        f"does not decrypt within its bound ({error}); iteration not applied"
+                    ) from None
+            raise
         self.counts.decryptions += len(joined)
         view: dict[int, tuple[int, ...]] = {}
         total = [0] * self.core.d
