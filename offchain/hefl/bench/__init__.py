@@ -26,6 +26,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "crypto": ("hefl.bench.crypto", "Paillier engine vs python-paillier (phe) at 2048 bits"),
     "round": ("hefl.bench.round", "One encrypted round: phe literal vs hefl literal vs fused"),
     "secagg": ("hefl.bench.secagg", "Secure aggregation: multi-key vs Paillier, 10k-40k params"),
+    "dso": ("hefl.bench.dso", "Decentralised mode: seconds per iteration vs its Paillier floor"),
 }
 
 
