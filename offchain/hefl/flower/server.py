@@ -43,7 +43,7 @@ from flwr.serverapp import Grid
 from flwr.serverapp.strategy import Strategy
 
 from hefl.agents.identity import KEYSTORE, PAILLIER_KEY, read_password
-from hefl.agents.job import JobResult, RoundSummary, save_job
+from hefl.agents.job import JobResult, save_job
 from hefl.agents.network import JobFile
 from hefl.agents.roles import ComputingPartyAgent, sort_submissions
 from hefl.chain import (
@@ -62,6 +62,7 @@ from hefl.control import (
     RoundReport,
     make_controller,
 )
+from hefl.control.loop import RoundSummary, Trace
 from hefl.crypto import PrivateKey
 from hefl.errors import AgentError, ContractRevertError, HeflError
 from hefl.flower import wire
@@ -389,6 +390,16 @@ class HeflStrategy(Strategy):
             )
         return self.rounds
 
+    def trace(self) -> Trace:
+        """The job as hefl's round loop reports it (losses before the first round included)."""
+        initial = self.evaluator.losses(np.zeros_like(self.model)) if self.evaluator else (0, 0)
+        return Trace(
+            initial_train_loss=float(initial[0]),
+            initial_test_loss=float(initial[1]),
+            rounds=tuple(self.rounds),
+            model=self.model,
+        )
+
     def _summarise(self) -> RoundSummary:
         assert self.state is not None
         state = self.state
@@ -474,8 +485,7 @@ def run_party(grid: Grid, config: dict[str, Any]) -> HeflStrategy:
         save_job(
             JobResult(
                 deployment=deployment,
-                rounds=tuple(hefl_strategy.rounds),
-                model=hefl_strategy.model,
+                trace=hefl_strategy.trace(),
                 config_document=job.config,
                 ledger=ledger,
             ),

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from hefl.agents.identity import write_private
-from hefl.agents.job import RoundSummary
 from hefl.chain import connect_rpc
 from hefl.chain.anvil import start_anvil
+from hefl.control.loop import RoundSummary
 from hefl.errors import AgentError
 from hefl.flower import require_flower, wire
 from hefl.flower.setup import EVALUATOR_FILE, FlowerJobSpec, PreparedJob, prepare_job
