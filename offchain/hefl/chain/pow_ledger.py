@@ -193,6 +193,7 @@ class PowLedgerClient(ContractClient):
         return bytes(self._call("headModelHash"))
 
     def get_block(self, round: int) -> PowBlockRecord:
+        """``getBlock(t)``: the ``BlockView`` struct, decoded as one tuple in its field order."""
         winner, nonce, timestamp, model_hash, target = self._call("getBlock", round)
         return PowBlockRecord(
             round=round,
