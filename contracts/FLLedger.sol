@@ -92,9 +92,11 @@ contract FLLedger is IFLLedger {
     /// @inheritdoc IFLLedger
     uint256 public immutable totalDataSize;
 
-    /// @dev N, F and q (see the contract's NatSpec).
+    /// @dev N, the number of participants.
     uint256 private immutable _participantCount;
+    /// @dev F = floor((n - 1) / 3), the faults tolerated.
     uint256 private immutable _faultTolerance;
+    /// @dev q = ceil((n + F + 1) / 2), the Byzantine quorum.
     uint256 private immutable _quorum;
 
     /// @dev The participants in bit-index order.
@@ -104,7 +106,9 @@ contract FLLedger is IFLLedger {
 
     /// @dev Number of rounds opened so far.
     uint256 private _roundCount;
+    /// @dev The rounds by number.
     mapping(uint256 round => Round) private _rounds;
+    /// @dev Each round's submissions by participant.
     mapping(uint256 round => mapping(address participant => Submission)) private _submissions;
 
     // ------------------------------------------------------------------------------------------

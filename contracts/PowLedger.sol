@@ -76,9 +76,11 @@ contract PowLedger is IPowLedger {
     /// @inheritdoc IPowLedger
     uint32 public immutable retargetInterval;
 
-    /// @dev The data owners, in the order their gradients are summed; the aggregators.
+    /// @dev The data owners, in the order their gradients are summed.
     address[] private _owners;
+    /// @dev The aggregators.
     address[] private _aggregators;
+    /// @dev Every member's role and index by account.
     mapping(address account => Member) private _members;
 
     /// @dev The open round t (1-based; the genesis is block 0).
@@ -90,7 +92,9 @@ contract PowLedger is IPowLedger {
     /// @dev The proof-of-work target of the open round.
     uint256 private _target;
 
+    /// @dev The blocks by round; block 0 is the genesis.
     mapping(uint256 round => Block) private _blocks;
+    /// @dev Each round's gradient hashes by data owner.
     mapping(uint256 round => mapping(address owner => bytes32)) private _gradients;
 
     // ------------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Compile the contracts into their committed artifacts with the pinned solc: ``hefl compile``.
 
-- ``contracts/FLLedger.sol`` -> ``contracts/build/FLLedger.json``;
-- ``contracts/PowLedger.sol`` -> ``contracts/build/PowLedger.json`` (the proof-of-work mode).
+- ``contracts/FLLedger.sol`` (with ``contracts/IFLLedger.sol``) ->
+  ``contracts/build/FLLedger.json``;
+- ``contracts/PowLedger.sol`` (with ``contracts/IPowLedger.sol``) ->
+  ``contracts/build/PowLedger.json`` (the proof-of-work mode).
 
 Takes the same options as ``hefl compile``: ``--contract`` picks one (default: all), ``--check``
 compiles without writing and fails if an artifact is stale, ``--frontend``, ``--out``.

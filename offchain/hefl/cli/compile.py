@@ -1,8 +1,10 @@
 """``hefl compile``: rebuild (or check) the contracts' build artifacts with the pinned solc.
 
 ``contracts/FLLedger.sol`` -> ``contracts/build/FLLedger.json`` and ``contracts/PowLedger.sol`` ->
-``contracts/build/PowLedger.json`` (the table :data:`hefl.chain.compile.CONTRACTS`);
-``--contract`` picks one (default: all).
+``contracts/build/PowLedger.json``, each compiled with the interface it imports
+(``contracts/IFLLedger.sol``, ``contracts/IPowLedger.sol``; the table
+:data:`hefl.chain.compile.CONTRACTS`); ``--contract`` picks one (default: all). ``--check``
+compares the bytecode, the ABI and the hashes of every source unit with the committed artifact.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "compile",
         help=f"compile contracts/*.sol with solc {SOLC_VERSION} into their build artifacts",
-        description=f"Compile contracts/FLLedger.sol and contracts/PowLedger.sol with solc "
-        f"{SOLC_VERSION} (native via py-solc-x if installed, else solc-js from node_modules) and "
-        "write their artifacts under contracts/build/.",
+        description=f"Compile contracts/FLLedger.sol and contracts/PowLedger.sol (each with the "
+        f"interface it imports) with solc {SOLC_VERSION} (native via py-solc-x if installed, else "
+        "solc-js from node_modules) and write their artifacts under contracts/build/.",
     )
     parser.add_argument(
         "--contract",
@@ -47,7 +49,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--check",
         action="store_true",
-        help="compile without writing; fail if the bytecode differs from the artifact's",
+        help="compile without writing; fail if the bytecode, ABI or source hashes differ from "
+        "the artifact's",
     )
     parser.set_defaults(func=run)
 
@@ -81,12 +84,14 @@ def _check(name: str, frontend: str, out: Path | None) -> str | None:
     same = (
         result.bytecode == committed.bytecode
         and result.deployed_bytecode == committed.deployed_bytecode
+        and list(result.abi) == committed.abi_list
         and result.source_sha256 == committed.source_sha256
+        and dict(result.sources_sha256) == committed.sources_sha256
     )
     if not same:
         return (
-            f"{committed.path} is stale: it does not match {spec.source_name} compiled "
-            f"now; run `hefl compile` and commit the artifact"
+            f"{committed.path} is stale: it does not match {' + '.join(spec.source_names)} "
+            f"compiled now; run `hefl compile` and commit the artifact"
         )
     print(f"{committed.path}: up to date ({result.frontend}, {result.long_version})")
     return None
