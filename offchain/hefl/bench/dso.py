@@ -39,7 +39,7 @@ def _best(fn: Callable[[], Any], repeats: int) -> float:
 
 
 def run(*, quick: bool = False) -> BenchResult:
-    iterations, repeats = (4, 3) if quick else (10, 5)
+    iterations, repeats = (1, 10) if quick else (2, 30)
     graph, problem = ring(5), EstimationProblem()
     config = DsoConfig(iterations=10**6, key_bits=KEY_BITS, seed=0, checkpoint_interval=10**6)
     keys = generate_keys(graph.n, config)

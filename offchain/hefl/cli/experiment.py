@@ -22,7 +22,7 @@ from hefl.experiments.adaptive import (
     run_experiments,
 )
 
-CHOICES: tuple[str, ...] = (*FIGURES, "all", "secagg")
+CHOICES: tuple[str, ...] = (*FIGURES, "all", "secagg", "dso")
 
 
 def register(subparsers: Any) -> None:
@@ -54,6 +54,12 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.figure == "dso":  # decentralised mode vs DSGD (hefl.experiments.dso)
+        from hefl.experiments.dso import run_dso_experiment
+
+        s = run_dso_experiment(args.out, key_bits=args.key_bits)
+        print(f"hefl experiment dso: wrote {args.out} (private/DSGD {s['private_over_dsgd']:.2f}×)")
+        return 0
     if args.figure == "secagg":
         from hefl.experiments.secagg import run_secagg_experiment
 

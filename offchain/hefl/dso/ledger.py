@@ -25,8 +25,9 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from hefl.canonical import canonical_json
 from hefl.chain import Chain, connect_embedded, connect_rpc
 from hefl.chain.dso_ledger import DsoCommitment, DsoLedgerClient, deploy_dso_ledger
 from hefl.crypto import EncryptedVector, InsecureKeyWarning, PublicKey, keccak256
@@ -34,6 +35,7 @@ from hefl.dso.agent import CheckpointRecord
 from hefl.dso.config import DsoConfig
 from hefl.dso.emulation import Trajectory
 from hefl.dso.errors import TranscriptError
+from hefl.dso.files import AgentFiles
 from hefl.dso.graph import Graph
 from hefl.dso.problems import Problem
 from hefl.dso.protocol import REQUEST, Message, expected_counts, packing_layout, transcript_hash
@@ -42,39 +44,6 @@ from hefl.errors import ConfigError, HeflError
 
 RUN_FORMAT = "hefl-dso-run/v1"
 TRANSPORTS: tuple[str, ...] = ("inprocess", "processes")
-
-
-def canonical_json(data: Any) -> bytes:
-    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
-
-
-class AgentFiles:
-    """Agent i's directory: what it sent and received (one JSON line per message), its states."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
-        self._sent: IO[str] = (directory / "sent.jsonl").open("a")
-        self._received: IO[str] = (directory / "received.jsonl").open("a")
-
-    def sent(self, message: Message) -> None:
-        self._sent.write(json.dumps(message.to_json()) + "\n")
-
-    def received(self, message: Message) -> None:
-        self._received.write(json.dumps(message.to_json()) + "\n")
-
-    def write_state(self, record: CheckpointRecord) -> None:
-        states = self.directory / "states"
-        states.mkdir(exist_ok=True)
-        (states / f"{record.checkpoint}.bin").write_bytes(record.state_blob)
-
-    def flush(self) -> None:
-        self._sent.flush()
-        self._received.flush()
-
-    def close(self) -> None:
-        self._sent.close()
-        self._received.close()
 
 
 @dataclass

@@ -144,6 +144,7 @@ def _agent_process(
     """Body of agent ``index``'s process: its own key file, its neighbours' public key files."""
     from hefl.crypto import PublicKey
     from hefl.dso.agent import AgentCore
+    from hefl.dso.files import AgentFiles
     from hefl.dso.problems import problem_from_json
     from hefl.dso.transport import ProcessTransport
 
@@ -165,8 +166,6 @@ def _agent_process(
             config,
             problem.initial_state(index),
         )
-        from hefl.dso.ledger import AgentFiles
-
         files = AgentFiles(Path(agent_dir))
         agent = Agent(core, sk, public, on_send=files.sent, on_receive=files.received)
         transport = ProcessTransport(inboxes)
