@@ -29,7 +29,7 @@ from hefl.agents.roles import ParticipantAgent, Vote
 from hefl.chain import LedgerClient, RoundStatus, connect_rpc
 from hefl.crypto import EncryptedVector, generate_keypair
 from hefl.data.prepare import Part
-from hefl.errors import ChainError, ConfigError
+from hefl.errors import AgentError, ChainError, ConfigError
 from hefl.flower import wire
 from hefl.learning.registry import strategy_from_description
 from hefl.learning.strategy import LocalUpdate, Strategy
@@ -111,7 +111,8 @@ def load_participant(run_config: dict[str, Any], node_config: dict[str, Any]) ->
 
 
 def _tamper(participant: Participant, update: LocalUpdate, kind: str) -> LocalUpdate:
-    """Test faults: what a broken or dishonest participant would hand in."""
+    """Test faults: what a broken or dishonest participant would hand in (``malformed``: bytes
+    that are no ciphertext vector; ``wrong-key``: a well-formed vector under another key)."""
     if kind == "malformed":
         return replace(update, model=b"not a ciphertext " + update.model[:64])
     if kind == "wrong-key":
@@ -135,8 +136,8 @@ def train(participant: Participant, round_index: int, global_model: bytes) -> di
         return {"submitted": False, "address": participant.address}
     start, tau = pending
     fault = participant.fault(round_index)
-    if fault == "crash":
-        os._exit(17)  # a SuperNode's process dying mid-round (deployment tests)
+    if fault == "drop":
+        raise AgentError(f"P {participant.address}: dropping out of round {round_index} (test)")
     update = participant.strategy.local_update(start, participant.part, tau)
     if fault is not None:
         update = _tamper(participant, update, fault)

@@ -193,6 +193,34 @@ class HeflStrategy(Strategy):
             payloads.append(reply.content[wire.RECORD])
         return payloads
 
+    def exchange(
+        self, grid: Grid, messages: Iterable[Message], settled: Callable[[], bool]
+    ) -> list[Message]:
+        """Push ``messages`` and pull replies until all arrived, ``settled()`` holds (the chain
+        says the phase is over: nobody else can still count), or the reply timeout passes."""
+        ids = [i for i in grid.push_messages(messages) if i]
+        replies: list[Message] = []
+        waiting = set(ids)
+        deadline = time.monotonic() + self.reply_timeout_s
+        while waiting and time.monotonic() < deadline:
+            for reply in grid.pull_messages(list(waiting)):
+                replies.append(reply)
+                waiting.discard(reply.metadata.reply_to_message_id)
+            if waiting and settled():
+                break
+            time.sleep(POLL_S)
+        return replies
+
+    def _submissions_closed(self) -> bool:
+        assert self.state is not None
+        record = self.ledger.get_round(self.state.index)
+        return self.clock() > record.deadline + 1
+
+    def _decided(self) -> bool:
+        assert self.state is not None
+        status = self.ledger.get_round(self.state.index).status
+        return status in (RoundStatus.FINALISED, RoundStatus.DISPUTED)
+
     def wait_for_nodes(self, grid: Grid, count: int, timeout_s: float) -> list[int]:
         deadline = time.monotonic() + timeout_s
         while len(nodes := sorted(grid.get_node_ids())) < count:
@@ -358,14 +386,16 @@ class HeflStrategy(Strategy):
         while plan is not None:
             server_round += 1
             self.state = RoundState(-1, iteration, plan, global_model, time.perf_counter())
-            train = grid.send_and_receive(
+            train = self.exchange(
+                grid,
                 self.configure_train(server_round, ArrayRecord(), ConfigRecord(), grid),
-                timeout=self.reply_timeout_s,
+                self._submissions_closed,
             )
             self.aggregate_train(server_round, train)
-            votes = grid.send_and_receive(
+            votes = self.exchange(
+                grid,
                 self.configure_evaluate(server_round, ArrayRecord(), ConfigRecord(), grid),
-                timeout=self.reply_timeout_s,
+                self._decided,
             )
             self.aggregate_evaluate(server_round, votes)
             summary = self._summarise()

@@ -56,7 +56,7 @@ class MemoryBlobStore(BlobStore):
 
 
 def parse_faults(text: str) -> dict[int, str]:
-    """Test faults ``"malformed@1,wrong-key@2,crash@3:1"`` → {participant index: kind[:round]}.
+    """Test faults ``"malformed@1,wrong-key@2,drop@3:1"`` → {participant index: kind[:round]}.
 
     Only the loopback tests set them: a faulty participant shows what the protocol does with it."""
     faults: dict[int, str] = {}
