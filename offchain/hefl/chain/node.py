@@ -22,7 +22,7 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
-from web3 import Web3
+from web3 import HTTPProvider, IPCProvider, Web3
 from web3.types import TxReceipt
 
 from hefl.errors import ChainError, ConfigError, ContractRevertError
@@ -322,7 +322,7 @@ def connect_embedded(
     return Chain(w3, kind="embedded", backend=backend, state_path=state_path)
 
 
-class RetryingHTTPProvider(Web3.HTTPProvider):
+class RetryingHTTPProvider(HTTPProvider):
     """An HTTP provider that rides out a node outage: the one retry policy of every chain call.
 
     A request that cannot reach the node (connection refused or reset) is retried with
@@ -384,7 +384,7 @@ def connect_rpc(
     if url.startswith(("http://", "https://")):
         provider = RetryingHTTPProvider(url, timeout_s=timeout_s, outage_limit_s=outage_limit_s)
     elif url.endswith(".ipc"):
-        provider = Web3.IPCProvider(url, timeout=timeout_s)
+        provider = IPCProvider(url, timeout=int(timeout_s))
     else:
         raise ConfigError(
             f"RPC URL {url!r} must start with http:// or https:// (or be a .ipc path)"

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from hefl.bench import BENCHES, load_bench
+from hefl.cli.output import usage
 
 
 def register(subparsers: Any) -> None:
@@ -21,7 +22,7 @@ def register(subparsers: Any) -> None:
         sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
         sub.add_argument("--quick", action="store_true", help="fewer repetitions (≤ ~30 s)")
         sub.set_defaults(func=run, bench_name=name)
-    parser.set_defaults(func=lambda _args: parser.print_help() or 2)
+    parser.set_defaults(func=usage(parser))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         if args.participants < 1:
             raise ConfigError(f"--participants must be at least 1, got {args.participants}")
         pool = [a for a in chain.accounts_for(args.participants + 1) if a != party]
-        participants = pool[: args.participants]
+        participants = [str(a) for a in pool[: args.participants]]
         sizes = [DEMO_DATA_SIZE] * len(participants)
 
     client = deploy_ledger(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import argparse
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from hefl.errors import VerificationError
@@ -43,3 +44,13 @@ def report_audit(
         print(f"  - {problem}")
     if not report.ok:
         raise VerificationError(failure.format(count=len(report.problems)))
+
+
+def usage(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    """The handler of a command group called without its sub-command: its help, exit status 2."""
+
+    def show(_args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+
+    return show

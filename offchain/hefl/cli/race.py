@@ -25,7 +25,7 @@ import numpy as np
 
 from hefl.chain import LocalBlobStore, connect_embedded, connect_rpc
 from hefl.chain.pow_ledger import PowBlockRecord, PowLedgerClient
-from hefl.cli.output import render_table, report_audit
+from hefl.cli.output import render_table, report_audit, usage
 from hefl.data.images import IMAGE_DATASETS
 from hefl.errors import ConfigError, VerificationError
 from hefl.pow.audit import (
@@ -65,11 +65,7 @@ def register(subparsers: Any) -> None:
     )
     commands = race.add_subparsers(dest="race_command", metavar="COMMAND")
 
-    def usage(_args: argparse.Namespace) -> int:
-        race.print_help()
-        return 2
-
-    race.set_defaults(func=usage)
+    race.set_defaults(func=usage(race))
 
     run = commands.add_parser(
         "run",

@@ -210,7 +210,7 @@ def _check_time_limit(time_limit: str) -> TimeLimit:
             f"time_limit must be one of {TIME_LIMITS}, got {time_limit!r} (there is no 'none': "
             "without a deadline the optimal frequencies tend to zero and the rounds to infinity)"
         )
-    return time_limit  # type: ignore[return-value]  # checked against TIME_LIMITS above
+    return time_limit  # checked against TIME_LIMITS above
 
 
 # --- one round ----------------------------------------------------------------------------------

@@ -49,9 +49,9 @@ NONCE_OFFSET_LIMIT = 1 << 62
 def _keccak_factory() -> Callable[[bytes], Any]:
     """The fastest keccak-256 at hand: pysha3 (C, copyable state), else pycryptodome."""
     try:
-        import sha3  # type: ignore[import-not-found]
+        import sha3  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
-        return sha3.keccak_256  # type: ignore[no-any-return]
+        return sha3.keccak_256  # type: ignore[no-any-return,unused-ignore]
     except ImportError:
         from Crypto.Hash import keccak
 
