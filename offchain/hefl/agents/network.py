@@ -110,18 +110,20 @@ class JobFile:
     def schedule(self) -> Schedule:
         return Schedule(**self.config["schedule"])
 
-    def save(self, path: Path) -> Path:
+    def to_text(self, indent: int | None = None) -> str:
+        """The job file's JSON text (what :meth:`save` writes; Flower's run config carries it)."""
         payload = {"format": JOB_FORMAT, **asdict(self), "public_key_n": hex(self.public_key_n)}
-        path.write_text(json.dumps(payload, indent=2))
+        return json.dumps(payload, indent=indent)
+
+    def save(self, path: Path) -> Path:
+        path.write_text(self.to_text(indent=2))
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> JobFile:
-        file = Path(path)
-        if file.is_dir():
-            file = file / JOB_FILE
+    def from_text(cls, text: str, source: str = "the job") -> JobFile:
+        """Parse a job file's JSON text; ``source`` names it in the error."""
         try:
-            data = json.loads(file.read_text())
+            data = json.loads(text)
             if data.get("format") != JOB_FORMAT:
                 raise ConfigError(f"job file format {data.get('format')!r} is not {JOB_FORMAT}")
             return cls(
@@ -130,8 +132,19 @@ class JobFile:
                 public_key_n=int(data["public_key_n"], 16),
                 config=dict(data["config"]),
             )
-        except (OSError, ValueError, KeyError) as error:
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise ConfigError(f"{source} is not a hefl job file: {error}") from error
+
+    @classmethod
+    def load(cls, path: str | Path) -> JobFile:
+        file = Path(path)
+        if file.is_dir():
+            file = file / JOB_FILE
+        try:
+            text = file.read_text()
+        except OSError as error:
             raise ConfigError(f"{file} is not a hefl job file: {error}") from error
+        return cls.from_text(text, str(file))
 
     def check(self, ledger: LedgerClient, identity: Identity | None = None) -> None:
         """Refuse to take part unless the chain holds exactly this job (and this participant)."""
