@@ -98,6 +98,10 @@ class LearningError(HeflError, ValueError):
     """Learning inputs are inconsistent (shapes, τ beyond the budget, unknown mode...)."""
 
 
+class DivergenceError(LearningError):
+    """Learning diverges (the loss explodes, the model leaves the fixed-point budget): η too large."""
+
+
 # --- optimisation and control -------------------------------------------------------------------
 class SolverError(HeflError, ValueError):
     """The optimiser was misused (bad input). Infeasibility is a status, not an error."""
