@@ -18,7 +18,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flwr.app import ConfigRecord, Context, Message, RecordDict
+from flwr.app import Context, Message
 from flwr.clientapp import ClientApp
 from flwr.serverapp import Grid, ServerApp
 
@@ -32,8 +32,8 @@ log = logging.getLogger("hefl.flower")
 LAST_RUN: list[HeflStrategy] = []
 
 
-def _reply(message: Message, payload: dict[str, object]) -> Message:
-    return Message(RecordDict({wire.RECORD: ConfigRecord(payload)}), reply_to=message)
+def _reply(message: Message, payload: dict[str, Any]) -> Message:
+    return Message(wire.record(payload), reply_to=message)
 
 
 def build_apps(overrides: Mapping[str, Any] | None = None) -> tuple[ServerApp, ClientApp]:
@@ -54,15 +54,18 @@ def build_apps(overrides: Mapping[str, Any] | None = None) -> tuple[ServerApp, C
 
     @client_app.train()
     def train(message: Message, context: Context) -> Message:
-        payload = message.content[wire.RECORD]
-        result = client.train(participant(context), int(payload["round"]), payload["global"])
-        return _reply(message, result)
+        payload = wire.payload(message)
+        me = participant(context)
+        round_index = wire.get_int(payload, "round")
+        return _reply(message, client.train(me, round_index, wire.get_bytes(payload, "global")))
 
     @client_app.evaluate()
     def evaluate(message: Message, context: Context) -> Message:
-        payload = message.content[wire.RECORD]
-        blobs = list(payload["blobs"])
-        return _reply(message, client.verify(participant(context), int(payload["round"]), blobs))
+        payload = wire.payload(message)
+        me = participant(context)
+        round_index = wire.get_int(payload, "round")
+        blobs = wire.get_bytes_list(payload, "blobs")
+        return _reply(message, client.verify(me, round_index, blobs))
 
     @server_app.main()
     def main(grid: Grid, context: Context) -> None:

@@ -29,7 +29,7 @@ from hefl.agents.roles import ParticipantAgent, Vote
 from hefl.chain import LedgerClient, RoundStatus, connect_rpc
 from hefl.crypto import EncryptedVector, generate_keypair
 from hefl.data.prepare import Part
-from hefl.errors import AgentError, ChainError, ConfigError
+from hefl.errors import AgentError, ChainError, ConfigError, HeflError
 from hefl.flower import wire
 from hefl.learning.registry import strategy_from_description
 from hefl.learning.strategy import LocalUpdate, Strategy
@@ -76,16 +76,31 @@ def _directory(run_config: dict[str, Any], node_config: dict[str, Any]) -> Path:
     )
 
 
+def job_from_run_config(run_config: dict[str, Any]) -> JobFile:
+    """The job as the run config carries it (:data:`hefl.flower.wire.RUN_JOB`, the job file's
+    text); it is checked against the chain before it is used."""
+    text = run_config.get(wire.RUN_JOB)
+    if not isinstance(text, str) or not text:
+        raise ConfigError(
+            f"the run config has no {wire.RUN_JOB!r} (the job file's text): which job is this?"
+        )
+    return JobFile.from_text(text, f"run config {wire.RUN_JOB!r}")
+
+
 def load_participant(run_config: dict[str, Any], node_config: dict[str, Any]) -> Participant:
-    """Load (once) and check this node's participant against the chain."""
+    """Load (once) and check this node's participant against the chain.
+
+    The job comes from the run config; before anything else the participant checks on chain that
+    the ledger at the job's address, on the job's chain id, holds the job's public-key hash and
+    configuration hash and registers this participant with its |D_i|
+    (:meth:`hefl.agents.network.JobFile.check`); a mismatch raises :class:`AgentError` naming it,
+    which Flower returns to the server as this node's error reply.
+    """
     directory = _directory(run_config, node_config)
-    job_path = str(run_config.get(wire.RUN_JOB_FILE, ""))
-    if not job_path:
-        raise ConfigError(f"the run config has no {wire.RUN_JOB_FILE!r}: which job is this?")
-    key = (str(directory.resolve()), job_path)
+    job = job_from_run_config(run_config)
+    key = (str(directory.resolve()), job.to_text())
     if key in _LOADED:
         return _LOADED[key]
-    job = JobFile.load(job_path)
     password_file = run_config.get(wire.RUN_PASSWORD_FILE) or None
     password = read_password(password_file)
     identity = Identity.load(directory / IDENTITY)
@@ -94,7 +109,10 @@ def load_participant(run_config: dict[str, Any], node_config: dict[str, Any]) ->
     if address != identity.address:
         raise ConfigError(f"{directory}: keystore {address} is not identity {identity.address}")
     ledger = LedgerClient.at(chain, job.ledger, sender=address)
-    job.check(ledger, identity)  # refuse before any work: chain id, key, config, |D_i|, |w|
+    try:
+        job.check(ledger, identity)  # refuse before any work: chain id, key, config, |D_i|, |w|
+    except HeflError as mismatch:
+        raise AgentError(f"P {address} refuses the job of the run config: {mismatch}") from mismatch
     strategy = strategy_from_description(job.config["strategy"], job.public_key)
     participant = Participant(
         directory=directory,

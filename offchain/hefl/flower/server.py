@@ -51,6 +51,7 @@ from hefl.chain import (
     DeploymentRecord,
     LedgerClient,
     LocalBlobStore,
+    RoundRecord,
     RoundStatus,
     connect_rpc,
 )
@@ -64,7 +65,7 @@ from hefl.control import (
 )
 from hefl.control.loop import RoundSummary, Trace
 from hefl.crypto import PrivateKey
-from hefl.errors import AgentError, ContractRevertError, HeflError
+from hefl.errors import AgentError, ContractRevertError, HeflError, SerializationError
 from hefl.flower import wire
 from hefl.flower.setup import DEFAULT_TAU, DEPLOYMENT_FILE, FlowerJobSpec
 from hefl.learning import linear
@@ -154,6 +155,8 @@ class HeflStrategy(Strategy):
         #: Every message content this ServerApp object received, in order (for the tests).
         self.received: list[RecordDict] = []
         self.node_ids: list[int] = []
+        #: Why the job stopped early (None: it ran until the controller stopped it).
+        self.error: HeflError | None = None
 
     def summary(self) -> None:
         log.info(
@@ -186,11 +189,15 @@ class HeflStrategy(Strategy):
             node = reply.metadata.src_node_id
             self.state.replied.append(node)
             if reply.has_error():
-                self.state.refused[node] = reply.error.reason
+                self.state.refused[node] = str(reply.error.reason)
                 log.warning("C: node %d replied with an error: %s", node, reply.error.reason)
                 continue
             self.received.append(reply.content)
-            payloads.append(reply.content[wire.RECORD])
+            try:
+                payloads.append(wire.payload(reply))
+            except SerializationError as error:
+                self.state.refused[node] = str(error)
+                log.warning("C: node %d sent an unusable reply: %s", node, error)
         return payloads
 
     def exchange(
@@ -245,7 +252,11 @@ class HeflStrategy(Strategy):
                     "C: node %d refused the job: %s", reply.metadata.src_node_id, reply.error.reason
                 )
                 continue
-            accounts[reply.metadata.src_node_id] = str(reply.content[wire.RECORD]["address"])
+            node = reply.metadata.src_node_id
+            try:
+                accounts[node] = wire.get_str(wire.payload(reply), "address")
+            except SerializationError as error:
+                log.error("C: node %d: unusable identity reply: %s", node, error)
         return accounts
 
     # --- Flower's four moves ----------------------------------------------------------------------
@@ -268,8 +279,12 @@ class HeflStrategy(Strategy):
         g = self.state.index
         for payload in self._payloads(replies):
             if payload.get("submitted"):
-                self.blobs.put(payload["model"])
-                self.blobs.put(payload["extra"])
+                # Stored under their hashes; only those the chain names are ever read back.
+                try:
+                    self.blobs.put(wire.get_bytes(payload, "model"))
+                    self.blobs.put(wire.get_bytes(payload, "extra"))
+                except SerializationError as error:
+                    log.warning("C: round %d: a reply without its blobs: %s", g, error)
         self._wait_for_submissions(g)
         self._commit(g)
         record = self.ledger.get_round(g)
@@ -340,7 +355,7 @@ class HeflStrategy(Strategy):
         self.ledger.commit_aggregate(g, self.blobs.put(wrong), [i for i, _, _ in found.usable])
         log.warning("C: round %d committed a WRONG aggregate (test fault)", g)
 
-    def _wait_for_decision(self, g: int):  # type: ignore[no-untyped-def]
+    def _wait_for_decision(self, g: int) -> RoundRecord:
         deadline = time.monotonic() + self.reply_timeout_s
         while True:
             record = self.ledger.get_round(g)
@@ -524,5 +539,5 @@ def run_party(grid: Grid, config: dict[str, Any]) -> HeflStrategy:
         np.save(Path(str(out)) / "model.npy", hefl_strategy.model)
         if error is not None:
             (Path(str(out)) / "error.txt").write_text(str(error) + "\n")
-    hefl_strategy.error = error  # type: ignore[attr-defined]
+    hefl_strategy.error = error
     return hefl_strategy

@@ -68,6 +68,7 @@ def loopback_chain(rpc: str | None) -> Iterator[str]:
 def run_config_for(prepared: PreparedJob, rpc: str, **extra: Any) -> dict[str, Any]:
     """The run config both apps read (the keys of :mod:`hefl.flower.wire`)."""
     config = {
+        wire.RUN_JOB: prepared.job.to_text(),
         wire.RUN_JOB_FILE: str(prepared.job_file),
         wire.RUN_RPC_URL: rpc,
         wire.RUN_PARTY_DIR: str(prepared.party_dir),
@@ -131,7 +132,7 @@ def simulate(
     if not LAST_RUN:
         raise AgentError("the ServerApp did not run; see Flower's log above")
     strategy = LAST_RUN.pop()
-    error = getattr(strategy, "error", None)
+    error = strategy.error
     return SimulationResult(
         out=out,
         prepared=prepared,

@@ -8,12 +8,19 @@ ledger holds (:meth:`hefl.chain.BlobStore.get` checks it), so a message only sav
 
 from __future__ import annotations
 
+from typing import Any
+
+from flwr.app import ConfigRecord, Message, RecordDict
+
 from hefl.chain import BlobStore
-from hefl.errors import BlobNotFoundError
+from hefl.errors import BlobNotFoundError, SerializationError
 
 #: Key of the ConfigRecord that holds hefl's payload in every message.
 RECORD = "hefl"
 #: Run-config keys (``[tool.flwr.app.config]`` or ``flwr run --run-config``).
+#: ``job``: the job file's JSON text (ledger, chain id, public key, configuration document); every
+#: ClientApp checks it against the chain before it trains.
+RUN_JOB = "job"
 RUN_JOB_FILE = "job-file"
 RUN_RPC_URL = "rpc-url"
 RUN_PARTY_DIR = "party-dir"
@@ -29,6 +36,47 @@ RUN_REPLY_TIMEOUT = "reply-timeout"
 NODE_PARTICIPANT_DIR = "participant-dir"
 #: The simulation engine's node-config key (one partition per simulated SuperNode).
 NODE_PARTITION_ID = "partition-id"
+
+
+def record(payload: dict[str, Any]) -> RecordDict:
+    """A message content: ``payload`` as hefl's one ConfigRecord."""
+    return RecordDict({RECORD: ConfigRecord(payload)})
+
+
+def payload(message: Message) -> ConfigRecord:
+    """hefl's ConfigRecord of a message (a message without one is refused)."""
+    records = message.content.config_records
+    if RECORD not in records:
+        raise SerializationError(f"the message carries no {RECORD!r} record")
+    return records[RECORD]
+
+
+def get_int(config: ConfigRecord, key: str) -> int:
+    value = config.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise SerializationError(f"message field {key!r} is {value!r}, not an integer")
+    return value
+
+
+def get_str(config: ConfigRecord, key: str) -> str:
+    value = config.get(key)
+    if not isinstance(value, str):
+        raise SerializationError(f"message field {key!r} is {type(value).__name__}, not text")
+    return value
+
+
+def get_bytes(config: ConfigRecord, key: str) -> bytes:
+    value = config.get(key)
+    if not isinstance(value, bytes):
+        raise SerializationError(f"message field {key!r} is {type(value).__name__}, not bytes")
+    return value
+
+
+def get_bytes_list(config: ConfigRecord, key: str) -> list[bytes]:
+    value = config.get(key)
+    if not isinstance(value, list) or not all(isinstance(v, bytes) for v in value):
+        raise SerializationError(f"message field {key!r} is not a list of byte strings")
+    return [v for v in value if isinstance(v, bytes)]
 
 
 class MemoryBlobStore(BlobStore):
