@@ -49,11 +49,22 @@ def register(subparsers: Any) -> None:
         "--allow-insecure-keys", action="store_true", help="accept keys below 2048 bits (tests)"
     )
     run.add_argument("--transport", choices=("inprocess", "processes"), default="inprocess")
+    run.add_argument(
+        "--diagonal-stepsizes",
+        action="store_true",
+        help="draw u_i(k) per coordinate (a diagonal stepsize matrix) instead of one scalar",
+    )
+    run.add_argument("--batch-size", type=int, default=8, help="mini-batch of regression problems")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--out", type=Path, required=True, help="output directory")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=run_command)
-    parser.set_defaults(func=lambda _args: parser.print_help() or 2)
+
+    def usage(_args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+
+    parser.set_defaults(func=usage)
 
 
 def _flag(flag: str, action: Any) -> Any:
@@ -69,6 +80,7 @@ def run_command(args: argparse.Namespace) -> int:
     from hefl.dso.graph import make_graph
     from hefl.dso.ledger import run_to_directory
     from hefl.dso.problems import make_problem
+    from hefl.dso.runner import generate_keys
     from hefl.dso.schedule import PowerSchedule
 
     graph = _flag(
@@ -76,7 +88,14 @@ def run_command(args: argparse.Namespace) -> int:
         lambda: make_graph(args.graph, args.agents, seed=args.seed, p=args.edge_probability),
     )
     problem = _flag(
-        "--problem", lambda: make_problem(args.problem, graph.n, seed=args.seed, target=args.target)
+        "--problem",
+        lambda: make_problem(
+            args.problem,
+            graph.n,
+            seed=args.seed,
+            target=args.target,
+            batch_size=args.batch_size,
+        ),
     )
     gamma = _flag("--gamma", lambda: PowerSchedule.parse(args.gamma, "--gamma"))
     lam = _flag("--lam", lambda: PowerSchedule.parse(args.lam, "--lam"))
@@ -85,20 +104,27 @@ def run_command(args: argparse.Namespace) -> int:
     a_max = args.a_max if args.a_max is not None else a_max
     if args.key_bits < 2048 and not args.allow_insecure_keys:
         raise ConfigError(f"--key-bits {args.key_bits} is below 2048; add --allow-insecure-keys")
-    config = _flag(
-        "--iterations",
-        lambda: DsoConfig(
-            iterations=args.iterations,
-            seed=args.seed,
-            key_bits=args.key_bits,
-            allow_insecure=args.allow_insecure_keys,
-            checkpoint_interval=args.checkpoint_interval,
-            state_bound=args.state_bound,
-        ),
+    # One flag at a time, so an error names the flag whose value is wrong.
+    config = _flag("--iterations", lambda: DsoConfig(iterations=args.iterations, seed=args.seed))
+    for flag, values in (
+        ("--checkpoint-interval", {"checkpoint_interval": args.checkpoint_interval}),
+        ("--state-bound", {"state_bound": args.state_bound}),
+        ("--a-min/--a-max", {"a_min": a_min, "a_max": a_max}),
+    ):
+        try:
+            config = replace(config, **values)
+        except HeflError as error:
+            raise ConfigError(f"{flag}: {error}") from None
+    config = replace(
+        config,
+        gamma=gamma,
+        lam=lam,
+        key_bits=args.key_bits,
+        allow_insecure=args.allow_insecure_keys,
+        diagonal_stepsizes=args.diagonal_stepsizes,
     )
-    config = _flag("--a-min/--a-max", lambda: replace(config, a_min=a_min, a_max=a_max))
-    config = replace(config, gamma=gamma, lam=lam)
     _flag("--gamma/--lam/--a-max", lambda: config.check_schedules(graph.max_degree))
+    keys = _flag("--key-bits", lambda: generate_keys(graph.n, config))
     from tqdm import tqdm
 
     bar = tqdm(
@@ -115,6 +141,7 @@ def run_command(args: argparse.Namespace) -> int:
             config,
             args.out,
             transport=args.transport,
+            keys=keys,
             progress=lambda _k: bar.update(),
         )
     finally:

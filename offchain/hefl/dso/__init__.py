@@ -57,19 +57,19 @@ from hefl.dso.agent import Agent, AgentCore, CheckpointRecord
 from hefl.dso.baseline import ABLATIONS, ablation_config, run_dsgd
 from hefl.dso.config import DsoConfig
 from hefl.dso.emulation import Trajectory, run_emulation
-from hefl.dso.errors import (
-    DsoMessageError,
-    GraphError,
-    ScheduleError,
-    StateBoundError,
-    TranscriptError,
-)
 from hefl.dso.graph import Graph, complete, erdos_renyi, load_edge_list, make_graph, ring
 from hefl.dso.problems import EstimationProblem, RegressionProblem, make_problem
 from hefl.dso.protocol import Message, OpCounts, expected_counts, packing_layout
 from hefl.dso.runner import generate_keys, run_private, run_processes
 from hefl.dso.schedule import DEFAULT_GAMMA, DEFAULT_LAMBDA, PowerSchedule, check_schedules
 from hefl.dso.update import UPDATE_RULES, UpdateRule
+from hefl.errors import (
+    DsoMessageError,
+    GraphError,
+    ScheduleError,
+    StateBoundError,
+    TranscriptError,
+)
 
 __all__ = [
     "ABLATIONS",

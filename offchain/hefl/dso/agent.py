@@ -11,7 +11,7 @@ never another private key, never another agent's state. What it ever holds of a 
 j's public key, j's request ciphertexts (under j's key), j's responses (under i's key) and, after
 decrypting, the weighted differences A_{j→i}·(X_j − X_i) (``last_view``). Every received message
 is checked (key fingerprint, canonical bytes, length, declared bound, iteration, sender) before
-anything changes; a bad one raises :class:`~hefl.dso.errors.DsoMessageError` and the iteration is
+anything changes; a bad one raises :class:`~hefl.errors.DsoMessageError` and the iteration is
 not applied (the state, the iteration counter and the pending draws stay as they were).
 """
 
@@ -24,7 +24,6 @@ import numpy as np
 
 from hefl.crypto import EncryptedVector, PrivateKey, PublicKey
 from hefl.dso.config import DsoConfig
-from hefl.dso.errors import DsoMessageError, StateBoundError
 from hefl.dso.problems import LocalObjective
 from hefl.dso.protocol import (
     REQUEST,
@@ -39,7 +38,7 @@ from hefl.dso.protocol import (
 )
 from hefl.dso.quantise import quantise
 from hefl.dso.update import UpdateRule, make_update_rule
-from hefl.errors import HeflError
+from hefl.errors import DsoMessageError, HeflError, StateBoundError
 
 
 @dataclass(frozen=True)

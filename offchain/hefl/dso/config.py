@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from hefl.crypto import DEFAULT_KEY_BITS
-from hefl.dso.errors import ScheduleError
 from hefl.dso.quantise import ROUNDINGS
 from hefl.dso.schedule import DEFAULT_GAMMA, DEFAULT_LAMBDA, PowerSchedule, check_schedules
-from hefl.errors import ConfigError
+from hefl.errors import ConfigError, ScheduleError
 
 #: Private edge weights a_{i→j}(k) ~ U[a_min, a_max] (γ_0·a_max²·deg = 0.98 < 1 on a ring; other
 #: graphs need a_max < 1/√(γ_0·max degree), see :func:`default_a_range`).
@@ -74,7 +73,6 @@ class DsoConfig:
     key_bits: int = DEFAULT_KEY_BITS
     allow_insecure: bool = False
     checkpoint_interval: int = DEFAULT_CHECKPOINT_INTERVAL
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if self.iterations < 1:

@@ -7,12 +7,14 @@ W_ij = 1/(1 + max(d_i, d_j)) for j ∈ N(i), W_ii = 1 − Σ_{j≠i} W_ij (doubl
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from hefl.dso.errors import GraphError
+from hefl.errors import GraphError
 
 #: Kinds ``--graph`` understands (besides ``file:PATH``).
 GRAPH_KINDS: tuple[str, ...] = ("ring", "complete", "random")
@@ -70,17 +72,7 @@ class Graph:
         return 2 * len(self.edges)
 
     def is_connected(self) -> bool:
-        adjacency: dict[int, set[int]] = {i: set() for i in range(self.n)}
-        for i, j in self.edges:
-            adjacency[i].add(j)
-            adjacency[j].add(i)
-        seen, stack = {0}, [0]
-        while stack:
-            for j in adjacency[stack.pop()]:
-                if j not in seen:
-                    seen.add(j)
-                    stack.append(j)
-        return len(seen) == self.n
+        return _connected(self.n, self.edges)
 
     def metropolis_weights(self) -> np.ndarray:
         """W_ij = 1/(1 + max(d_i, d_j)) on edges, W_ii = 1 − Σ_j W_ij."""
@@ -91,13 +83,28 @@ class Graph:
         w[np.diag_indices(self.n)] = 1.0 - w.sum(axis=1)
         return w
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "n": self.n, "edges": [list(e) for e in self.edges]}
 
     @classmethod
-    def from_json(cls, data: dict[str, object]) -> Graph:
-        edges = [(int(a), int(b)) for a, b in data["edges"]]  # type: ignore[attr-defined]
-        return cls(int(data["n"]), tuple(edges), str(data.get("name", "custom")))  # type: ignore[arg-type]
+    def from_json(cls, data: Mapping[str, Any]) -> Graph:
+        edges = tuple((int(a), int(b)) for a, b in data["edges"])
+        return cls(int(data["n"]), edges, str(data.get("name", "custom")))
+
+
+def _connected(n: int, edges: Sequence[tuple[int, int]]) -> bool:
+    """Whether every node of 0…n−1 is reachable from node 0 along ``edges`` (depth-first)."""
+    adjacency: dict[int, set[int]] = {i: set() for i in range(n)}
+    for i, j in edges:
+        adjacency[i].add(j)
+        adjacency[j].add(i)
+    seen, stack = {0}, [0]
+    while stack:
+        for j in adjacency[stack.pop()]:
+            if j not in seen:
+                seen.add(j)
+                stack.append(j)
+    return len(seen) == n
 
 
 def ring(n: int) -> Graph:
@@ -119,10 +126,7 @@ def erdos_renyi(n: int, p: float = DEFAULT_EDGE_PROBABILITY, seed: int = 0) -> G
     for _ in range(MAX_RANDOM_TRIES):
         keep = rng.random(len(pairs)) < p
         edges = tuple(e for e, k in zip(pairs, keep, strict=True) if k)
-        candidate = object.__new__(Graph)
-        object.__setattr__(candidate, "n", n)
-        object.__setattr__(candidate, "edges", edges)
-        if Graph.is_connected(candidate):
+        if _connected(n, edges):
             return Graph(n, edges, f"random(p={p:g},seed={seed})")
     raise GraphError(f"no connected G({n}, {p}) in {MAX_RANDOM_TRIES} draws; raise p")
 

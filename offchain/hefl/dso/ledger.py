@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import json
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,17 +30,16 @@ from typing import Any
 from hefl.canonical import canonical_json
 from hefl.chain import Chain, connect_embedded, connect_rpc
 from hefl.chain.dso_ledger import DsoCommitment, DsoLedgerClient, deploy_dso_ledger
-from hefl.crypto import EncryptedVector, InsecureKeyWarning, PublicKey, keccak256
+from hefl.crypto import EncryptedVector, InsecureKeyWarning, PrivateKey, PublicKey, keccak256
 from hefl.dso.agent import CheckpointRecord
 from hefl.dso.config import DsoConfig
 from hefl.dso.emulation import Trajectory
-from hefl.dso.errors import TranscriptError
 from hefl.dso.files import AgentFiles
 from hefl.dso.graph import Graph
 from hefl.dso.problems import Problem
 from hefl.dso.protocol import REQUEST, Message, expected_counts, packing_layout, transcript_hash
 from hefl.dso.runner import AGENT_DIR, generate_keys, run_private, run_processes
-from hefl.errors import ConfigError, HeflError
+from hefl.errors import ConfigError, HeflError, TranscriptError
 
 RUN_FORMAT = "hefl-dso-run/v1"
 TRANSPORTS: tuple[str, ...] = ("inprocess", "processes")
@@ -62,6 +61,7 @@ def run_to_directory(
     *,
     transport: str = "inprocess",
     chain: Chain | None = None,
+    keys: Sequence[PrivateKey] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> RunSummary:
     """Keys, a DsoLedger, the encrypted run with checkpoints committed, and the run directory."""
@@ -77,7 +77,9 @@ def run_to_directory(
         {"config": config.to_json(), "graph": graph.to_json(), "problem": problem.to_json()}
     )
     (out / "config.json").write_bytes(blob)
-    keys = generate_keys(graph.n, config)
+    keys = list(keys) if keys is not None else generate_keys(graph.n, config)
+    if len(keys) != graph.n:
+        raise ConfigError(f"{len(keys)} key pairs for {graph.n} agents")
     agents_dir = out / "agents"
     for i, sk in enumerate(keys):
         d = agents_dir / AGENT_DIR.format(i)

@@ -39,7 +39,8 @@ PROBLEM_KINDS: tuple[str, ...] = ("estimation", "boston", "fish", "diabetes")
 class LocalObjective(Protocol):
     """What agent i holds of the problem: its own f_i and nothing of the others'."""
 
-    d: int
+    @property
+    def d(self) -> int: ...
 
     def gradient(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray: ...
 
@@ -70,9 +71,14 @@ class LinearLocal:
 
 
 class Problem(Protocol):
-    name: str
-    n: int
-    d: int
+    """A problem as the runners see it: N local objectives, the optimum and x_i(0)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def n(self) -> int: ...
+    @property
+    def d(self) -> int: ...
 
     def local(self, i: int) -> LocalObjective: ...
     def optimum(self) -> np.ndarray: ...

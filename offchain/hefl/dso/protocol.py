@@ -28,14 +28,14 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import gmpy2
 
 from hefl.crypto import EncryptedVector, keccak256
 from hefl.dso.config import DsoConfig
-from hefl.dso.errors import DsoMessageError
+from hefl.errors import DsoMessageError
 
 REQUEST = 0
 RESPONSE = 1
@@ -174,7 +174,6 @@ class OpCounts:
     decryptions: int = 0
     state_encryptions: int = 0
     exponentiations: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: OpCounts) -> None:
         self.encryptions += other.encryptions
@@ -191,6 +190,10 @@ class OpCounts:
             "state_encryptions": self.state_encryptions,
             "exponentiations": self.exponentiations,
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, int]) -> OpCounts:
+        return cls(**{k: int(data[k]) for k in cls().to_json()})
 
 
 def expected_counts(n: int, directed_edges: int, layout: PackingLayout) -> dict[str, int]:

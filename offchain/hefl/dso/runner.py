@@ -212,7 +212,7 @@ def run_processes(
     JSON description (so a CSV problem needs a path every process can read)."""
     import multiprocessing as mp
 
-    from hefl.dso.errors import DsoMessageError
+    from hefl.errors import DsoMessageError
 
     config.check_schedules(graph.max_degree)
     keys = list(keys) if keys is not None else generate_keys(graph.n, config)
@@ -273,5 +273,5 @@ def run_processes(
                 p.terminate()
     counts = OpCounts()
     for c in done.values():
-        counts.add(OpCounts(**c))
+        counts.add(OpCounts.from_json(c))
     return Trajectory(states, problem.optimum(), time.perf_counter() - start, counts.to_json())

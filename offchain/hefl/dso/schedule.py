@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hefl.dso.errors import ScheduleError
+from hefl.errors import ScheduleError
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from abc import ABC, abstractmethod
 from collections import defaultdict, deque
 from typing import Any
 
-from hefl.dso.errors import DsoMessageError
 from hefl.dso.protocol import KIND_NAMES, Message
+from hefl.errors import DsoMessageError
 
 #: Seconds a process agent waits for a neighbour's message before giving up.
 DEFAULT_RECEIVE_TIMEOUT_S = 600.0
