@@ -118,17 +118,31 @@ def run_rounds(
     step: RoundStep,
     evaluate: Evaluator,
     progress: Progress | None = None,
+    *,
+    done: Trace | None = None,
 ) -> Trace:
     """Algorithm 1's loop: plan, run the round, evaluate, report, until the controller stops.
 
     Every job starts from w(0) = 0. After each round the controller receives the training loss,
     φ̂ and ω̂ (and the test loss in ``extra``) in a :class:`~hefl.control.base.RoundReport`.
+
+    ``done`` continues a job that stopped after some rounds (``hefl run --resume``): the
+    controller is started afresh and shown the reports of the rounds done, in order, so that it
+    plans the next round exactly as it would have without the interruption.
     """
-    model = np.zeros(job.model_size)
-    initial_train, initial_test = evaluate(model)
-    rounds: list[RoundSummary] = []
-    iteration = 0
     plan = controller.start(job)
+    if done is None:
+        model = np.zeros(job.model_size)
+        initial_train, initial_test = evaluate(model)
+        rounds: list[RoundSummary] = []
+        iteration = 0
+    else:
+        model, rounds, iteration = done.model, list(done.rounds), done.iterations
+        initial_train, initial_test = done.initial_train_loss, done.initial_test_loss
+        for summary in done.rounds:
+            if plan is None:
+                break
+            plan = controller.observe(_report(summary))
     while plan is not None:
         began = time.perf_counter()
         result = step(plan, iteration)
@@ -154,15 +168,18 @@ def run_rounds(
             progress(summary)
         if result.stop is not None:
             raise result.stop
-        plan = controller.observe(
-            RoundReport(
-                round_index=result.round,
-                iteration=iteration,
-                tau=plan.tau,
-                train_loss=train_loss,
-                phi_hat=result.phi,
-                omega_hat=result.omega,
-                extra={"test_loss": test_loss},
-            )
-        )
+        plan = controller.observe(_report(summary))
     return Trace(initial_train, initial_test, tuple(rounds), model)
+
+
+def _report(summary: RoundSummary) -> RoundReport:
+    """What the controller observes of a finished round."""
+    return RoundReport(
+        round_index=summary.round,
+        iteration=summary.iteration,
+        tau=summary.tau,
+        train_loss=summary.train_loss,
+        phi_hat=summary.phi,
+        omega_hat=summary.omega,
+        extra={"test_loss": summary.test_loss},
+    )
