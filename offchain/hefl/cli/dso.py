@@ -97,8 +97,8 @@ def run_command(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
         ),
     )
-    gamma = _flag("--gamma", lambda: PowerSchedule.parse(args.gamma, "--gamma"))
-    lam = _flag("--lam", lambda: PowerSchedule.parse(args.lam, "--lam"))
+    gamma = _flag("--gamma", lambda: PowerSchedule.parse(args.gamma, "schedule"))
+    lam = _flag("--lam", lambda: PowerSchedule.parse(args.lam, "schedule"))
     a_min, a_max = default_a_range(graph.max_degree, gamma(0))
     a_min = args.a_min if args.a_min is not None else a_min
     a_max = args.a_max if args.a_max is not None else a_max
