@@ -15,17 +15,17 @@ data leaves it inside the protocol.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from hefl.agents.export import RunDirectory
 from hefl.agents.roles import ComputingPartyAgent, ParticipantAgent, Vote
 from hefl.canonical import canonical_json
 from hefl.chain import (
@@ -33,15 +33,23 @@ from hefl.chain import (
     Chain,
     DeploymentRecord,
     LedgerClient,
+    LocalBlobStore,
     RoundStatus,
+    blob_hash,
     deploy_ledger,
 )
 from hefl.control import Controller, JobInfo, RoundPlan
 from hefl.control.loop import Progress, RoundSummary, StepResult, Trace, run_rounds
-from hefl.crypto import PublicKey, generate_keypair
+from hefl.crypto import PrivateKey, PublicKey, generate_keypair
 from hefl.data import PreparedData, SplitConfig, load_dataset, prepare
-from hefl.errors import ConfigError, HeflError
+from hefl.errors import ConfigError, CryptoError, DivergenceError, HeflError
 from hefl.learning import linear
+from hefl.learning.divergence import (
+    check_round,
+    published_bound,
+    safe_model_bits,
+    step_size_bound,
+)
 from hefl.learning.paillier import FixedPointConfig
 from hefl.learning.registry import STRATEGY_NAMES, StrategyName, build_strategy, strategy_spec
 from hefl.learning.strategy import LearningConfig, LocalUpdate, RoundOutcome, Strategy
@@ -130,13 +138,15 @@ def config_document(
     *,
     job: Mapping[str, Any] | None = None,
     schedule: Mapping[str, Any] | None = None,
+    step_size_bounds: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """The job's public configuration, the same fields in both modes: how it runs, the scheme's
     public parameters (hyper-parameters, key size, fixed point), |w|, the |D_i|, the initial
     (encrypted) model's hash, and what defines the rounds — the in-process job's
     :class:`JobConfig` (``job``) or the multi-process job's fixed schedule (``schedule``); the
-    other is ``None``. Its canonical JSON bytes are stored in the blob store; their hash goes on
-    chain (``configHash``)."""
+    other is ``None`` — and the step-size bounds 2/L_i the participants published
+    (:mod:`hefl.learning.divergence`; ``None`` when not published). Its canonical JSON bytes
+    are stored in the blob store; their hash goes on chain (``configHash``)."""
     return {
         "format": DOCUMENT_FORMAT,
         "mode": mode,
@@ -146,6 +156,9 @@ def config_document(
         "data_sizes": [int(s) for s in data_sizes],
         "schedule": None if schedule is None else dict(schedule),
         "initial_model_hash": "0x" + initial_model_hash.hex(),
+        "step_size_bounds": None
+        if step_size_bounds is None
+        else [float(b) if math.isfinite(b) else None for b in step_size_bounds],
     }
 
 
@@ -159,7 +172,14 @@ ProgressHook = Progress
 
 
 class InProcessJob:
-    """Sets up a job (keys, deployment, agents) and runs its rounds; see the module docstring."""
+    """Sets up a job (keys, deployment, agents) and runs its rounds; see the module docstring.
+
+    With a :class:`~hefl.agents.export.RunDirectory`, the job leaves its run behind round by
+    round: the deployment record and configuration at deployment, then after every round the
+    embedded chain's database and the exports (history, metrics), each replaced atomically —
+    a job stopped at round k (an error, SIGKILL) keeps rounds 0…k−1, and :meth:`resume`
+    continues it on the same ledger.
+    """
 
     def __init__(
         self,
@@ -168,24 +188,132 @@ class InProcessJob:
         blobs: BlobStore,
         *,
         data: PreparedData | None = None,
+        run_dir: RunDirectory | None = None,
     ) -> None:
-        self.config = config
-        self.chain = chain
-        self.blobs = blobs
-        self.data = data or prepare(
-            load_dataset(config.dataset, target=config.target), config.split
-        )
+        self._prepare(config, chain, blobs, data, run_dir)
         n = len(self.data.parts)
         accounts = chain.accounts_for(n + 1)
-        self.party_address, self.participant_addresses = accounts[0], accounts[1:]
+        party_address, participant_addresses = accounts[0], accounts[1:]
 
         public_key = private_key = None
         if strategy_spec(config.strategy).needs_keypair:
             public_key, private_key = generate_keypair(
                 config.key_bits, allow_insecure=config.allow_insecure_keys
             )
+        party_strategy = self._strategy(public_key, private_key)
+        self.initial_model = party_strategy.initial_model(self.data.model_size)
+        initial_hash = blobs.put(self.initial_model)
+        document = config_document(
+            "in-process",
+            party_strategy,
+            self.data.sizes,
+            self.data.model_size,
+            initial_hash,
+            job=config.to_json(),
+            step_size_bounds=self.published_bounds,
+        )
+        config_hash = blobs.put(canonical_json(document))
+        key_hash = blobs.put(
+            public_key_blob(public_key)
+            if public_key
+            else f"no Paillier key: {config.strategy}".encode()
+        )
+
+        ledger = deploy_ledger(
+            chain, party_address, participant_addresses, self.data.sizes, key_hash, config_hash
+        )
+        self._attach(ledger, DeploymentRecord.from_client(ledger), document, party_strategy)
         self.public_key = public_key
-        party_strategy = build_strategy(
+        if run_dir is not None:
+            if private_key is not None:
+                private_key.save(run_dir.party_key)  # 0600: what --resume decrypts with
+            run_dir.write_setup(self.deployment, document)
+            self._save_chain()
+
+    @classmethod
+    def resume(
+        cls,
+        config: JobConfig,
+        chain: Chain,
+        run_dir: RunDirectory,
+        *,
+        data: PreparedData | None = None,
+    ) -> InProcessJob:
+        """Attach to the ledger a run directory records (its chain re-opened by the caller) and
+        rebuild the party and participants, checking every piece against the chain; :meth:`run`
+        then continues after the last round the ledger holds."""
+        spec = strategy_spec(config.strategy)
+        if not (spec.multi_process or not spec.takes_key_size):
+            raise ConfigError(
+                f"--resume cannot continue the {config.strategy!r} strategy: its party keeps "
+                "secrets beyond a Paillier key; start a new run"
+            )
+        job = cls.__new__(cls)
+        job._prepare(config, chain, LocalBlobStore(run_dir.blobs), data, run_dir)
+        deployment = run_dir.load_deployment()
+        if deployment.chain_id != chain.chain_id:
+            raise ConfigError(
+                f"{run_dir.root} ran on chain {deployment.chain_id}, this node is chain "
+                f"{chain.chain_id}; pass the run's --rpc URL"
+            )
+        ledger = LedgerClient.at(chain, deployment.address, sender=deployment.party)
+        document = run_dir.load_config()
+        if ledger.config_hash() != blob_hash(canonical_json(document)):
+            raise ConfigError(
+                f"{run_dir.config} is not the configuration the ledger at {ledger.address} "
+                "committed; the run directory was altered"
+            )
+        held = set(chain.accounts())
+        missing = [a for a in (deployment.party, *deployment.participants) if a not in held]
+        if missing:
+            raise ConfigError(
+                f"the chain holds no key for {', '.join(missing)}; --resume continues runs whose "
+                "accounts are the node's own"
+            )
+        if tuple(deployment.data_sizes) != tuple(job.data.sizes):
+            raise ConfigError(
+                f"the data give sizes {list(job.data.sizes)}, the ledger registered "
+                f"{list(deployment.data_sizes)}; resume with the run's data set and seed"
+            )
+        public_key = private_key = None
+        if spec.needs_keypair:
+            private_key = PrivateKey.load(
+                run_dir.party_key, allow_insecure=config.allow_insecure_keys
+            )
+            public_key = private_key.public_key
+            if ledger.public_key_hash() != blob_hash(public_key_blob(public_key)):
+                raise ConfigError(f"{run_dir.party_key} is not the key of the run's ledger")
+        party_strategy = job._strategy(public_key, private_key)
+        job.initial_model = job.blobs.get(bytes.fromhex(document["initial_model_hash"][2:]))
+        job._attach(ledger, deployment, document, party_strategy)
+        job.public_key = public_key
+        return job
+
+    # --- construction -----------------------------------------------------------------------------
+    def _prepare(
+        self,
+        config: JobConfig,
+        chain: Chain,
+        blobs: BlobStore,
+        data: PreparedData | None,
+        run_dir: RunDirectory | None,
+    ) -> None:
+        self.config = config
+        self.chain = chain
+        self.blobs = blobs
+        self.run_dir = run_dir
+        self.data = data or prepare(
+            load_dataset(config.dataset, target=config.target), config.split
+        )
+        # Each participant publishes 2/L_i from its own data; the job is safe below the least.
+        self.published_bounds = [
+            published_bound(part, config.learning.ridge) for part in self.data.parts
+        ]
+        self.eta_bound = step_size_bound(self.published_bounds)
+
+    def _strategy(self, public_key: PublicKey | None, private_key: PrivateKey | None) -> Strategy:
+        config = self.config
+        return build_strategy(
             config.strategy,
             config.learning,
             public_key=public_key,
@@ -195,47 +323,38 @@ class InProcessJob:
             model_size=self.data.model_size,
             scheme_options=config.scheme_options(),
         )
-        self.initial_model = party_strategy.initial_model(self.data.model_size)
-        initial_hash = blobs.put(self.initial_model)
-        self.document = config_document(
-            "in-process",
-            party_strategy,
-            self.data.sizes,
-            self.data.model_size,
-            initial_hash,
-            job=config.to_json(),
-        )
-        config_hash = blobs.put(canonical_json(self.document))
-        key_hash = blobs.put(
-            public_key_blob(public_key)
-            if public_key
-            else f"no Paillier key: {config.strategy}".encode()
-        )
 
-        ledger = deploy_ledger(
-            chain,
-            self.party_address,
-            self.participant_addresses,
-            self.data.sizes,
-            key_hash,
-            config_hash,
-        )
-        self.deployment = DeploymentRecord.from_client(ledger)
-        self.party = ComputingPartyAgent(party_strategy, ledger, blobs)
+    def _attach(
+        self,
+        ledger: LedgerClient,
+        deployment: DeploymentRecord,
+        document: dict[str, Any],
+        party_strategy: Strategy,
+    ) -> None:
+        self.ledger = ledger
+        self.deployment = deployment
+        self.document = document
+        self.party_address = deployment.party
+        self.participant_addresses = deployment.participants
+        self.party = ComputingPartyAgent(party_strategy, ledger, self.blobs)
         self.participants = [
             ParticipantAgent(
                 address,
                 part,
                 party_strategy.for_participant(i),
                 ledger.as_sender(address),
-                blobs,
+                self.blobs,
             )
             for i, (address, part) in enumerate(
-                zip(self.participant_addresses, self.data.parts, strict=True)
+                zip(deployment.participants, self.data.parts, strict=True)
             )
         ]
-        self.ledger = ledger
 
+    def _save_chain(self) -> None:
+        if self.run_dir is not None and self.chain.kind == "embedded":
+            self.chain.save(self.run_dir.chain_state)
+
+    # --- running ----------------------------------------------------------------------------------
     def job_info(self) -> JobInfo:
         return JobInfo(
             dataset_sizes=self.data.sizes,
@@ -263,16 +382,29 @@ class InProcessJob:
         return [future.result() for future in futures]
 
     def run_round(
-        self, pool: Executor | None, global_model: bytes, iteration: int, plan: RoundPlan
+        self,
+        pool: Executor | None,
+        global_model: bytes,
+        iteration: int,
+        plan: RoundPlan,
+        *,
+        round_index: int | None = None,
     ) -> tuple[int, RoundOutcome]:
-        """One round end to end; returns the round index and the party's outcome."""
-        for agent in self.participants:  # refuse an impossible τ before anything goes on chain
-            agent.strategy.check_tau(global_model, agent.part, plan.tau)
-        deadline = 0
-        if self.config.submission_deadline_s is not None:
-            now = int(self.chain.w3.eth.get_block("latest")["timestamp"])
-            deadline = now + math.ceil(self.config.submission_deadline_s)
-        g = self.party.open_round(global_model, iteration, plan.tau, deadline)
+        """One round end to end; returns the round index and the party's outcome.
+
+        ``round_index`` continues a round already open on the ledger (``--resume`` on a node,
+        after a stop mid-round): whoever has not submitted submits, the party commits if it has
+        not, and every replica votes."""
+        if round_index is None:
+            for agent in self.participants:  # refuse an impossible τ before anything goes on chain
+                agent.strategy.check_tau(global_model, agent.part, plan.tau)
+            deadline = 0
+            if self.config.submission_deadline_s is not None:
+                now = int(self.chain.w3.eth.get_block("latest")["timestamp"])
+                deadline = now + math.ceil(self.config.submission_deadline_s)
+            g = self.party.open_round(global_model, iteration, plan.tau, deadline)
+        else:
+            g = round_index
         work = []
         for agent in self.participants:
             pending = agent.pending(g)
@@ -280,26 +412,126 @@ class InProcessJob:
                 work.append((agent, *pending))
         for (agent, _, _), update in zip(work, self._updates(pool, work), strict=True):
             agent.deliver(g, update)
-        self.party.commit(g)
+        if self.ledger.get_round(g).status is RoundStatus.OPEN:
+            self.party.commit(g)
         for agent in self.participants:
             if agent.verify(g) is Vote.DISPUTED:
                 log.warning("round %d disputed by %s", g, agent.address)
         return g, self.party.conclude(g)
 
-    def run(self, controller: Controller, progress: ProgressHook | None = None) -> JobResult:
-        """Run rounds until the controller stops; every round lands on the ledger."""
+    def _model_bits(self) -> int:
+        fixed = self.config.fixed_point
+        return safe_model_bits(self.config.key_bits, fixed.model_scale_bits, fixed.significant_bits)
+
+    def _divergence(self, g: int, error: HeflError) -> HeflError:
+        """A numeric failure of round g, told as divergence when η is beyond the safe bound."""
+        eta = self.config.learning.eta
+        if eta < self.eta_bound:
+            return error
+        return DivergenceError(
+            f"round {g} failed ({error}) with η = {eta:g}, above the largest safe η < "
+            f"{self.eta_bound:.4g} (2/L for this data); rerun with --eta auto"
+        )
+
+    def _done_rounds(self) -> tuple[Trace, bytes, int | None]:
+        """What the ledger already holds, for :meth:`run` to continue: the rounds done (their
+        metrics from the run directory's export, or re-derived from the chain by decrypting),
+        the next global model blob and a round left open to finish (``None``: open a new one)."""
+        exported = {}
+        if self.run_dir is not None:
+            exported = {int(m["round"]): m for m in self.run_dir.exported_metrics()}
+        records = self.ledger.history()
+        initial_train, initial_test = self.losses(np.zeros(self.data.model_size))
+        summaries: list[RoundSummary] = []
+        model, global_model, pending = np.zeros(self.data.model_size), self.initial_model, None
+        iteration = 0
+        for record in records:
+            g = record.round
+            if (
+                record.status in (RoundStatus.OPEN, RoundStatus.AGGREGATED)
+                and g == len(records) - 1
+            ):
+                pending = g
+                break
+            if record.status is not RoundStatus.FINALISED:
+                raise HeflError(
+                    f"round {g} ended {record.status.name.lower()}; nothing may build on it, so "
+                    "the run cannot be resumed"
+                )
+            outcome = self.party.conclude(g)
+            model, global_model = outcome.model, outcome.next_global
+            iteration = record.iteration + record.tau
+            if g in exported:
+                summaries.append(RoundSummary(**{k: exported[g][k] for k in SUMMARY_FIELDS}))
+                continue
+            train, test = self.losses(model)
+            estimates = outcome.estimates
+            summaries.append(
+                RoundSummary(
+                    round=g,
+                    iteration=iteration,
+                    tau=record.tau,
+                    train_loss=train,
+                    test_loss=test,
+                    phi=float(estimates.phi) if estimates and estimates.phi is not None else None,
+                    omega=estimates.omega if estimates else None,
+                    status=record.status.name.lower(),
+                    attested=record.attest_count,
+                    disputed=record.dispute_count,
+                )
+            )
+        trace = Trace(initial_train, initial_test, tuple(summaries), model)
+        return trace, global_model, pending
+
+    def run(
+        self,
+        controller: Controller,
+        progress: ProgressHook | None = None,
+        *,
+        resume: bool = False,
+    ) -> JobResult:
+        """Run rounds until the controller stops; every round lands on the ledger (and in the run
+        directory, if any). ``resume`` continues after the rounds the ledger holds.
+
+        The divergence guard (:func:`hefl.learning.divergence.check_round`) stops the job after a
+        round whose loss explodes or whose model leaves the fixed-point budget's safe range."""
         parallel = self.config.workers > 1 and self.party.strategy.parallel_updates
-        pool = ProcessPoolExecutor(self.config.workers) if parallel else None
         global_model = self.initial_model
+        done: Trace | None = None
+        pending: int | None = None
+        if resume:
+            done, global_model, pending = self._done_rounds()
+        summaries: list[RoundSummary] = list(done.rounds) if done else []
+        loss_before = [
+            done.final_train_loss if done else self.losses(np.zeros(self.data.model_size))[0]
+        ]
+        pool = ProcessPoolExecutor(self.config.workers) if parallel else None
 
         def step(plan: RoundPlan, iteration: int) -> StepResult:
-            nonlocal global_model
-            g, outcome = self.run_round(pool, global_model, iteration, plan)
+            nonlocal global_model, pending
+            continuing, pending = pending, None
+            try:
+                g, outcome = self.run_round(
+                    pool, global_model, iteration, plan, round_index=continuing
+                )
+            except CryptoError as error:
+                raise self._divergence(self.ledger.round_count() - 1, error) from error
             record = self.ledger.get_round(g)
             status = record.status.name.lower()
-            stop = None
+            stop: HeflError | None = None
             if record.status is RoundStatus.FINALISED:
                 global_model = outcome.next_global
+                train_loss = self.losses(outcome.model)[0]
+                stop = check_round(
+                    g,
+                    self.config.learning.eta,
+                    self.eta_bound,
+                    loss_before[0],
+                    train_loss,
+                    outcome.model,
+                    self._model_bits(),
+                )
+                loss_before[0] = train_loss
             else:
                 stop = HeflError(
                     f"round {g} ended {status}, not finalised; the job stops so that nothing "
@@ -317,8 +549,16 @@ class InProcessJob:
                 stop=stop,
             )
 
+        def record(summary: RoundSummary) -> None:
+            summaries.append(summary)
+            if self.run_dir is not None:
+                self._save_chain()  # the chain first: an export never names a round it lacks
+                self.run_dir.write_rounds(self.ledger, [asdict(s) for s in summaries])
+            if progress is not None:
+                progress(summary)
+
         try:
-            trace = run_rounds(controller, self.job_info(), step, self.losses, progress)
+            trace = run_rounds(controller, self.job_info(), step, self.losses, record, done=done)
         finally:
             if pool is not None:
                 pool.shutdown()
@@ -330,34 +570,14 @@ class InProcessJob:
         )
 
 
-METRIC_COLUMNS = (
-    "round", "iteration", "tau", "status", "train_loss", "test_loss", "phi", "omega",
-    "attested", "disputed", "seconds", "energy",
-)  # fmt: skip
+#: The fields of a :class:`RoundSummary`, as a round's exported metrics hold them.
+SUMMARY_FIELDS = tuple(f.name for f in fields(RoundSummary))
 
 
 def save_job(result: JobResult, out_dir: str | Path) -> dict[str, Path]:
     """Write ``history.json`` (every round's on-chain fields plus the losses), ``metrics.csv``,
-    ``deployment.json`` and ``config.json`` into ``out_dir``; return their paths."""
-    from hefl.agents.audit import export_history
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    metrics = {s.round: asdict(s) for s in result.rounds}
-    history = export_history(result.ledger, metrics)
-    history["deployment"] = result.deployment.to_json()
-    paths = {
-        "history": out / "history.json",
-        "metrics": out / "metrics.csv",
-        "deployment": out / "deployment.json",
-        "config": out / "config.json",
-    }
-    paths["history"].write_text(json.dumps(history, indent=2))
-    lines = [",".join(METRIC_COLUMNS)]
-    for summary in result.rounds:
-        row = asdict(summary)
-        lines.append(",".join("" if row[c] is None else str(row[c]) for c in METRIC_COLUMNS))
-    paths["metrics"].write_text("\n".join(lines) + "\n")
-    paths["deployment"].write_text(json.dumps(result.deployment.to_json(), indent=2))
-    paths["config"].write_text(json.dumps(result.config_document, indent=2))
-    return paths
+    ``deployment.json`` and ``config.json`` into ``out_dir``; return their paths (a job run
+    with a :class:`RunDirectory` has written them already, round by round)."""
+    run_dir = RunDirectory(Path(out_dir))
+    run_dir.write_setup(result.deployment, result.config_document)
+    return run_dir.write_rounds(result.ledger, [asdict(s) for s in result.rounds])

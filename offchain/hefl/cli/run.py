@@ -3,7 +3,14 @@
 Defaults finish in well under a minute on 2 cores: scikit-learn's bundled diabetes set (no
 download), N = 3 participants, 2048-bit Paillier keys, fused updates, τ = 5 for 5 rounds, on the
 embedded chain. The learning rate defaults to :data:`QUICKSTART_ETA` rather than Table 1's
-η = 0.001 so that a first run shows the loss falling; pass ``--eta 0.001`` for the paper's value.
+η = 0.001 so that a first run shows the loss falling; pass ``--eta 0.001`` for the paper's value,
+or ``--eta auto`` for half the largest η that is safe for the data (1/L).
+
+The run directory (``--out DIR``) is written round by round: the embedded chain's database
+(``chain.db``), ``history.json``, ``metrics.csv``, ``deployment.json`` and ``config.json``, each
+replaced atomically. A run that stops at round k — an error, a divergence, SIGKILL — keeps rounds
+0…k−1, verifiable with ``hefl verify DIR``; ``hefl run --resume DIR`` continues it on the same
+ledger.
 """
 
 from __future__ import annotations
@@ -16,23 +23,30 @@ from pathlib import Path
 from typing import Any
 
 from hefl.agents.audit import audit
-from hefl.agents.job import InProcessJob, JobConfig, RoundSummary, save_job
-from hefl.chain import LocalBlobStore, connect_embedded, connect_rpc
+from hefl.agents.export import RunDirectory
+from hefl.agents.job import InProcessJob, JobConfig, RoundSummary
+from hefl.chain import Chain, LocalBlobStore, connect_embedded, connect_rpc
 from hefl.cli import race
 from hefl.cli.history import add_metrics, history_rows
 from hefl.cli.output import render_table, report_audit
 from hefl.control import CONTROLLERS, Controller, FixedTauController, make_controller
-from hefl.data import DATASET_NAMES, SplitConfig
+from hefl.crypto import DEFAULT_KEY_BITS
+from hefl.data import DATASET_NAMES, PreparedData, SplitConfig, load_dataset, prepare
 from hefl.data.prepare import PARTITIONS
-from hefl.errors import ConfigError
+from hefl.errors import ConfigError, HeflError, InsecureParameterError
+from hefl.learning.divergence import auto_eta, published_bound, step_size_bound
 from hefl.learning.paillier import FixedPointConfig
-from hefl.learning.registry import STRATEGIES, STRATEGY_NAMES
+from hefl.learning.registry import STRATEGIES, STRATEGY_NAMES, strategy_spec
 from hefl.learning.strategy import UPDATE_MODES, LearningConfig
 
 #: η of the quick-start run (Table 1's 0.001 moves the loss too little to see in a minute).
 QUICKSTART_ETA = 0.05
 #: Options both schemes use.
-SHARED_OPTIONS = frozenset({"help", "scheme", "seed", "rpc", "out", "quiet"})
+SHARED_OPTIONS = frozenset({"help", "scheme", "seed", "rpc", "out", "quiet", "resume"})
+#: Options ``--resume DIR`` may be given with (the rest come from DIR/run.json).
+RESUME_OPTIONS = frozenset({"quiet", "rpc", "workers"})
+#: ``--eta`` value that picks a safe η from the data (:func:`hefl.learning.divergence.auto_eta`).
+AUTO = "auto"
 #: τ of the quick-start run's fixed-τ controller.
 DEFAULT_TAU = 5
 #: Samples drawn from Boston and fish, as the paper (§3.2); other data sets use all rows.
@@ -59,7 +73,12 @@ def register(subparsers: Any) -> None:
         "--tau", type=int, help=f"local steps per round (fixed τ; default {DEFAULT_TAU})"
     )
     learn.add_argument("--rounds", type=int, default=5, help="rounds with the fixed τ")
-    learn.add_argument("--eta", type=float, default=QUICKSTART_ETA, help="learning rate η")
+    learn.add_argument(
+        "--eta",
+        type=_eta,
+        default=QUICKSTART_ETA,
+        help=f"learning rate η, or {AUTO!r}: 1/L, half the largest η that is safe for the data",
+    )
     learn.add_argument("--ridge", type=float, default=0.0, help="ridge γ (γ‖w‖²)")
     learn.add_argument("--mode", choices=UPDATE_MODES, default="fused", help="update mode")
     learn.add_argument("--strategy", choices=STRATEGY_NAMES, default="paillier")
@@ -82,6 +101,12 @@ def register(subparsers: Any) -> None:
     crypto.add_argument("--rpc", metavar="URL", help="use this JSON-RPC node, not the embedded one")
     crypto.add_argument("--out", type=Path, help="output directory (default runs/<timestamp>)")
     crypto.add_argument("--quiet", action="store_true", help="no progress bar")
+    crypto.add_argument(
+        "--resume",
+        type=Path,
+        metavar="DIR",
+        help="continue the run in DIR (a `hefl run --out DIR`) on its ledger, with its options",
+    )
     parser.add_argument(
         "--scheme",
         choices=("ledger", "pow-race"),
@@ -150,23 +175,109 @@ def check_scheme_options(args: argparse.Namespace) -> None:
         )
 
 
+def _eta(text: str) -> float | str:
+    if text == AUTO:
+        return AUTO
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number or {AUTO!r}") from None
+
+
+def check_key_size(args: argparse.Namespace) -> None:
+    """Refuse an insecure key size up front, naming the flags (not the Python argument)."""
+    keyed = strategy_spec(args.strategy).takes_key_size
+    if keyed and args.key_bits < DEFAULT_KEY_BITS and not args.allow_insecure_keys:
+        raise ConfigError(
+            f"--key-bits {args.key_bits} is below {DEFAULT_KEY_BITS} bits and not secure; "
+            "add --allow-insecure-keys for tests and benchmarks"
+        )
+
+
+def resolve_eta(args: argparse.Namespace) -> PreparedData | None:
+    """``--eta auto``: prepare the data, take the participants' published bounds 2/L_i and set
+    ``args.eta`` to :func:`~hefl.learning.divergence.auto_eta` of the least; the data prepared
+    (so the job does not prepare it again), or ``None`` for a numeric η."""
+    if args.eta != AUTO:
+        if args.eta <= 0:
+            raise ConfigError(f"--eta {args.eta:g} must be > 0 (or {AUTO!r})")
+        return None
+    split = job_config(argparse.Namespace(**{**vars(args), "eta": QUICKSTART_ETA})).split
+    data = prepare(load_dataset(args.dataset, target=args.target), split)
+    bound = step_size_bound(published_bound(part, args.ridge) for part in data.parts)
+    args.eta = auto_eta(bound)
+    print(f"--eta auto: η = {args.eta:.4g} (the largest safe η for this data is < {bound:.4g})")
+    return data
+
+
+def resumed_args(args: argparse.Namespace) -> argparse.Namespace:
+    """The options of the run in ``args.resume`` (its run.json), with --quiet, --rpc, --workers
+    from this command line; any other option given is refused (it would be ignored)."""
+    given = [
+        "--" + dest.replace("_", "-")
+        for dest, default in args.scheme_options["ledger"].items()
+        if dest not in RESUME_OPTIONS and getattr(args, dest) != default
+    ]
+    if args.out is not None:
+        given.append("--out")
+    if given:
+        raise ConfigError(f"--resume continues with the run's own options; drop {', '.join(given)}")
+    saved = RunDirectory(args.resume).load_options()
+    merged = {**vars(args), **saved, "out": args.resume, "quiet": args.quiet}
+    if args.workers != args.scheme_options["ledger"]["workers"]:
+        merged["workers"] = args.workers
+    if args.rpc is not None:
+        merged["rpc"] = args.rpc
+    return argparse.Namespace(**merged)
+
+
+def run_options(args: argparse.Namespace) -> dict[str, object]:
+    """What run.json keeps: every option of the ledger scheme, η resolved, and the seed/RPC."""
+    keep = [*args.scheme_options["ledger"], "seed", "rpc"]
+    return {dest: getattr(args, dest) for dest in keep if dest not in ("quiet", "resume")}
+
+
+def connect(args: argparse.Namespace, run_dir: RunDirectory) -> Chain:
+    """The run's chain: the node at --rpc, else the embedded chain kept in DIR/chain.db."""
+    if args.rpc:
+        return connect_rpc(args.rpc)
+    return connect_embedded(state=run_dir.chain_state)
+
+
 def run(args: argparse.Namespace) -> int:
     check_scheme_options(args)
     if args.scheme == "pow-race":
         return race.run_deprecated(args)
+    resume = args.resume is not None
+    if resume:
+        args = resumed_args(args)
+    check_key_size(args)
+    data = resolve_eta(args)
     config = job_config(args)
     controller = build_controller(args)
     out = args.out or Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    chain = connect_rpc(args.rpc) if args.rpc else connect_embedded()
-    blobs = LocalBlobStore(out / "blobs")
+    run_dir = RunDirectory(out)
+    if not resume and run_dir.deployment.exists():
+        raise ConfigError(f"{out} holds a run already; continue it with --resume {out}")
+    chain = connect(args, run_dir)
     print(
         f"hefl run: {config.dataset}, N={config.split.participants}, {config.strategy} "
-        f"({config.learning.mode}), {config.key_bits}-bit keys, on "
-        f"{'the embedded chain' if chain.kind == 'embedded' else chain.url}",
+        f"({config.learning.mode}), {config.key_bits}-bit keys, η = {config.learning.eta:g}, "
+        f"on {'the embedded chain' if chain.kind == 'embedded' else chain.url}",
         flush=True,
     )
-    job = InProcessJob(config, chain, blobs)
-    print(f"ledger deployed at {job.deployment.address} (chain {job.deployment.chain_id})")
+    if resume:
+        job = InProcessJob.resume(config, chain, run_dir, data=data)
+        print(f"resuming the ledger at {job.deployment.address} after round "
+              f"{job.ledger.round_count() - 1}")  # fmt: skip
+    else:
+        run_dir.save_options(run_options(args))
+        try:
+            job = InProcessJob(config, chain, LocalBlobStore(run_dir.blobs), data=data,
+                               run_dir=run_dir)  # fmt: skip
+        except InsecureParameterError as error:
+            raise ConfigError(f"--key-bits {args.key_bits}: {error}") from error
+        print(f"ledger deployed at {job.deployment.address} (chain {job.deployment.chain_id})")
 
     bar = None
     if not args.quiet:
@@ -179,25 +290,38 @@ def run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.update(1)
             bar.set_postfix(
-                g=summary.round, tau=summary.tau, loss=f"{summary.train_loss:.5f}", refresh=True
+                g=summary.round, tau=summary.tau, loss=f"{summary.train_loss:.5g}", refresh=True
             )
 
     try:
-        result = job.run(controller, progress)
+        result = job.run(controller, progress, resume=resume)
+    except HeflError as error:
+        raise HeflError(f"{error}; {kept(run_dir)}") from error
     finally:
         if bar is not None:
             bar.close()
-    paths = save_job(result, out)
 
     rows = history_rows(job.ledger.history(), job.ledger.quorum())
     add_metrics(rows, [asdict(summary) for summary in result.rounds])
     print("\nRounds as read back from the chain:")
     print(render_table(rows))
 
-    print(f"\nwrote {', '.join(str(p) for p in paths.values())}")
+    print(f"\nwrote {', '.join(str(p) for p in run_dir.outputs().values())}")
     report_audit(
-        audit(job.ledger, blobs),
+        audit(job.ledger, job.blobs),
         label="verify: ",
         failure="the job failed its own audit ({count} problems)",
     )
     return 0
+
+
+def kept(run_dir: RunDirectory) -> str:
+    """How a failed run's one error line says what it kept."""
+    done = len(run_dir.exported_metrics())
+    if not done:
+        return f"no round finished; the deployment record is in {run_dir.root}"
+    rounds = "round 0 is" if done == 1 else f"rounds 0–{done - 1} are"
+    return (
+        f"{rounds} kept in {run_dir.root} (hefl verify {run_dir.root}; continue with "
+        f"hefl run --resume {run_dir.root})"
+    )

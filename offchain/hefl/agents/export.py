@@ -1,0 +1,168 @@
+"""A run directory: what a job leaves behind, written round by round so that it outlives its
+process.
+
+Both modes write the same files (``hefl run --out DIR`` and the multi-process party's ``--dir``):
+
+- ``deployment.json`` — where the ledger is (:class:`~hefl.chain.DeploymentRecord`), at deployment;
+- ``config.json`` — the job's public configuration document (its hash is on chain), at deployment;
+- ``history.json`` — every round's on-chain fields and submissions, plus the round's metrics;
+- ``metrics.csv`` — one row of :data:`METRIC_COLUMNS` per round;
+- ``chain.db`` — the embedded chain's py-evm database (:meth:`hefl.chain.Chain.save`), so the
+  ledger can be read with contract calls after the run's process has ended;
+- ``run.json`` — the options ``hefl run`` was started with (what ``--resume`` continues);
+- ``party.key`` — the in-process job's Paillier private key (mode 0600), which ``--resume`` needs
+  to decrypt the next aggregate;
+- ``blobs/`` — the blob store.
+
+Every file is replaced atomically (:func:`hefl.files.atomic_write`) after every round, the chain's
+database first: a reader (or a run killed at any instant) sees rounds 0…k−1 complete and
+consistent with each other, never a torn file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hefl.agents.audit import LedgerView, export_history
+from hefl.chain import DeploymentRecord
+from hefl.errors import ConfigError
+from hefl.files import atomic_write
+
+#: Columns of ``metrics.csv`` (keys of a :class:`hefl.control.loop.RoundSummary`).
+METRIC_COLUMNS = (
+    "round", "iteration", "tau", "status", "train_loss", "test_loss", "phi", "omega",
+    "attested", "disputed", "seconds", "energy",
+)  # fmt: skip
+#: Mode of the exported files: public data, readable by everyone.
+PUBLIC_FILE_MODE = 0o644
+
+
+@dataclass(frozen=True)
+class RunDirectory:
+    """The files of one run (see the module docstring); paths only, nothing is read eagerly."""
+
+    root: Path
+
+    @property
+    def history(self) -> Path:
+        return self.root / "history.json"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.csv"
+
+    @property
+    def deployment(self) -> Path:
+        return self.root / "deployment.json"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def chain_state(self) -> Path:
+        return self.root / "chain.db"
+
+    @property
+    def options(self) -> Path:
+        return self.root / "run.json"
+
+    @property
+    def party_key(self) -> Path:
+        return self.root / "party.key"
+
+    @property
+    def blobs(self) -> Path:
+        return self.root / "blobs"
+
+    def outputs(self) -> dict[str, Path]:
+        """The exported files by name (what ``hefl run`` lists when it finishes)."""
+        return {
+            "history": self.history,
+            "metrics": self.metrics,
+            "deployment": self.deployment,
+            "config": self.config,
+        }
+
+    # --- writing ----------------------------------------------------------------------------------
+    def write_setup(self, deployment: DeploymentRecord, config_document: Mapping[str, Any]) -> None:
+        """``deployment.json`` and ``config.json``, as soon as the ledger is deployed."""
+        _write_json(self.deployment, deployment.to_json())
+        _write_json(self.config, dict(config_document))
+
+    def write_rounds(
+        self, ledger: LedgerView, metrics: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Path]:
+        """Rewrite ``history.json`` (read from ``ledger``) and ``metrics.csv`` for the rounds the
+        ledger holds, each round with its entry of ``metrics`` (matched by ``"round"``)."""
+        by_round = {int(m["round"]): m for m in metrics}
+        history = export_history(ledger, by_round)
+        history["deployment"] = self.load_deployment().to_json()
+        _write_json(self.history, history)
+        lines = [",".join(METRIC_COLUMNS)]
+        for g in sorted(by_round):
+            row = by_round[g]
+            lines.append(",".join(_cell(row.get(c)) for c in METRIC_COLUMNS))
+        atomic_write(self.metrics, "\n".join(lines) + "\n", mode=PUBLIC_FILE_MODE)
+        return self.outputs()
+
+    def record_round(self, ledger: LedgerView, entry: Mapping[str, Any]) -> bool:
+        """Add one round's metrics to those already exported and rewrite the exports; ``False``
+        (nothing written) if the round was recorded before (a restarted party may conclude a
+        round again)."""
+        done = self.exported_metrics()
+        if any(int(m["round"]) == int(entry["round"]) for m in done):
+            return False
+        self.write_rounds(ledger, [*done, dict(entry)])
+        return True
+
+    def save_options(self, options: Mapping[str, Any]) -> None:
+        _write_json(self.options, dict(options))
+
+    # --- reading ----------------------------------------------------------------------------------
+    def load_deployment(self) -> DeploymentRecord:
+        if not self.deployment.exists():
+            raise ConfigError(
+                f"{self.root} has no deployment.json: not a run directory (hefl run --out DIR)"
+            )
+        return DeploymentRecord.load(self.deployment)
+
+    def load_config(self) -> dict[str, Any]:
+        return _read_json(self.config, "configuration document")
+
+    def load_options(self) -> dict[str, Any]:
+        if not self.options.exists():
+            raise ConfigError(
+                f"{self.root} has no run.json: only a `hefl run --out DIR` directory can be "
+                "resumed with --resume DIR"
+            )
+        return _read_json(self.options, "run options")
+
+    def exported_metrics(self) -> list[dict[str, Any]]:
+        """Every round's metrics as ``history.json`` holds them (none before the first round)."""
+        if not self.history.exists():
+            return []
+        history = _read_json(self.history, "history")
+        return [dict(r["metrics"]) for r in history.get("rounds", []) if r.get("metrics")]
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _write_json(path: Path, document: Any) -> None:
+    atomic_write(path, json.dumps(document, indent=2) + "\n", mode=PUBLIC_FILE_MODE)
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"cannot read the {what} {path}: {error}") from error
+    if not isinstance(document, dict):
+        raise ConfigError(f"the {what} {path} is not a JSON object")
+    return document
