@@ -31,6 +31,7 @@ from hefl.dso.protocol import REQUEST, RESPONSE, Message
 from hefl.dso.runner import build_agents
 from hefl.dso.schedule import PowerSchedule
 from hefl.dso.transport import InProcessTransport
+from hefl.errors import HeflError
 
 SMALL = DsoConfig(iterations=15, key_bits=512, allow_insecure=True, seed=7)
 
@@ -145,6 +146,28 @@ def test_agent_objects_hold_only_their_own_key_and_state() -> None:
         )
 
 
+def test_every_message_an_agent_receives_is_a_ciphertext_it_may_hold() -> None:
+    """Requests arrive under the SENDER's key (which the receiver cannot decrypt: it holds no such
+    private key); responses under the receiver's own key; nothing else ever reaches an agent."""
+    keys = small_keys(5)
+    received: dict[int, list[Message]] = {i: [] for i in range(5)}
+
+    def hooks(i: int):
+        return None, received[i].append
+
+    run_private(EstimationProblem(), ring(5), replace(SMALL, iterations=2), keys=keys, hooks=hooks)
+    for i, messages in received.items():
+        assert len(messages) == 2 * 2 * 2  # 2 iterations × deg 2 × (request + response)
+        for m in messages:
+            assert m.recipient == i and m.sender in ring(5).neighbours(i)
+            owner = m.sender if m.kind == REQUEST else i
+            vector = EncryptedVector.from_bytes(m.payload, keys[owner].public_key)
+            assert all(1 < c < keys[owner].public_key.nsquare for c in vector.ciphertexts)
+            other = keys[i if owner != i else m.sender].public_key
+            with pytest.raises(HeflError):  # bound to its key: not readable as another's
+                EncryptedVector.from_bytes(m.payload, other)
+
+
 def _three_phases(config: DsoConfig):
     graph, problem = ring(5), EstimationProblem()
     agents = build_agents(problem, graph, config, small_keys(5))
@@ -199,6 +222,11 @@ def test_bad_request_refused() -> None:
         agents[0].answer(request)
     with pytest.raises(DsoMessageError, match="expected a request"):
         agents[0].answer(replace(request, kind=RESPONSE))
+    # A request encrypted under the recipient's key instead of its sender's.
+    wrong = EncryptedVector.encrypt_ints(agents[0].public_key, [1, 2, 3], bound=10)
+    with pytest.raises(DsoMessageError, match="not a valid vector under its sender's key"):
+        agents[0].answer(replace(request, payload=wrong.to_bytes()))
+    assert agents[0].core.k == 1  # nothing applied
 
 
 @pytest.mark.parametrize(
