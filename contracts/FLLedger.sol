@@ -13,8 +13,9 @@ import {IFLLedger} from "./IFLLedger.sol";
  * commits aggregates. The N registered participants P_i submit the hashes of their encrypted local
  * models (ELW_Pi, Eq. 11) and, acting as PBFT replicas, attest to or dispute each aggregate.
  *
- * Rounds. Round g moves Open -> Aggregated -> Finalised | Disputed. A new round can be opened only
- * once the previous one is Finalised or Disputed. A round may carry a submission deadline. The
+ * Rounds. Round g moves Open -> Aggregated -> Finalised | Disputed, or to Voided from Open or
+ * Aggregated (see {voidRound}). A new round can be opened only once the previous one is
+ * Finalised, Disputed or Voided. A round may carry a submission deadline. The
  * `included` bitmap (bit i for participant i) holds who submitted while the round is Open and whom
  * the aggregate covers once committed: all submitters without a deadline; with one, the submitters
  * whose blobs were usable (the party leaves malformed ones out, the replicas check that). Absentees
@@ -28,6 +29,16 @@ import {IFLLedger} from "./IFLLedger.sol";
  *
  * Hashes. Every hash is keccak256 of the blob's bytes, the same key the off-chain blob store uses.
  * Zero is never a valid hash, except `extraHash` in {submit}, where zero means "no second blob".
+ *
+ * Availability. A job deployed with `blobsOnChain` takes the participants' blobs and the
+ * aggregate only as bytes in the transaction's calldata ({submitBlobs}, {commitAggregateBlob}):
+ * the contract hashes them itself, so every recorded hash has its bytes on chain and "was this
+ * blob available?" is a fact all nodes agree on; the off-chain blob store is a cache anyone can
+ * rebuild from the chain. Without it (large models), only hashes go on chain and availability
+ * is the store's (the off-chain rule for that case is in the README).
+ *
+ * Voiding. A round that can reach no verdict (nothing usable was submitted, or its voters fell
+ * silent) is closed by {voidRound} under the written rule there, after {voidTimeout} seconds.
  *
  * Storage. Job parameters are immutables; each participant takes two slots (address + |D_i|, and
  * its index by address); each round four and each submission one or two. Block numbers and the
@@ -71,6 +82,7 @@ contract FLLedger is IFLLedger {
         uint8 disputeCount;
         uint40 openedBlock;
         uint40 closedBlock;
+        uint32 aggregatedAt;
     }
 
     /// @dev Storage of one submission; `extraHash` is left unwritten when zero.
@@ -91,6 +103,10 @@ contract FLLedger is IFLLedger {
     bytes32 public immutable configHash;
     /// @inheritdoc IFLLedger
     uint256 public immutable totalDataSize;
+    /// @inheritdoc IFLLedger
+    uint32 public immutable voidTimeout;
+    /// @inheritdoc IFLLedger
+    bool public immutable blobsOnChain;
 
     /// @dev N, the number of participants.
     uint256 private immutable _participantCount;
@@ -127,6 +143,12 @@ contract FLLedger is IFLLedger {
         _;
     }
 
+    /// @dev Only while blobs may travel as bare hashes; see {_checkHashesAllowed}.
+    modifier hashesAllowed() {
+        _checkHashesAllowed();
+        _;
+    }
+
     /**
      * @notice Create the job. The deployer becomes the computing party.
      * @dev Reverts with {NoParticipants}, {TooManyParticipants}, {LengthMismatch}, {ZeroHash}, and
@@ -136,12 +158,18 @@ contract FLLedger is IFLLedger {
      * @param dataSizes |D_i| of each participant (nonzero), same order
      * @param publicKeyHash_ keccak256 of the Paillier public key (nonzero)
      * @param configHash_ keccak256 of the job configuration (nonzero)
+     * @param voidTimeout_ seconds after which a round without verdict may be voided (see
+     * {voidRound})
+     * @param blobsOnChain_ whether blobs must travel in calldata ({submitBlobs},
+     * {commitAggregateBlob}) rather than as bare hashes
      */
     constructor(
         address[] memory participantAccounts,
         uint64[] memory dataSizes,
         bytes32 publicKeyHash_,
-        bytes32 configHash_
+        bytes32 configHash_,
+        uint32 voidTimeout_,
+        bool blobsOnChain_
     ) {
         uint256 count = participantAccounts.length;
         _checkParticipantCount(count, dataSizes.length);
@@ -160,10 +188,13 @@ contract FLLedger is IFLLedger {
         publicKeyHash = publicKeyHash_;
         configHash = configHash_;
         totalDataSize = total;
+        voidTimeout = voidTimeout_;
+        blobsOnChain = blobsOnChain_;
         _participantCount = count;
         _faultTolerance = faults;
         _quorum = (nodes + faults + 2) / 2; // ceil((n + F + 1) / 2)
         emit LedgerCreated(msg.sender, publicKeyHash_, configHash_, count, total);
+        emit JobRules(voidTimeout_, blobsOnChain_);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -194,7 +225,55 @@ contract FLLedger is IFLLedger {
     }
 
     /// @inheritdoc IFLLedger
-    function submit(uint256 round, bytes32 modelHash, bytes32 extraHash) external onlyParticipant {
+    function submit(
+        uint256 round,
+        bytes32 modelHash,
+        bytes32 extraHash
+    ) external onlyParticipant hashesAllowed {
+        _submit(round, modelHash, extraHash);
+    }
+
+    /// @inheritdoc IFLLedger
+    function submitBlobs(
+        uint256 round,
+        bytes calldata model,
+        bytes calldata extra
+    ) external onlyParticipant {
+        _checkBlob(model, HashField.Model);
+        _submit(round, keccak256(model), extra.length == 0 ? bytes32(0) : keccak256(extra));
+    }
+
+    /// @inheritdoc IFLLedger
+    function commitAggregate(
+        uint256 round,
+        bytes32 aggregateHash,
+        uint64 included
+    ) external onlyParty hashesAllowed {
+        _commitAggregate(round, aggregateHash, included);
+    }
+
+    /// @inheritdoc IFLLedger
+    function commitAggregateBlob(
+        uint256 round,
+        bytes calldata aggregate,
+        uint64 included
+    ) external onlyParty {
+        _checkBlob(aggregate, HashField.Aggregate);
+        _commitAggregate(round, keccak256(aggregate), included);
+    }
+
+    /// @inheritdoc IFLLedger
+    function voidRound(uint256 round) external {
+        Round storage r = _rounds[round];
+        RoundStatus status = r.status;
+        _checkVoid(r, round, status);
+        r.status = RoundStatus.Voided;
+        r.closedBlock = uint40(block.number);
+        emit RoundVoided(round, msg.sender, status);
+    }
+
+    /// @dev {submit}'s effect for hashes already checked or computed by the caller.
+    function _submit(uint256 round, bytes32 modelHash, bytes32 extraHash) private {
         _checkHash(modelHash, HashField.Model);
         Round storage r = _rounds[round];
         _checkRoundStatus(round, r.status, RoundStatus.Open);
@@ -211,12 +290,8 @@ contract FLLedger is IFLLedger {
         emit Submitted(round, msg.sender, modelHash, extraHash);
     }
 
-    /// @inheritdoc IFLLedger
-    function commitAggregate(
-        uint256 round,
-        bytes32 aggregateHash,
-        uint64 included
-    ) external onlyParty {
+    /// @dev {commitAggregate}'s effect for a hash checked or computed by the caller.
+    function _commitAggregate(uint256 round, bytes32 aggregateHash, uint64 included) private {
         _checkHash(aggregateHash, HashField.Aggregate);
         Round storage r = _rounds[round];
         _checkRoundStatus(round, r.status, RoundStatus.Open);
@@ -227,6 +302,7 @@ contract FLLedger is IFLLedger {
         if (included != submitted) r.included = included;
         r.status = RoundStatus.Aggregated;
         r.aggregatedBlock = uint40(block.number);
+        r.aggregatedAt = uint32(block.timestamp);
         r.aggregateHash = aggregateHash;
         emit AggregateCommitted(round, aggregateHash, included, submitted & ~included, submissions);
     }
@@ -334,7 +410,8 @@ contract FLLedger is IFLLedger {
                 openedBlock: r.openedBlock,
                 aggregatedBlock: r.aggregatedBlock,
                 closedBlock: r.closedBlock,
-                deadline: r.deadline
+                deadline: r.deadline,
+                aggregatedAt: r.aggregatedAt
             });
     }
 
@@ -398,10 +475,39 @@ contract FLLedger is IFLLedger {
     function _checkPreviousRound(uint256 previous, uint64 iteration) internal view {
         Round storage r = _rounds[previous];
         RoundStatus status = r.status;
-        if (status == RoundStatus.Open || status == RoundStatus.Aggregated) {
+        if (_pending(status)) {
             revert PreviousRoundPending(previous, status);
         }
         if (iteration < r.iteration) revert IterationRegressed(r.iteration, iteration);
+    }
+
+    /// @dev Reverts with {BlobBytesRequired} in a job whose blobs must travel in calldata.
+    function _checkHashesAllowed() internal view {
+        if (blobsOnChain) revert BlobBytesRequired();
+    }
+
+    /// @dev Reverts with {EmptyBlob}(`field`) if `blob` has no bytes.
+    function _checkBlob(bytes calldata blob, HashField field) internal pure {
+        if (blob.length == 0) revert EmptyBlob(field);
+    }
+
+    /**
+     * @dev Whether the caller may void round `round` (stored at `r`, of status `status`) now; see
+     * {voidRound} for the rule. Reverts with {RoundNotFound}, {RoundNotVoidable} or {VoidTooEarly}.
+     */
+    function _checkVoid(Round storage r, uint256 round, RoundStatus status) internal view {
+        _checkRoundExists(round, status);
+        if (!_pending(status)) revert RoundNotVoidable(round, status);
+        uint256 from;
+        if (status == RoundStatus.Aggregated) {
+            from = uint256(r.aggregatedAt) + voidTimeout;
+        } else if (msg.sender == party) {
+            from = r.deadline; // 0 (no deadline): at once
+        } else {
+            uint40 deadline = r.deadline;
+            from = deadline == 0 ? type(uint256).max : uint256(deadline) + voidTimeout;
+        }
+        if (block.timestamp <= from && from != 0) revert VoidTooEarly(round, msg.sender, from);
     }
 
     /// @dev Reverts with {RoundNotFound} if round `round` (of status `status`) was never opened.
@@ -472,6 +578,11 @@ contract FLLedger is IFLLedger {
         _position[account] = index + 1;
         _participants.push(Participant(account, size));
         emit ParticipantRegistered(account, index, size);
+    }
+
+    /// @dev Whether a round of status `status` still awaits its outcome (Open or Aggregated).
+    function _pending(RoundStatus status) private pure returns (bool) {
+        return status == RoundStatus.Open || status == RoundStatus.Aggregated;
     }
 
     /// @dev Bitmap bit of a registered participant (positions are 1..64, so the cast is exact).

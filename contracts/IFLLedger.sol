@@ -21,7 +21,8 @@ interface IFLLedger {
         Open,
         Aggregated,
         Finalised,
-        Disputed
+        Disputed,
+        Voided
     }
 
     /// @notice Which hash argument was zero, reported by {ZeroHash}.
@@ -50,6 +51,7 @@ interface IFLLedger {
     /// @param aggregatedBlock block number of {commitAggregate} (0 before)
     /// @param closedBlock block number of the deciding vote (0 before)
     /// @param deadline unix time after which submissions are refused (0: none)
+    /// @param aggregatedAt unix time of {commitAggregate} (0 before), from which {voidTimeout} runs
     struct RoundView {
         uint64 iteration;
         uint32 tau;
@@ -66,6 +68,7 @@ interface IFLLedger {
         uint40 aggregatedBlock;
         uint40 closedBlock;
         uint40 deadline;
+        uint32 aggregatedAt;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -125,6 +128,15 @@ interface IFLLedger {
     /// @notice A dispute of round `round` named the committed hash `aggregateHash` itself; attest
     /// instead.
     error DisputeMatchesCommitment(uint256 round, bytes32 aggregateHash);
+    /// @notice This job takes blobs only as calldata bytes ({submitBlobs},
+    /// {commitAggregateBlob}), never as bare hashes.
+    error BlobBytesRequired();
+    /// @notice The blob for the hash field `field` has no bytes.
+    error EmptyBlob(HashField field);
+    /// @notice Round `round` is `status` (Finalised, Disputed or Voided): it cannot be voided.
+    error RoundNotVoidable(uint256 round, RoundStatus status);
+    /// @notice `caller` may void round `round` only after unix time `notBefore` (2^256 - 1: never).
+    error VoidTooEarly(uint256 round, address caller, uint256 notBefore);
 
     // ------------------------------------------------------------------------------------------
     // Events
@@ -143,6 +155,9 @@ interface IFLLedger {
         uint256 participantCount,
         uint256 totalDataSize
     );
+    /// @notice The job's rules: a round without verdict may be voided `voidTimeout` seconds after
+    /// its deadline or commit; `blobsOnChain`: blobs travel as calldata bytes, not bare hashes.
+    event JobRules(uint32 voidTimeout, bool blobsOnChain);
     /// @notice `participant` was registered as number `index` with |D_i| = `dataSize`.
     event ParticipantRegistered(address indexed participant, uint256 index, uint256 dataSize);
     /// @notice Round `round` opened at global iteration `iteration` with τ = `tau`, starting from
@@ -187,6 +202,8 @@ interface IFLLedger {
     event RoundFinalised(uint256 indexed round, bytes32 aggregateHash, uint256 votes);
     /// @notice Round `round` can no longer reach the quorum: `disputes` disputes.
     event RoundDisputed(uint256 indexed round, uint256 disputes);
+    /// @notice `by` voided round `round`, which was `previous` (Open or Aggregated).
+    event RoundVoided(uint256 indexed round, address indexed by, RoundStatus previous);
 
     // ------------------------------------------------------------------------------------------
     // Transactions
@@ -196,7 +213,7 @@ interface IFLLedger {
      * @notice Open the next round g = {roundCount}. Party only.
      * @dev Reverts with {NotParty}, {PreviousRoundPending} while round g - 1 is Open or
      * Aggregated, {IterationRegressed} if `iteration` is below round g - 1's, {ZeroTau},
-     * {ZeroHash} or {DeadlineInPast}. A round after a Disputed one may restart from the same
+     * {ZeroHash} or {DeadlineInPast}. A round after a Disputed or Voided one may restart from the same
      * iteration and model. Emits {RoundOpened}.
      * @param iteration global iteration t at which the round starts
      * @param tau number of local steps τ in this round
@@ -215,14 +232,28 @@ interface IFLLedger {
     /**
      * @notice Record the caller's submission for an Open round. Registered participants only,
      * once per round.
-     * @dev Reverts with {NotParticipant}, {ZeroHash}, {RoundNotFound}, {RoundNotOpen},
-     * {SubmissionClosed} after the round's deadline or {AlreadySubmitted}. Emits {Submitted}.
+     * @dev Reverts with {NotParticipant}, {BlobBytesRequired} in a job with {blobsOnChain},
+     * {ZeroHash}, {RoundNotFound}, {RoundNotOpen}, {SubmissionClosed} after the round's deadline
+     * or {AlreadySubmitted}. Emits {Submitted}.
      * @param round the round number g
      * @param modelHash hash of the encrypted local model [[w_i(t)]] (ELW_Pi, Eq. 11), nonzero
      * @param extraHash hash of the other blob sent to the party this round (for example the
      * encrypted local gradients for the φ̂/ω̂ estimates, Eqs. 22-23), or zero for none
      */
     function submit(uint256 round, bytes32 modelHash, bytes32 extraHash) external;
+
+    /**
+     * @notice {submit} with the blobs' bytes in calldata: the contract computes the hashes
+     * (keccak256 of each blob; an empty `extra` means no second blob), so the bytes are on chain
+     * for every node to read back from this transaction. Allowed in every job; the only way in a
+     * job with {blobsOnChain}.
+     * @dev Reverts with {NotParticipant}, {EmptyBlob} for an empty `model`, and as {submit}.
+     * Emits {Submitted} with the computed hashes.
+     * @param round the round number g
+     * @param model the encrypted local model blob (nonempty)
+     * @param extra the second blob, or empty for none
+     */
+    function submitBlobs(uint256 round, bytes calldata model, bytes calldata extra) external;
 
     /**
      * @notice Commit the hash of the aggregated encrypted model (Eq. 10) of an Open round and close
@@ -234,13 +265,45 @@ interface IFLLedger {
      *   are recorded as `excluded`; the replicas check that each of their blobs is unusable
      *   (malformed or missing) and dispute otherwise.
      * The commit is the party's vote.
-     * @dev Reverts with {NotParty}, {ZeroHash}, {RoundNotFound}, {RoundNotOpen}, {NoSubmissions},
-     * {SubmissionsStillOpen} or {IncludedMismatch}. Emits {AggregateCommitted}.
+     * @dev Reverts with {NotParty}, {BlobBytesRequired} in a job with {blobsOnChain}, {ZeroHash},
+     * {RoundNotFound}, {RoundNotOpen}, {NoSubmissions}, {SubmissionsStillOpen} or
+     * {IncludedMismatch}. Emits {AggregateCommitted}.
      * @param round the round number g
      * @param aggregateHash hash of the aggregated encrypted model, nonzero
      * @param included bitmap of the participants the aggregate covers
      */
     function commitAggregate(uint256 round, bytes32 aggregateHash, uint64 included) external;
+
+    /**
+     * @notice {commitAggregate} with the aggregate's bytes in calldata; the contract hashes them.
+     * Allowed in every job; the only way in a job with {blobsOnChain}.
+     * @dev Reverts with {NotParty}, {EmptyBlob} for an empty `aggregate`, and as
+     * {commitAggregate}. Emits {AggregateCommitted}.
+     * @param round the round number g
+     * @param aggregate the aggregated encrypted model blob (nonempty)
+     * @param included bitmap of the participants the aggregate covers
+     */
+    function commitAggregateBlob(
+        uint256 round,
+        bytes calldata aggregate,
+        uint64 included
+    ) external;
+
+    /**
+     * @notice Close a round that can reach no verdict, so the job moves on (the next round may
+     * restart from the same iteration and model, as after a dispute). The rule:
+     * - an Open round, by the party once its deadline has passed (at once if it has none): the
+     *   party found nothing usable to aggregate, or nobody submitted;
+     * - an Open round with a deadline, by anyone once {voidTimeout} seconds after the deadline
+     *   have passed (the party fell silent);
+     * - an Aggregated round, by anyone (the party included) once {voidTimeout} seconds after the
+     *   commit have passed without the quorum being reached or lost (voters fell silent).
+     * Votes and disputes already cast stay on record.
+     * @dev Reverts with {RoundNotFound}, {RoundNotVoidable} unless Open or Aggregated, or
+     * {VoidTooEarly}. Emits {RoundVoided}.
+     * @param round the round number g
+     */
+    function voidRound(uint256 round) external;
 
     /**
      * @notice Attest that the caller recomputed the committed aggregate of an Aggregated round and
@@ -283,6 +346,14 @@ interface IFLLedger {
 
     /// @notice |D| = Σ |D_i|, the denominator of the Eq. 10 weights.
     function totalDataSize() external view returns (uint256);
+
+    /// @notice Seconds after a round's deadline (Open) or commit (Aggregated) from which anyone
+    /// may void it; see {voidRound}.
+    function voidTimeout() external view returns (uint32);
+
+    /// @notice Whether blobs must travel as calldata bytes ({submitBlobs},
+    /// {commitAggregateBlob}) so that the chain itself keeps them available.
+    function blobsOnChain() external view returns (bool);
 
     /// @notice Number of registered participants N.
     function participantCount() external view returns (uint256);

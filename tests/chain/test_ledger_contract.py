@@ -52,7 +52,7 @@ def raw_deploy(
     artifact = load_artifact()
     factory = chain.w3.eth.contract(abi=artifact.abi_list, bytecode=artifact.bytecode)
     data = factory.constructor(
-        list(participants), list(sizes), pk_hash, cfg_hash
+        list(participants), list(sizes), pk_hash, cfg_hash, 600, False
     ).data_in_transaction
     decoder = RevertDecoder(artifact.abi, contract="FLLedger", enums=_ENUMS)
     chain.transact({"from": party, "data": data}, on_revert=decoder.from_exception)
@@ -71,6 +71,8 @@ def test_every_state_change_has_an_event(deploy: Deployer, accounts: Sequence[st
         "DisputeRaised",
         "RoundFinalised",
         "RoundDisputed",
+        "RoundVoided",
+        "JobRules",
     }
     # Every transaction of the ABI, run to each of its outcomes, emits an event; together they
     # emit them all.
@@ -90,6 +92,11 @@ def test_every_state_change_has_an_event(deploy: Deployer, accounts: Sequence[st
     results["submit"].append(ledger.as_sender(accounts[1]).submit(1, h("m")))
     results["commitAggregate"].append(ledger.commit_aggregate(1, h("bad")))
     results["dispute"] = [ledger.as_sender(accounts[i]).dispute(1, h("good")) for i in (2, 3)]
+    results["openRound"].append(ledger.open_round(10, 10, h("w1")))
+    results["voidRound"] = [ledger.void_round(2)]  # no deadline: the party may void at once
+    results["openRound"].append(ledger.open_round(10, 10, h("w1")))
+    results["submitBlobs"] = [ledger.as_sender(accounts[1]).submit_blobs(3, b"model", b"")]
+    results["commitAggregateBlob"] = [ledger.commit_aggregate_blob(3, b"aggregate", [0])]
     assert set(results) == transactions | {"constructor"}
     for name, outcomes in results.items():
         for result in outcomes:
@@ -105,7 +112,7 @@ def test_deploy_registers_job_and_participants(deploy: Deployer, accounts: Seque
     ledger = deploy(3, sizes=[81, 81, 80])
     result = ledger.deploy_result
     assert result is not None
-    assert result.event_names() == ("ParticipantRegistered",) * 3 + ("LedgerCreated",)
+    assert result.event_names() == ("ParticipantRegistered",) * 3 + ("LedgerCreated", "JobRules")
     for i, event in enumerate(result.events[:3]):
         assert dict(event.args) == {
             "participant": accounts[i + 1],
@@ -119,6 +126,8 @@ def test_deploy_registers_job_and_participants(deploy: Deployer, accounts: Seque
         "participantCount": 3,
         "totalDataSize": 242,
     }
+    assert dict(result.event("JobRules").args) == {"voidTimeout": 600, "blobsOnChain": False}
+    assert (ledger.void_timeout(), ledger.blobs_on_chain()) == (600, False)
     assert ledger.party() == accounts[0]
     assert ledger.public_key_hash() == PUBLIC_KEY_HASH
     assert ledger.config_hash() == CONFIG_HASH
@@ -568,3 +577,131 @@ def test_with_a_deadline_the_party_may_commit_early_once_everyone_submitted(
         ledger.as_sender(accounts[i]).submit(0, h(f"m{i}"))
     ledger.commit_aggregate(0, h("agg"), included=[0, 1])
     assert ledger.get_round(0).status is RoundStatus.AGGREGATED
+
+
+# --- blobs on chain ------------------------------------------------------------------------------
+def test_blobs_in_calldata_are_hashed_by_the_contract(
+    chain: Chain, accounts: Sequence[str]
+) -> None:
+    """In a job with blobsOnChain the bytes travel in calldata; the contract records their
+    keccak256, so every recorded hash has its bytes in a transaction on chain."""
+    ledger = deploy_ledger(
+        chain, accounts[0], accounts[1:3], [5, 7], PUBLIC_KEY_HASH, CONFIG_HASH,
+        void_timeout_s=30, blobs_on_chain=True,
+    )  # fmt: skip
+    assert ledger.blobs_on_chain() and ledger.void_timeout() == 30
+    ledger.open_round(0, 1, h("w0"))
+    p1, p2 = ledger.as_sender(accounts[1]), ledger.as_sender(accounts[2])
+    with expect_revert("BlobBytesRequired"):
+        p1.submit(0, h("m1"))
+    with expect_revert("EmptyBlob", HashField.MODEL):
+        p1.submit_blobs(0, b"", b"extra")
+    sent = p1.submit_blobs(0, b"model one", b"extra one")
+    assert dict(sent.event("Submitted").args) == {
+        "round": 0,
+        "participant": accounts[1],
+        "modelHash": keccak(b"model one"),
+        "extraHash": keccak(b"extra one"),
+    }
+    p2.submit_blobs(0, b"model two")  # no extra blob: the extra hash stays zero
+    assert ledger.get_submission(0, accounts[2]).extra_hash == ZERO_HASH
+    with expect_revert("BlobBytesRequired"):
+        ledger.commit_aggregate(0, h("agg"))
+    with expect_revert("EmptyBlob", HashField.AGGREGATE):
+        ledger.commit_aggregate_blob(0, b"", [0, 1])
+    committed = ledger.commit_aggregate_blob(0, b"the aggregate", [0, 1])
+    assert dict(committed.event("AggregateCommitted").args) == {
+        "round": 0,
+        "aggregateHash": keccak(b"the aggregate"),
+        "included": 0b11,
+        "excluded": 0,
+        "submissionCount": 2,
+    }
+    assert ledger.get_round(0).aggregate_hash == keccak(b"the aggregate")
+
+
+# --- voiding -------------------------------------------------------------------------------------
+def test_void_round_rule_for_an_open_round(deploy: Deployer, accounts: Sequence[str]) -> None:
+    """The party may void an Open round once its deadline passed; anyone else voidTimeout
+    seconds later; a finished round never."""
+    ledger = deploy(3)
+    with expect_revert("RoundNotFound", 0):
+        ledger.void_round(0)
+    deadline = chain_time(ledger) + 100
+    ledger.open_round(0, 10, h("w0"), deadline=deadline)
+    ledger.as_sender(accounts[1]).submit(0, h("m1"))
+    outsider = ledger.as_sender(accounts[9])
+    with expect_revert("VoidTooEarly", 0, accounts[0], deadline):
+        ledger.void_round(0)
+    with expect_revert("VoidTooEarly", 0, accounts[9], deadline + 600):
+        outsider.void_round(0)
+    advance_time(ledger, 200)  # past the deadline, not past the timeout
+    with expect_revert("VoidTooEarly", 0, accounts[9], deadline + 600):
+        outsider.void_round(0)
+    voided = ledger.void_round(0)
+    assert dict(voided.event("RoundVoided").args) == {
+        "round": 0,
+        "by": accounts[0],
+        "previous": RoundStatus.OPEN,
+    }
+    record = ledger.get_round(0)
+    assert (record.status, record.closed_block) == (RoundStatus.VOIDED, voided.block_number)
+    with expect_revert("RoundNotVoidable", 0, RoundStatus.VOIDED):
+        ledger.void_round(0)
+    with expect_revert("RoundNotOpen", 0, RoundStatus.VOIDED):
+        ledger.as_sender(accounts[2]).submit(0, h("m2"))
+    # A voided round, like a disputed one, lets the next restart from the same iteration.
+    ledger.open_round(0, 10, h("w0"), deadline=chain_time(ledger) + 100)
+    advance_time(ledger, 701)
+    by_anyone = outsider.void_round(1)
+    assert dict(by_anyone.event("RoundVoided").args) == {
+        "round": 1,
+        "by": accounts[9],
+        "previous": RoundStatus.OPEN,
+    }
+    # Without a deadline only the party may void an Open round (at once); others never.
+    ledger.open_round(0, 10, h("w0"))
+    with expect_revert("VoidTooEarly", 2, accounts[9], 2**256 - 1):
+        outsider.void_round(2)
+
+
+def test_void_round_rule_for_an_aggregated_round(
+    deploy: Deployer, accounts: Sequence[str]
+) -> None:
+    """A split vote with silent voters (n = 4, q = 3: one attest, one dispute, one silent)
+    reaches no verdict; voidTimeout seconds after the commit anyone may void it."""
+    ledger = deploy(3)
+    open_and_fill(ledger, accounts, 3)
+    committed = ledger.commit_aggregate(0, h("agg"))
+    ledger.as_sender(accounts[1]).attest(0, h("agg"))
+    ledger.as_sender(accounts[2]).dispute(0, h("other"))
+    record = ledger.get_round(0)
+    assert record.status is RoundStatus.AGGREGATED
+    stamp = int(ledger.chain.w3.eth.get_block(committed.block_number)["timestamp"])
+    assert record.aggregated_at == stamp
+    assert ledger.void_allowed_from(record, accounts[0]) == stamp + 600
+    with expect_revert("VoidTooEarly", 0, accounts[0], stamp + 600):
+        ledger.void_round(0)
+    advance_time(ledger, 601)
+    voided = ledger.as_sender(accounts[3]).void_round(0)
+    assert voided.event_names() == ("RoundVoided",)
+    assert dict(voided.event("RoundVoided").args) == {
+        "round": 0,
+        "by": accounts[3],
+        "previous": RoundStatus.AGGREGATED,
+    }
+    record = ledger.get_round(0)
+    assert (record.status, record.attest_count, record.dispute_count) == (
+        RoundStatus.VOIDED,
+        1,
+        1,
+    )  # the votes cast stay on record
+    with expect_revert("RoundNotAggregated", 0, RoundStatus.VOIDED):
+        ledger.as_sender(accounts[3]).attest(0, h("agg"))
+    ledger.open_round(0, 10, h("w0"))
+    ledger.as_sender(accounts[1]).submit(1, h("m"))
+    ledger.commit_aggregate(1, h("agg"))
+    for i in (1, 2):
+        ledger.as_sender(accounts[i]).attest(1, h("agg"))
+    with expect_revert("RoundNotVoidable", 1, RoundStatus.FINALISED):
+        ledger.void_round(1)

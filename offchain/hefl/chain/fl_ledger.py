@@ -44,6 +44,12 @@ __all__ = [
 ]
 
 ZERO_HASH = b"\x00" * 32
+#: Default seconds after a round's deadline (Open) or commit (Aggregated) from which anyone may
+#: void it (``FLLedger.voidRound``); at least the node-outage limit an agent rides out, so an
+#: outage alone never lets a round be voided under a live party.
+DEFAULT_VOID_TIMEOUT_S = 600
+#: ``voidRound``'s "never" for a caller that may not void a round at all.
+NEVER = 2**256 - 1
 
 
 class RoundStatus(enum.IntEnum):
@@ -54,6 +60,13 @@ class RoundStatus(enum.IntEnum):
     AGGREGATED = 2
     FINALISED = 3
     DISPUTED = 4
+    #: Closed without verdict by ``voidRound`` (nothing usable, or the voters fell silent).
+    VOIDED = 5
+
+    @property
+    def pending(self) -> bool:
+        """Whether the round still awaits its outcome (Open or Aggregated)."""
+        return self in (RoundStatus.OPEN, RoundStatus.AGGREGATED)
 
 
 class HashField(enum.IntEnum):
@@ -119,6 +132,7 @@ class RoundRecord:
     aggregated_block: int
     closed_block: int
     deadline: int = 0
+    aggregated_at: int = 0
 
     @property
     def included_indices(self) -> tuple[int, ...]:
@@ -161,6 +175,7 @@ class RoundRecord:
             "aggregated_block": self.aggregated_block or None,
             "closed_block": self.closed_block or None,
             "deadline": self.deadline or None,
+            "aggregated_at": self.aggregated_at or None,
         }
 
 
@@ -224,6 +239,30 @@ class LedgerClient(ContractClient):
         extra = ZERO_HASH if extra_hash is None else to_hash32(extra_hash, "extra hash")
         return self._transact("submit", round, to_hash32(model_hash, "model hash"), extra)
 
+    def submit_blobs(self, round: int, model: bytes, extra: bytes = b"") -> TxResult:
+        """Submit the blobs themselves (calldata); the contract hashes them (empty extra: none)."""
+        return self._transact("submitBlobs", round, bytes(model), bytes(extra))
+
+    def commit_aggregate_blob(self, round: int, aggregate: bytes, included: Iterable[int]) -> TxResult:
+        """Commit the aggregate's bytes (calldata) over the participants ``included``."""
+        bitmap = sum(1 << int(i) for i in set(included))
+        return self._transact("commitAggregateBlob", round, bytes(aggregate), bitmap)
+
+    def void_round(self, round: int) -> TxResult:
+        """Close a round that can reach no verdict (``FLLedger.voidRound``'s rule)."""
+        return self._transact("voidRound", round)
+
+    def void_allowed_from(self, record: RoundRecord, caller: str) -> int:
+        """Unix time after which ``caller`` may void ``record``'s round (:data:`NEVER`: never;
+        0: at once), by the rule of ``FLLedger.voidRound``."""
+        if not record.status.pending:
+            return NEVER
+        if record.status is RoundStatus.AGGREGATED:
+            return record.aggregated_at + self.void_timeout()
+        if _address(caller, "caller") == self.party():
+            return record.deadline
+        return NEVER if not record.deadline else record.deadline + self.void_timeout()
+
     def commit_aggregate(
         self, round: int, aggregate_hash: bytes | str, included: Iterable[int] | None = None
     ) -> TxResult:
@@ -263,6 +302,12 @@ class LedgerClient(ContractClient):
     def total_data_size(self) -> int:
         return int(self._call("totalDataSize"))
 
+    def void_timeout(self) -> int:
+        return int(self._call("voidTimeout"))
+
+    def blobs_on_chain(self) -> bool:
+        return bool(self._call("blobsOnChain"))
+
     def participant_count(self) -> int:
         return int(self._call("participantCount"))
 
@@ -293,7 +338,7 @@ class LedgerClient(ContractClient):
 
     def get_round(self, round: int) -> RoundRecord:
         raw = self._call("getRound", round)
-        (it, tau, status, gm, agg, subs, incl, att_n, dis_n, att, dis, ob, ab, cb, dl) = raw
+        (it, tau, status, gm, agg, subs, incl, att_n, dis_n, att, dis, ob, ab, cb, dl, at) = raw
         return RoundRecord(
             round=round,
             iteration=int(it),
@@ -311,6 +356,7 @@ class LedgerClient(ContractClient):
             aggregated_block=int(ab),
             closed_block=int(cb),
             deadline=int(dl),
+            aggregated_at=int(at),
         )
 
     def get_submission(self, round: int, participant: str) -> SubmissionRecord:
@@ -339,10 +385,14 @@ def deploy_ledger(
     config_hash: bytes | str,
     *,
     artifact: LedgerArtifact | None = None,
+    void_timeout_s: int = DEFAULT_VOID_TIMEOUT_S,
+    blobs_on_chain: bool = False,
 ) -> LedgerClient:
     """Deploy a new ``FLLedger`` from ``party`` (the computing party); return its client as party.
 
     ``participants[i]`` gets bit index i and data-set size ``sizes[i]`` (|D_i|, Eq. 10's weight).
+    ``void_timeout_s`` is the contract's ``voidTimeout``; ``blobs_on_chain`` makes the blobs
+    travel in calldata (see :func:`hefl.chain.availability.blobs_on_chain_for`).
     """
     artifact = artifact or load_artifact()
     if len(participants) != len(sizes):
@@ -355,7 +405,9 @@ def deploy_ledger(
     pk = to_hash32(public_key_hash, "public key hash")
     cfg = to_hash32(config_hash, "config hash")
     try:
-        data = factory.constructor(accounts, [int(s) for s in sizes], pk, cfg).data_in_transaction
+        data = factory.constructor(
+            accounts, [int(s) for s in sizes], pk, cfg, int(void_timeout_s), bool(blobs_on_chain)
+        ).data_in_transaction
     except Exception as error:  # web3 validation: sizes outside uint64
         raise ConfigError(
             f"FLLedger constructor arguments do not fit (data-set sizes must be uint64): {error}"
