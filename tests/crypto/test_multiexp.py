@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import gmpy2
@@ -13,6 +14,8 @@ from hefl.crypto.multiexp import (
     _multi_exp_fixed,
     _multi_exp_wnaf,
     fixed_base_powers,
+    multi_exp_cost,
+    multi_exp_pippenger,
     multi_exp_rows,
     wnaf_digits,
 )
@@ -82,3 +85,50 @@ def test_comb_pow_refuses_exponents_beyond_its_table() -> None:
         comb_pow(table, 1 << 16, m)
     with pytest.raises(CryptoValueError):
         comb_pow(table, -1, m)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 6), st.integers(0, 6), st.data())
+def test_pippenger_matches_straus_and_powmod(small_keypair, rows, d, window, data) -> None:
+    pk, _ = small_keypair
+    m = pk.nsquare
+    bases = pk.encrypt_ints(range(3, d + 3))
+    exps = [
+        data.draw(st.lists(st.integers(-(2**40), 2**40), min_size=d, max_size=d))
+        for _ in range(rows)
+    ]
+    want = [
+        functools.reduce(
+            lambda acc, be: acc * gmpy2.powmod(be[0], be[1], m) % m,
+            zip(bases, row, strict=True),
+            gmpy2.mpz(1),
+        )
+        for row in exps
+    ]
+    assert multi_exp_pippenger(bases, exps, m, window) == want == multi_exp_rows(bases, exps, m)
+
+
+def test_cost_model_grows_with_rows_terms_and_bits() -> None:
+    base = multi_exp_cost(50, 50, 31, 50)
+    assert multi_exp_cost(100, 50, 31, 50) > base
+    assert multi_exp_cost(50, 100, 31, 100) > base
+    assert multi_exp_cost(50, 50, 17, 50) < base
+    assert multi_exp_cost(0, 50, 31, 50) == 0.0
+    # tables are shared: twice the rows cost less than twice as much
+    assert multi_exp_cost(100, 50, 31, 50) < 2 * base
+
+
+def test_matvec_stack_equals_separate_matvecs_byte_for_byte(small_keypair) -> None:
+    import numpy as np
+
+    from hefl.crypto import EncryptedVector, matvec, matvec_stack
+
+    pk, sk = small_keypair
+    rng = np.random.default_rng(0)
+    v = EncryptedVector.encrypt(pk, rng.uniform(-1, 1, 5), 20)
+    mats = [rng.uniform(-2, 2, (3, 5)), rng.uniform(-1, 1, (5, 5)), rng.uniform(-1, 1, (1, 5))]
+    precisions = [20, 12, 0]
+    stacked = matvec_stack(mats, v, precisions)
+    for got, m, p in zip(stacked, mats, precisions, strict=True):
+        assert got == matvec(m, v, p)
+        np.testing.assert_allclose(got.decrypt(sk), m @ v.decrypt(sk), atol=len(m[0]) * 2.0**-p)

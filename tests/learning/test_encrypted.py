@@ -53,9 +53,10 @@ def test_encrypted_training_follows_the_plaintext_trajectory(keys, small_boston,
     for loss, ref in zip(losses, ref_losses, strict=True):
         assert loss == pytest.approx(ref, rel=1e-6)
     np.testing.assert_allclose(models[-1], ref_models[-1], rtol=1e-6, atol=1e-9)
-    # φ̂ and ω̂ come from the decrypted gradients and agree with the plaintext ones.
-    assert outcome.estimates.phi == pytest.approx(ref_outcome.estimates.phi, rel=1e-6)
-    assert outcome.estimates.omega == pytest.approx(ref_outcome.estimates.omega, rel=1e-6)
+    # φ̂ and ω̂ come from the decrypted gradients, rounded at the precision hefl.learning.fused
+    # chooses for them (φ̂ within 0.1 % by construction), and agree with the plaintext ones.
+    assert outcome.estimates.phi == pytest.approx(ref_outcome.estimates.phi, rel=1e-3)
+    assert outcome.estimates.omega == pytest.approx(ref_outcome.estimates.omega, rel=1e-3)
 
 
 def test_literal_and_fused_give_the_same_model(keys, small_boston):

@@ -81,6 +81,7 @@ from hefl.crypto.vector import (
     encrypt,
     matvec,
     matvec_int,
+    matvec_stack,
     weighted_sum,
     weighted_sum_int,
 )
@@ -105,6 +106,7 @@ __all__ = [
     "keccak256",
     "matvec",
     "matvec_int",
+    "matvec_stack",
     "max_int",
     "to_float",
     "weighted_sum",

@@ -63,6 +63,7 @@ __all__ = [
     "encrypt",
     "matvec",
     "matvec_int",
+    "matvec_stack",
     "weighted_sum",
     "weighted_sum_int",
 ]
@@ -514,6 +515,50 @@ def matvec(matrix: np.ndarray, vector: EncryptedVector, precision_bits: int) -> 
     return _matvec_ints(
         k_rows, vector, vector.scale_bits + precision_bits, f"matvec(p={precision_bits})"
     )
+
+
+def matvec_stack(
+    matrices: Sequence[np.ndarray], vector: EncryptedVector, precision_bits: Sequence[int]
+) -> list[EncryptedVector]:
+    """Several plaintext matrices times one encrypted vector, sharing one set of power tables.
+
+    ``matvec_stack([M_1, …], a, [p_1, …])[i] == matvec(M_i, a, p_i)`` byte for byte: the rows of
+    every M_i are one Straus multi-exponentiation over the same bases, so the tables of the c_k
+    are built once for all of them (and their window is chosen for the total row count).
+    """
+    if len(matrices) != len(precision_bits):
+        raise ShapeMismatchError(
+            f"matvec_stack: {len(matrices)} matrices for {len(precision_bits)} precisions"
+        )
+    blocks: list[list[list[int]]] = []
+    for matrix, p in zip(matrices, precision_bits, strict=True):
+        m = np.asarray(matrix)
+        if m.ndim != 2 or m.shape[1] != len(vector):
+            raise ShapeMismatchError(
+                f"matvec: matrix of shape {m.shape} cannot multiply a vector of length "
+                f"{len(vector)}"
+            )
+        if p < 0:
+            raise CryptoValueError(f"precision_bits must be ≥ 0, got {p}")
+        blocks.append([encode_array(row, p) for row in m])
+    pk = vector.public_key
+    bounds = [
+        _check_bound(
+            pk,
+            f"matvec(p={p})",
+            vector.bound * max((sum(abs(k) for k in row) for row in rows), default=0),
+        )
+        for rows, p in zip(blocks, precision_bits, strict=True)
+    ]
+    flat = multi_exp_rows(vector.ciphertexts, [row for rows in blocks for row in rows], pk.nsquare)
+    out: list[EncryptedVector] = []
+    offset = 0
+    for rows, p, bound in zip(blocks, precision_bits, bounds, strict=True):
+        out.append(
+            EncryptedVector(pk, flat[offset : offset + len(rows)], vector.scale_bits + p, bound)
+        )
+        offset += len(rows)
+    return out
 
 
 def matvec_int(

@@ -13,8 +13,10 @@ data; the computing party alone decrypts. Two update modes give the same model:
   with τ; :meth:`PaillierStrategy.max_literal_tau` says how many steps a key allows, and more are
   refused before any work is done.
 * ``fused`` — τ steps are one affine map w ↦ M^τ w + c (:func:`hefl.learning.linear.
-  fused_update_map`), applied as one plaintext-matrix × encrypted-vector product plus a plaintext:
-  the scale grows once per round whatever τ is, so τ = 90 fits easily at 2048 bits.
+  fused_update_map`), applied as one plaintext-matrix × encrypted-vector product plus a plaintext
+  — or, when the participant has fewer samples than features, through its data as
+  s^τ w + Xᵀ(P(Xw)) + c (:mod:`hefl.learning.fused` picks the cheaper form per participant and
+  logs it): the scale grows once per round whatever τ is, so τ = 90 fits easily at 2048 bits.
 
 Aggregation (Eq. 10) uses the exact integer weights |D_i|: the aggregate ciphertext holds
 Σ_i |D_i|·w_i(t), and the exponent 1/|D| of Eq. 10 is applied by the computing party after
@@ -31,7 +33,6 @@ tested against guesses of) their data.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -48,9 +49,9 @@ from hefl.crypto import (
 )
 from hefl.data.prepare import Part
 from hefl.errors import ConfigError, LearningError, SerializationError
-from hefl.learning import linear
 from hefl.learning.blobs import pack_bundle, unpack_bundle
 from hefl.learning.estimates import estimate_phi_omega
+from hefl.learning.fused import plan_update, precision_for, run_update
 from hefl.learning.strategy import LearningConfig, LocalUpdate, RoundOutcome, Strategy
 
 
@@ -76,14 +77,6 @@ class FixedPointConfig:
                 f"fixed point too coarse: model_scale_bits={self.model_scale_bits}, "
                 f"significant_bits={self.significant_bits} (need ≥ 1 and ≥ 8)"
             )
-
-
-def precision_for(matrix: np.ndarray, significant_bits: int) -> int:
-    """Precision exponent p so that the largest |entry| of ``matrix`` gets ``significant_bits``."""
-    largest = float(np.max(np.abs(matrix))) if np.size(matrix) else 0.0
-    if largest == 0.0:
-        return 0
-    return max(0, significant_bits - math.frexp(largest)[1])
 
 
 def _encoded_row_sum_bound(matrix: np.ndarray, precision: int) -> int:
@@ -162,11 +155,6 @@ class PaillierStrategy(Strategy):
     def _matvec(self, matrix: np.ndarray, vector: EncryptedVector) -> EncryptedVector:
         return matvec(matrix, vector, precision_for(matrix, self.fixed_point.significant_bits))
 
-    def _gradient(self, part: Part, w: EncryptedVector) -> EncryptedVector:
-        """[[∇F_i(w)]] = [[A_i w]] − b_i with A_i = XᵀX/|D_i| + 2γI, b_i = Xᵀy/|D_i|."""
-        A = part.X.T @ part.X / part.size + 2.0 * self.config.ridge * np.eye(part.X.shape[1])
-        return self._matvec(A, w).add_plain(-(part.X.T @ part.y) / part.size)
-
     def _require_private_key(self) -> PrivateKey:
         if self._private_key is None:
             raise LearningError(
@@ -185,20 +173,24 @@ class PaillierStrategy(Strategy):
                 f"global model has {len(start)} coordinates but the data has {part.X.shape[1]} "
                 "columns; the participant's data does not belong to this job"
             )
-        if self.config.mode == "fused":
-            local = self._fused_steps(start, part, tau)
-        else:
-            local = self._literal_steps(start, part, tau)
-        gradients = [self._gradient(part, w).rerandomize() for w in (start, local)]
+        cfg, bits = self.config, self.fixed_point.significant_bits
+        fused = cfg.mode == "fused"
+        plan = plan_update(part, cfg.ridge, bits, fused=fused)
+        products = run_update(
+            plan,
+            start,
+            part,
+            tau,
+            eta=cfg.eta,
+            ridge=cfg.ridge,
+            significant_bits=bits,
+            literal_local=None if fused else lambda: self._literal_steps(start, part, tau),
+        )
+        gradients = [g.rerandomize() for g in (products.grad_start, products.grad_local)]
         return LocalUpdate(
-            model=local.rerandomize().to_bytes(),
+            model=products.local.rerandomize().to_bytes(),
             extra=pack_bundle([g.to_bytes() for g in gradients]),
         )
-
-    def _fused_steps(self, start: EncryptedVector, part: Part, tau: int) -> EncryptedVector:
-        cfg = self.config
-        affine = linear.fused_update_map(part.X, part.y, cfg.eta, tau, cfg.ridge)
-        return self._matvec(affine.M, start).add_plain(affine.c)
 
     def _literal_matrices(self, part: Part) -> tuple[np.ndarray, np.ndarray, float]:
         cfg = self.config
