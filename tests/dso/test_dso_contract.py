@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from contract_testing import REPO_ROOT, expect_revert, h, needs_node
+from contract_testing import REPO_ROOT, error_coverage, expect_revert, h, needs_node
 from hefl.chain import Chain
 from hefl.chain.dso_ledger import (
     DSO_INTERFACE_SOURCE_NAME,
@@ -20,6 +20,10 @@ from hefl.chain.dso_ledger import (
 ZERO = b"\x00" * 32
 FINGERPRINTS = [h(f"key-{i}") for i in range(3)]
 CONFIG = h("config")
+
+#: Once this module has run: every custom error of DsoLedger's ABI was triggered, with its
+#: arguments asserted (recorded by expect_revert; see contract_testing.error_coverage).
+error_coverage_check = error_coverage("DsoLedger", load_dso_artifact)
 
 
 def _deploy(chain: Chain, accounts: Sequence[str], iterations: int = 25, interval: int = 10):
@@ -49,6 +53,26 @@ def test_deploy_registers_agents_with_events(chain: Chain, accounts: Sequence[st
     assert ledger.agent_of(accounts[6]) == (False, 0, 0)
     again = DsoLedgerClient.at(chain, ledger.address)
     assert again.agents() == ledger.agents()
+
+
+def test_every_state_change_has_an_event(chain: Chain, accounts: Sequence[str]) -> None:
+    abi = load_dso_artifact().abi
+    events = {e["name"] for e in abi if e["type"] == "event"}
+    assert events == {
+        "DsoLedgerCreated", "AgentRegistered", "CheckpointCommitted", "CheckpointCompleted",
+    }  # fmt: skip
+    transactions = {
+        e["name"] for e in abi if e["type"] == "function" and e["stateMutability"] != "view"
+    }
+    assert transactions == {"commitCheckpoint"}
+    ledger = _deploy(chain, accounts, iterations=10, interval=10)
+    results = [ledger.deploy_result]
+    results += [
+        ledger.as_sender(accounts[1 + i]).commit_checkpoint(1, h(f"t{i}"), h(f"s{i}"))
+        for i in range(3)
+    ]
+    assert all(r is not None and r.events for r in results)
+    assert {name for r in results if r is not None for name in r.event_names()} == events
 
 
 def test_commit_in_order_and_completion(chain: Chain, accounts: Sequence[str]) -> None:
