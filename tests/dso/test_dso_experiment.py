@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from hefl.experiments.dso import VARIANTS, run_dso_experiment
 
 
@@ -21,3 +23,33 @@ def test_experiment_writes_curves_counts_and_report(tmp_path) -> None:
     assert expected["unpacked_encryptions"] == 45 and expected["unpacked_decryptions"] == 30
     assert "2|E|·d = 30" in (tmp_path / "report.md").read_text()
     assert json.loads((tmp_path / "summary.json").read_text())["seeds"] == 2
+
+
+def test_bench_dso_command(capsys) -> None:
+    """The README's `hefl bench dso` (full: 2048-bit keys); no timing asserted, only its shape."""
+    from hefl.cli.main import main
+
+    assert main(["bench", "dso", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["key_bits"], result["agents"], result["edges"], result["d"]) == (2048, 5, 5, 3)
+    assert result["slots_per_ciphertext"] == 3 and result["quick"] is False
+    per_iteration, floor = result["seconds_per_iteration"], result["floor_seconds_per_iteration"]
+    assert result["ratio"] == per_iteration / floor
+    counts = result["agent0_counts"]  # agent 0 of the ring: d encryptions, deg responses per it.
+    assert counts["encryptions"] * 2 == counts["rerandomizations"] * 3 == counts["decryptions"] * 3
+    from hefl.bench import load_bench
+
+    assert "Paillier floor" in load_bench("dso").render(result)  # what `hefl bench dso` prints
+
+
+@pytest.mark.slow
+def test_experiment_dso_command_at_defaults(tmp_path, capsys) -> None:
+    """The README's `hefl experiment dso --out DIR`: 5000 iterations, 5 seeds, 2048-bit keys."""
+    from hefl.cli.main import main
+
+    assert main(["experiment", "dso", "--out", str(tmp_path)]) == 0
+    assert "private/DSGD" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert (summary["iterations"], summary["seeds"], summary["key_bits"]) == (5000, 5, 2048)
+    assert summary["private_over_dsgd"] < 5 and summary["final_mse_mean"]["private"] < 1e-3
+    assert summary["operations_per_iteration"]["decryptions"] == 10
