@@ -94,11 +94,16 @@ def create_agent(directory: Path, password: str, data: Part | None = None) -> Id
     write_private(directory / KEYSTORE, json.dumps(Account.encrypt(account.key, password)))
     identity = Identity(address=to_checksum_address(account.address))
     if data is not None:
-        np.savez(directory / DATA, X=data.X, y=data.y)
-        os.chmod(directory / DATA, 0o600)
+        save_data(directory, data)
         identity = Identity(identity.address, data.size, int(data.X.shape[1]))
     identity.save(directory)
     return identity
+
+
+def save_data(directory: Path, data: Part) -> None:
+    """A participant's data as ``directory/data.npz`` (0600: it never leaves its owner)."""
+    np.savez(directory / DATA, X=data.X, y=data.y)
+    os.chmod(directory / DATA, 0o600)
 
 
 def load_data(directory: Path) -> Part:
