@@ -2,10 +2,15 @@
 
 :func:`audit` re-checks a job from a ledger view and the blob store: every blob matches its hash,
 every committed aggregate recomputes (Eq. 10) to its commitment, every finalised round had its
-quorum. The ledger view is either the live contract (:class:`hefl.chain.LedgerClient`) or the
-``history.json`` a run exported (:class:`ExportedHistory`) — the embedded chain does not outlive
-its process, so a finished embedded run can only be checked against what it exported, and the
-report says so.
+quorum. The ledger view is the contract itself — on a live node, or on the embedded chain a run
+persisted in its directory (``chain.db``, re-opened by :func:`open_run_ledger`) — or, when
+neither is at hand, the ``history.json`` a run exported (:class:`ExportedHistory`), and the
+report says which. :func:`compare_history` names every field where an exported history says
+something other than the contract.
+
+Each problem is attributed to the one thing that differs: a blob that is not in the store is
+*missing*, one whose bytes do not match its hash is *tampered*, and a round whose inputs are
+either is not recomputed (its aggregate is not blamed for what its inputs lack).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any, Protocol
 from hefl.agents.roles import check_committed_aggregate
 from hefl.chain import (
     BlobStore,
+    Chain,
     LedgerClient,
     ParticipantRecord,
     RoundRecord,
@@ -27,7 +33,7 @@ from hefl.chain import (
     quorum_for,
 )
 from hefl.crypto import PublicKey
-from hefl.errors import HeflError, VerificationError
+from hefl.errors import BlobIntegrityError, BlobNotFoundError, HeflError, VerificationError
 from hefl.learning.registry import STRATEGIES, strategy_from_description
 
 #: Version of history.json.
@@ -157,7 +163,73 @@ class ExportedHistory:
 
 #: How a report names where the history it checked came from.
 LIVE_SOURCE = "read from the live chain"
+PERSISTED_SOURCE = "read with contract calls from the run's persisted chain"
 EXPORTED_SOURCE = "checked against the exported history; the chain itself was not consulted"
+
+
+def open_run_ledger(
+    directory: str | Path, chain: Chain | None = None, address: str | None = None
+) -> LedgerClient | None:
+    """The ledger of a run directory as the contract itself: on ``chain`` (a node) at
+    ``address`` (default: the run's deployment record), else on the embedded chain the run
+    persisted (``DIR/chain.db``); ``None`` when the run kept no chain (read its export then)."""
+    from hefl.chain import DeploymentRecord, connect_embedded
+
+    root = Path(directory)
+    if address is None:
+        record = root / "deployment.json"
+        if not record.exists():
+            if chain is None:
+                return None
+            raise VerificationError(f"{root} has no deployment.json; pass --address A")
+        address = DeploymentRecord.load(record).address
+    if chain is None:
+        state = root / "chain.db"
+        if not state.exists():
+            return None
+        chain = connect_embedded(state=state)
+    return LedgerClient.at(chain, address)
+
+
+def compare_history(exported: ExportedHistory, ledger: LedgerView) -> list[str]:
+    """Every field where an exported ``history.json`` disagrees with the ledger, one line each."""
+    problems = []
+    for what, mine, theirs in (
+        ("public_key_hash", exported.public_key_hash(), ledger.public_key_hash()),
+        ("config_hash", exported.config_hash(), ledger.config_hash()),
+        ("participants", exported.participants(), ledger.participants()),
+        ("round count", exported.round_count(), ledger.round_count()),
+    ):
+        if mine != theirs:
+            problems.append(f"history.json {what}: says {_show(mine)}, the ledger {_show(theirs)}")
+    people = ledger.participants()
+    for g in range(min(exported.round_count(), ledger.round_count())):
+        mine_round, chain_round = exported.get_round(g).to_json(), ledger.get_round(g).to_json()
+        for key, value in chain_round.items():
+            if mine_round.get(key) != value:
+                problems.append(
+                    f"history.json round {g} {key}: says {_show(mine_round.get(key))}, the "
+                    f"ledger {_show(value)}"
+                )
+        for p in people:
+            mine_sub = exported.get_submission(g, p.address)
+            chain_sub = ledger.get_submission(g, p.address)
+            for key in ("model_hash", "extra_hash"):
+                if getattr(mine_sub, key) != getattr(chain_sub, key):
+                    problems.append(
+                        f"history.json round {g} participant {p.index} {key}: says "
+                        f"{_show(getattr(mine_sub, key))}, the ledger "
+                        f"{_show(getattr(chain_sub, key))}"
+                    )
+    return problems
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bytes):
+        return _hex(value)
+    if isinstance(value, tuple) and value and isinstance(value[0], ParticipantRecord):
+        return ", ".join(f"{p.index}:{p.address}:{p.data_size}" for p in value)
+    return str(value)
 
 
 @dataclass
@@ -176,6 +248,14 @@ class AuditTrail:
         """The blob, hash-checked by the store; a problem recorded (and ``None``) if it fails."""
         try:
             data = store.get(blob_id)
+        except BlobNotFoundError:
+            self.problems.append(f"{what}: missing (no blob {_hex(bytes(blob_id))} in the store)")
+            return None
+        except BlobIntegrityError:
+            self.problems.append(
+                f"{what}: tampered (the stored bytes do not hash to {_hex(bytes(blob_id))})"
+            )
+            return None
         except HeflError as error:
             self.problems.append(f"{what}: {error}")
             return None
@@ -224,27 +304,18 @@ def audit(ledger: LedgerView, blobs: BlobStore, *, source: str | None = None) ->
     for g in range(ledger.round_count()):
         record = ledger.get_round(g)
         report.rounds += 1
-        fetch(record.global_model_hash, f"round {g} global model")
+        inputs = [fetch(record.global_model_hash, f"round {g} global model")]
         for i in record.included_indices:
             submission = ledger.get_submission(g, people[i].address)
-            fetch(submission.model_hash, f"round {g} model of participant {i}")
+            inputs.append(fetch(submission.model_hash, f"round {g} model of participant {i}"))
             if submission.has_extra:
-                fetch(submission.extra_hash, f"round {g} extra blob of participant {i}")
+                what = f"round {g} extra blob of participant {i}"
+                inputs.append(fetch(submission.extra_hash, what))
         if record.committed:
-            if fetch(record.aggregate_hash, f"round {g} aggregate") is None:
-                continue
-            try:
-                verdict = check_committed_aggregate(strategy, ledger, blobs, g)  # type: ignore[arg-type]
-            except HeflError as error:
-                report.problems.append(f"round {g}: cannot check the aggregate: {error}")
-                continue
-            if verdict is not None:
-                report.problems.append(
-                    f"round {g}: the aggregate recomputed from the committed local models does "
-                    f"not match the committed aggregate {_hex(record.aggregate_hash)}"
-                )
-            else:
-                report.aggregates += 1
+            aggregate = fetch(record.aggregate_hash, f"round {g} aggregate")
+            # A missing or tampered input is the problem above; the aggregate is not blamed.
+            if aggregate is not None and all(blob is not None for blob in inputs):
+                _check_aggregate(report, strategy, ledger, blobs, g, record.aggregate_hash)
         if record.status is RoundStatus.FINALISED:
             if record.votes < quorum:
                 report.problems.append(
@@ -253,3 +324,25 @@ def audit(ledger: LedgerView, blobs: BlobStore, *, source: str | None = None) ->
             else:
                 report.finalised += 1
     return report
+
+
+def _check_aggregate(
+    report: AuditReport,
+    strategy: Any,
+    ledger: LedgerView,
+    blobs: BlobStore,
+    g: int,
+    aggregate_hash: bytes,
+) -> None:
+    try:
+        verdict = check_committed_aggregate(strategy, ledger, blobs, g)  # type: ignore[arg-type]
+    except HeflError as error:
+        report.problems.append(f"round {g}: cannot check the aggregate: {error}")
+        return
+    if verdict is not None:
+        report.problems.append(
+            f"round {g}: the aggregate recomputed from the committed local models does "
+            f"not match the committed aggregate {_hex(aggregate_hash)}"
+        )
+    else:
+        report.aggregates += 1

@@ -7,6 +7,7 @@ Both modes write the same files (``hefl run --out DIR`` and the multi-process pa
 - ``config.json`` — the job's public configuration document (its hash is on chain), at deployment;
 - ``history.json`` — every round's on-chain fields and submissions, plus the round's metrics;
 - ``metrics.csv`` — one row of :data:`METRIC_COLUMNS` per round;
+- ``model.npy`` — the model w(t) after the last round (the computing party's decryption);
 - ``chain.db`` — the embedded chain's py-evm database (:meth:`hefl.chain.Chain.save`), so the
   ledger can be read with contract calls after the run's process has ended;
 - ``run.json`` — the options ``hefl run`` was started with (what ``--resume`` continues);
@@ -21,11 +22,14 @@ consistent with each other, never a torn file.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from hefl.agents.audit import LedgerView, export_history
 from hefl.chain import DeploymentRecord
@@ -62,6 +66,10 @@ class RunDirectory:
     @property
     def config(self) -> Path:
         return self.root / "config.json"
+
+    @property
+    def model(self) -> Path:
+        return self.root / "model.npy"
 
     @property
     def chain_state(self) -> Path:
@@ -119,6 +127,18 @@ class RunDirectory:
             return False
         self.write_rounds(ledger, [*done, dict(entry)])
         return True
+
+    def write_model(self, model: np.ndarray) -> Path:
+        """``model.npy``: the model after the last round recorded."""
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(model, dtype=np.float64))
+        return atomic_write(self.model, buffer.getvalue(), mode=PUBLIC_FILE_MODE)
+
+    def load_model(self) -> np.ndarray:
+        try:
+            return np.load(self.model)
+        except (OSError, ValueError) as error:
+            raise ConfigError(f"cannot read the model {self.model}: {error}") from error
 
     def save_options(self, options: Mapping[str, Any]) -> None:
         _write_json(self.options, dict(options))

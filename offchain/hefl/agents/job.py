@@ -507,6 +507,8 @@ class InProcessJob:
         ]
         pool = ProcessPoolExecutor(self.config.workers) if parallel else None
 
+        latest = [done.model if done else None]
+
         def step(plan: RoundPlan, iteration: int) -> StepResult:
             nonlocal global_model, pending
             continuing, pending = pending, None
@@ -520,7 +522,7 @@ class InProcessJob:
             status = record.status.name.lower()
             stop: HeflError | None = None
             if record.status is RoundStatus.FINALISED:
-                global_model = outcome.next_global
+                global_model, latest[0] = outcome.next_global, outcome.model
                 train_loss = self.losses(outcome.model)[0]
                 stop = check_round(
                     g,
@@ -554,6 +556,8 @@ class InProcessJob:
             if self.run_dir is not None:
                 self._save_chain()  # the chain first: an export never names a round it lacks
                 self.run_dir.write_rounds(self.ledger, [asdict(s) for s in summaries])
+                if latest[0] is not None:
+                    self.run_dir.write_model(latest[0])
             if progress is not None:
                 progress(summary)
 

@@ -38,8 +38,8 @@ def register(subparsers: Any) -> None:
         "--run",
         type=Path,
         metavar="DIR",
-        help="a `hefl run --out` directory: add its losses; without --rpc, read the history it "
-        "exported (the embedded chain ends with its run)",
+        help="a `hefl run --out` directory (or a multi-process party's --dir): its rounds read "
+        "with contract calls on the chain it persisted (or at --rpc), with its losses",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(func=run)
@@ -55,24 +55,35 @@ def add_metrics(rows: list[dict[str, str]], metrics: Sequence[dict[str, Any] | N
 
 
 def print_run_history(directory: Path, rpc: str | None, *, as_json: bool = False) -> None:
-    """A finished run's rounds with its losses: from the live chain with ``rpc``, else from the
-    history the run exported (saying so)."""
-    from hefl.agents.audit import ExportedHistory
-    from hefl.chain import LedgerClient, connect_rpc, quorum_for
+    """A run's rounds with its losses. The rounds are read with contract calls — from the live
+    chain with ``rpc``, else from the embedded chain the run persisted (``DIR/chain.db``) — and
+    only from the exported history when the run kept no chain (saying so); the losses, which
+    are not on chain, come from the run's export."""
+    from hefl.agents.audit import ExportedHistory, open_run_ledger
+    from hefl.chain import connect_rpc, quorum_for
 
-    exported = ExportedHistory.load(directory)
-    view: Any = exported
-    if rpc is not None:
-        view = LedgerClient.at(connect_rpc(rpc), exported.document["deployment"]["address"])
+    contract = open_run_ledger(directory, connect_rpc(rpc) if rpc else None)
+    exported = ExportedHistory.load(directory) if (directory / "history.json").exists() else None
+    view: Any = contract if contract is not None else exported
+    if view is None:
+        raise ConfigError(f"{directory} holds neither a chain nor a history.json: not a run")
     rounds = [view.get_round(g) for g in range(view.round_count())]
-    metrics = [r.get("metrics") for r in exported.document["rounds"]]
+    by_round = {}
+    if exported is not None:
+        by_round = {r["round"]: r.get("metrics") for r in exported.document["rounds"]}
+    metrics = [by_round.get(r.round) for r in rounds]
     if as_json:
-        payload = [{**r.to_json(), "metrics": m} for r, m in zip(rounds, metrics, strict=False)]
+        payload = [{**r.to_json(), "metrics": m} for r, m in zip(rounds, metrics, strict=True)]
         print(json.dumps(payload, indent=2))
         return
     rows = history_rows(rounds, quorum_for(len(view.participants())))
     add_metrics(rows, metrics)
-    source = "the live chain" if rpc else "the exported history (the chain was not consulted)"
+    if rpc:
+        source = "the live chain"
+    elif contract is not None:
+        source = f"contract calls on the run's chain ({directory / 'chain.db'})"
+    else:
+        source = "the exported history (the chain was not consulted)"
     print(f"{directory}: {len(rounds)} rounds, from {source}")
     print(render_table(rows) if rows else "no rounds yet")
 

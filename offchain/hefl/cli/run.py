@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,13 @@ from hefl.control import CONTROLLERS, Controller, FixedTauController, make_contr
 from hefl.crypto import DEFAULT_KEY_BITS
 from hefl.data import DATASET_NAMES, PreparedData, SplitConfig, load_dataset, prepare
 from hefl.data.prepare import PARTITIONS
-from hefl.errors import ConfigError, HeflError, InsecureParameterError
+from hefl.errors import (
+    ConfigError,
+    DivergenceError,
+    HeflError,
+    InsecureKeyWarning,
+    InsecureParameterError,
+)
 from hefl.learning.divergence import auto_eta, published_bound, step_size_bound
 from hefl.learning.paillier import FixedPointConfig
 from hefl.learning.registry import STRATEGIES, STRATEGY_NAMES, strategy_spec
@@ -252,6 +259,8 @@ def run(args: argparse.Namespace) -> int:
     if resume:
         args = resumed_args(args)
     check_key_size(args)
+    if args.allow_insecure_keys:  # asked for by its flag: no warning with a Python argument
+        warnings.simplefilter("ignore", InsecureKeyWarning)
     data = resolve_eta(args)
     config = job_config(args)
     controller = build_controller(args)
@@ -295,8 +304,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         result = job.run(controller, progress, resume=resume)
-    except HeflError as error:
-        raise HeflError(f"{error}; {kept(run_dir)}") from error
+    except HeflError as error:  # one line: what failed, and what the run directory keeps
+        resumable = not isinstance(error, DivergenceError)  # the same η would diverge again
+        raise HeflError(f"{error}; {kept(run_dir, resumable=resumable)}") from error
     finally:
         if bar is not None:
             bar.close()
@@ -315,13 +325,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def kept(run_dir: RunDirectory) -> str:
+def kept(run_dir: RunDirectory, *, resumable: bool = True) -> str:
     """How a failed run's one error line says what it kept."""
     done = len(run_dir.exported_metrics())
     if not done:
         return f"no round finished; the deployment record is in {run_dir.root}"
     rounds = "round 0 is" if done == 1 else f"rounds 0–{done - 1} are"
-    return (
-        f"{rounds} kept in {run_dir.root} (hefl verify {run_dir.root}; continue with "
-        f"hefl run --resume {run_dir.root})"
-    )
+    resume = f"; continue with hefl run --resume {run_dir.root}" if resumable else ""
+    return f"{rounds} kept in {run_dir.root} (hefl verify {run_dir.root}{resume})"

@@ -1,9 +1,12 @@
 """``hefl verify``: re-check a finished job from the ledger and the blob store alone.
 
-``hefl verify DIR`` checks a run's blobs against the history it exported (``DIR/history.json``),
-which is all that is left of a job on the embedded chain; it says plainly that the chain itself was
-not consulted. With ``--rpc URL --address A`` it reads the live chain instead. On a pow-race run
-(``DIR/pow_history.json``, or a PowLedger at the address) it does what ``hefl race verify`` does.
+``hefl verify DIR`` reads the run's ledger with contract calls — on the embedded chain the run
+persisted in ``DIR/chain.db`` — checks every blob, aggregate and quorum it names, and compares
+the exported ``DIR/history.json`` with it field by field (an edited export is a problem). With
+``--rpc URL [--address A]`` it reads a live node instead (the multi-process mode's ledger). A run
+directory that kept no chain is checked against its exported history, saying that the chain
+itself was not consulted. On a pow-race run (``DIR/pow_history.json``, or a PowLedger at the
+address) it does what ``hefl race verify`` does.
 """
 
 from __future__ import annotations
@@ -12,8 +15,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from hefl.agents.audit import ExportedHistory, LedgerView, audit
-from hefl.chain import LedgerClient, LocalBlobStore, connect_rpc
+from hefl.agents.audit import (
+    PERSISTED_SOURCE,
+    ExportedHistory,
+    LedgerView,
+    audit,
+    compare_history,
+    open_run_ledger,
+)
+from hefl.chain import LocalBlobStore, connect_rpc
 from hefl.cli.output import report_audit
 from hefl.dso import ledger as dso_ledger
 from hefl.errors import ConfigError
@@ -44,13 +54,20 @@ def run(args: argparse.Namespace) -> int:
     if pow_report is not None:  # a pow-race run (pow_history.json, or a PowLedger at --address)
         report_audit(pow_report)
         return 0
+    if args.address and not args.rpc:
+        raise ConfigError("--address A needs --rpc URL (the node the ledger lives on)")
+    chain = connect_rpc(args.rpc) if args.rpc else None
+    contract = open_run_ledger(args.directory, chain, args.address)
+    history_file = args.directory / "history.json"
     ledger: LedgerView
-    if args.rpc:
-        address = args.address
-        if not address:
-            address = ExportedHistory.load(args.directory).document["deployment"]["address"]
-        ledger = LedgerClient.at(connect_rpc(args.rpc), address)
-    else:
+    if contract is None:
         ledger = ExportedHistory.load(args.directory)
-    report_audit(audit(ledger, LocalBlobStore(blobs_dir)))
+        report = audit(ledger, LocalBlobStore(blobs_dir))
+    else:
+        ledger = contract
+        source = None if args.rpc else f"{PERSISTED_SOURCE} {args.directory / 'chain.db'}"
+        report = audit(ledger, LocalBlobStore(blobs_dir), source=source)
+        if history_file.exists():  # the export must say what the contract says
+            report.problems += compare_history(ExportedHistory.load(history_file), contract)
+    report_audit(report)
     return 0
