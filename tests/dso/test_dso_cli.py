@@ -220,3 +220,23 @@ def test_bad_input_is_one_line_naming_the_flag(argv, flag, detail, tmp_path, cap
     assert err.count("\n") == 1 and "Traceback" not in err
     assert flag in err and detail in err
     assert not (out / "run.json").exists() and not (out / "dso_history.json").exists()
+
+
+def test_checkpoints_on_a_live_node(anvil_url: str, tmp_path, capsys) -> None:
+    """`--rpc URL`: the DsoLedger lives on a real Anvil node; `hefl verify DIR --rpc URL` and
+    `hefl history --run DIR --rpc URL` read the commitments from it."""
+    out = tmp_path / "live"
+    argv = ["dso", "run", "--agents", "3", "--iterations", "4", "--checkpoint-interval", "2"]
+    assert main([*argv, "--rpc", anvil_url, "--quiet", "--out", str(out), *SMALL]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(out), "--rpc", anvil_url]) == 0
+    assert f"the live chain at {anvil_url}" in capsys.readouterr().out
+    assert main(["history", "--run", str(out), "--rpc", anvil_url]) == 0
+    assert "2 checkpoints of 3 agents" in capsys.readouterr().out
+    # What the chain says wins over the exported copy in DIR: a rewritten copy changes nothing.
+    exported = out / "dso_history.json"
+    history = json.loads(exported.read_text())
+    history["commitments"][0]["transcript_hash"] = "0x" + "11" * 32
+    exported.write_text(json.dumps(history))
+    assert main(["verify", str(out), "--rpc", anvil_url]) == 0
+    assert main(["verify", str(out)]) == 1

@@ -3,8 +3,9 @@
     hefl dso run --graph ring --problem estimation --iterations 100 --out DIR
 
 Each agent holds its own Paillier key pair; messages are real ciphertexts; every K iterations
-each agent commits its transcript hash and encrypted-state hash on the embedded chain. ``hefl
-verify DIR`` replays the transcripts against them; ``hefl history --run DIR`` lists checkpoints.
+each agent commits its transcript hash and encrypted-state hash on a DsoLedger (the embedded
+chain, or the node at --rpc). ``hefl verify DIR`` replays the transcripts against them;
+``hefl history --run DIR`` lists the checkpoints.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def register(subparsers: Any) -> None:
         help="draw u_i(k) per coordinate (a diagonal stepsize matrix) instead of one scalar",
     )
     run.add_argument("--batch-size", type=int, default=8, help="mini-batch of regression problems")
+    run.add_argument("--rpc", metavar="URL", help="commit checkpoints on this JSON-RPC node")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--out", type=Path, required=True, help="output directory")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -76,6 +78,7 @@ def _flag(flag: str, action: Any) -> Any:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from hefl.chain import connect_rpc
     from hefl.dso.config import DsoConfig, default_a_range
     from hefl.dso.graph import make_graph
     from hefl.dso.ledger import run_to_directory
@@ -124,6 +127,7 @@ def run_command(args: argparse.Namespace) -> int:
         diagonal_stepsizes=args.diagonal_stepsizes,
     )
     _flag("--gamma/--lam/--a-max", lambda: config.check_schedules(graph.max_degree))
+    chain = _flag("--rpc", lambda: connect_rpc(args.rpc)) if args.rpc else None
     keys = _flag("--key-bits", lambda: generate_keys(graph.n, config))
     from tqdm import tqdm
 
@@ -142,6 +146,7 @@ def run_command(args: argparse.Namespace) -> int:
             args.out,
             transport=args.transport,
             keys=keys,
+            chain=chain,
             progress=lambda _k: bar.update(),
         )
     finally:
