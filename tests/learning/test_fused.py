@@ -91,17 +91,21 @@ def test_the_plan_takes_the_cheaper_form_and_logs_it(keys, few_rows, caplog) -> 
     for part in (wide, tall):
         plan = fused.plan_update(part, 0.0, 30)
         alternatives = [
-            fused.MODEL_FORMS[m].cost(*part.X.shape, 30)
-            + fused.GRADIENT_FORMS[g].cost(
-                *part.X.shape,
-                fused.gradient_bits(part, 0.0, 30, g),
-                30,
-                fused.MODEL_FORMS[m].computes_data_product,
+            sum(
+                p.cost
+                for p in fused.MODEL_FORMS[m].products(*part.X.shape, 30)
+                + fused.GRADIENT_FORMS[g].products(
+                    *part.X.shape,
+                    fused.gradient_bits(part, 0.0, 30, g),
+                    30,
+                    fused.MODEL_FORMS[m].computes_data_product,
+                )
             )
             for m in fused.MODEL_FORMS
             for g in fused.GRADIENT_FORMS
         ]
         assert plan.estimated_multiplications == min(alternatives)
+        assert plan.estimated_multiplications == sum(p.cost for p in plan.products)
     public, _ = keys
     strategy = PaillierStrategy(public, LearningConfig(eta=0.2))
     start = strategy.initial_model(few_rows.X.shape[1])

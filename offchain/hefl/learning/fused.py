@@ -54,6 +54,7 @@ __all__ = [
     "GRADIENT_TOLERANCE",
     "MODEL_FORMS",
     "EncryptedProducts",
+    "Product",
     "UpdatePlan",
     "gradient_bits",
     "plan_update",
@@ -138,6 +139,7 @@ class UpdatePlan:
     gradient_form: str
     gradient_bits: int
     estimated_multiplications: float
+    products: tuple[Product, ...] = ()
 
     def describe(self, part: Part) -> str:
         return (
@@ -179,13 +181,28 @@ def _full(bits: int) -> int:
     return bits + 1  # exponents carry a sign
 
 
-def _model_dense_cost(n: int, d: int, bits: int) -> float:
-    return multi_exp_cost(d, d, _full(bits), d)
+@dataclass(frozen=True)
+class Product:
+    """One multi-exponentiation of a form: ``rows`` rows of ``terms`` signed exponents of
+    ``exp_bits`` bits over ``terms`` ciphertexts (what a kernel floor times standalone)."""
+
+    rows: int
+    terms: int
+    exp_bits: int
+
+    @property
+    def cost(self) -> float:
+        """Estimated modular multiplications (:func:`hefl.crypto.multiexp.multi_exp_cost`)."""
+        return multi_exp_cost(self.rows, self.terms, self.exp_bits, self.terms)
 
 
-def _model_low_rank_cost(n: int, d: int, bits: int) -> float:
+def _model_dense_products(n: int, d: int, bits: int) -> tuple[Product, ...]:
+    return (Product(d, d, _full(bits)),)
+
+
+def _model_low_rank_products(n: int, d: int, bits: int) -> tuple[Product, ...]:
     b = _full(bits)
-    return multi_exp_cost(n, d, b, d) + multi_exp_cost(n, n, b, n) + multi_exp_cost(d, n, b, n)
+    return (Product(n, d, b), Product(n, n, b), Product(d, n, b))
 
 
 def _model_dense(ctx: _Context, grad_matrix: np.ndarray | None, g: int) -> EncryptedVector:
@@ -211,14 +228,18 @@ def _model_low_rank(ctx: _Context, grad_matrix: np.ndarray | None, g: int) -> En
     return (moved + kept).add_plain(low.c)
 
 
-def _gradient_dense_cost(n: int, d: int, g: int, bits: int, low_rank_model: bool) -> float:
-    return 2 * multi_exp_cost(d, d, _full(g), d)
+def _gradient_dense_products(
+    n: int, d: int, g: int, bits: int, shared_u: bool
+) -> tuple[Product, ...]:
+    return (Product(d, d, _full(g)), Product(d, d, _full(g)))
 
 
-def _gradient_low_rank_cost(n: int, d: int, g: int, bits: int, low_rank_model: bool) -> float:
+def _gradient_low_rank_products(
+    n: int, d: int, g: int, bits: int, shared_u: bool
+) -> tuple[Product, ...]:
     b = _full(bits)
-    u_cost = 0.0 if low_rank_model else multi_exp_cost(n, d, b, d)
-    return u_cost + multi_exp_cost(n, d, b, d) + 2 * multi_exp_cost(d, n, _full(g), n)
+    at_start = () if shared_u else (Product(n, d, b),)
+    return (*at_start, Product(n, d, b), Product(d, n, _full(g)), Product(d, n, _full(g)))
 
 
 def _gradients_dense(
@@ -251,7 +272,7 @@ def _gradients_low_rank(
 
 @dataclass(frozen=True)
 class _ModelForm:
-    cost: Callable[[int, int, int], float]
+    products: Callable[[int, int, int], tuple[Product, ...]]
     apply: Callable[[_Context, np.ndarray | None, int], EncryptedVector]
     #: computes X̃[[w₀]] on the way (the low-rank gradients reuse it)
     computes_data_product: bool
@@ -261,7 +282,7 @@ class _ModelForm:
 
 @dataclass(frozen=True)
 class _GradientForm:
-    cost: Callable[[int, int, int, int, bool], float]
+    products: Callable[[int, int, int, int, bool], tuple[Product, ...]]
     apply: Callable[[_Context, EncryptedVector, int], tuple[EncryptedVector, EncryptedVector]]
     rounding_bound: Callable[[Part, float, int, int], float]
     #: whether a model form may stack this form's operator with M^τ on [[w₀]]
@@ -270,14 +291,14 @@ class _GradientForm:
 
 #: The local model's forms (fused mode).
 MODEL_FORMS: dict[str, _ModelForm] = {
-    "dense": _ModelForm(_model_dense_cost, _model_dense, False, True),
-    "low-rank": _ModelForm(_model_low_rank_cost, _model_low_rank, True, False),
+    "dense": _ModelForm(_model_dense_products, _model_dense, False, True),
+    "low-rank": _ModelForm(_model_low_rank_products, _model_low_rank, True, False),
 }
 #: The gradients' forms.
 GRADIENT_FORMS: dict[str, _GradientForm] = {
-    "dense": _GradientForm(_gradient_dense_cost, _gradients_dense, _dense_rounding_bound, True),
+    "dense": _GradientForm(_gradient_dense_products, _gradients_dense, _dense_rounding_bound, True),
     "low-rank": _GradientForm(
-        _gradient_low_rank_cost, _gradients_low_rank, _low_rank_rounding_bound, False
+        _gradient_low_rank_products, _gradients_low_rank, _low_rank_rounding_bound, False
     ),
 }
 
@@ -291,13 +312,14 @@ def plan_update(
     best: UpdatePlan | None = None
     models: dict[str, _ModelForm | None] = dict(MODEL_FORMS) if fused else {"literal": None}
     for model_name, model_form in models.items():
-        model_cost = 0.0 if model_form is None else model_form.cost(n, d, significant_bits)
+        model = () if model_form is None else model_form.products(n, d, significant_bits)
         shared_u = model_form is not None and model_form.computes_data_product
         for grad_name, grad_form in GRADIENT_FORMS.items():
             g = gradient_bits(part, ridge, significant_bits, grad_name)
-            cost = model_cost + grad_form.cost(n, d, g, significant_bits, shared_u)
+            products = model + grad_form.products(n, d, g, significant_bits, shared_u)
+            cost = sum(p.cost for p in products)
             if best is None or cost < best.estimated_multiplications:
-                best = UpdatePlan(model_name, grad_name, g, cost)
+                best = UpdatePlan(model_name, grad_name, g, cost, products)
     assert best is not None
     return best
 
