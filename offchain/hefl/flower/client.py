@@ -64,7 +64,7 @@ class Participant:
 _LOADED: dict[tuple[str, str], Participant] = {}
 
 
-def _directory(run_config: dict[str, Any], node_config: dict[str, Any]) -> Path:
+def participant_directory(run_config: dict[str, Any], node_config: dict[str, Any]) -> Path:
     if wire.NODE_PARTICIPANT_DIR in node_config:
         return Path(str(node_config[wire.NODE_PARTICIPANT_DIR]))
     root = run_config.get(wire.RUN_PARTICIPANTS_ROOT)
@@ -96,7 +96,7 @@ def load_participant(run_config: dict[str, Any], node_config: dict[str, Any]) ->
     (:meth:`hefl.agents.network.JobFile.check`); a mismatch raises :class:`AgentError` naming it,
     which Flower returns to the server as this node's error reply.
     """
-    directory = _directory(run_config, node_config)
+    directory = participant_directory(run_config, node_config)
     job = job_from_run_config(run_config)
     key = (str(directory.resolve()), job.to_text())
     if key in _LOADED:

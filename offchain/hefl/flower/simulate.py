@@ -12,23 +12,35 @@ random password kept in ``DIR/password``, 0600).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import secrets
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hefl.agents.identity import write_private
+from hefl.agents.identity import save_data, write_private
 from hefl.chain import connect_rpc
 from hefl.chain.anvil import start_anvil
 from hefl.control.loop import RoundSummary
-from hefl.errors import AgentError
+from hefl.data import PreparedData, SplitConfig, load_dataset, prepare
+from hefl.errors import AgentError, ConfigError
 from hefl.flower import require_flower, wire
-from hefl.flower.setup import EVALUATOR_FILE, FlowerJobSpec, PreparedJob, prepare_job
+from hefl.flower.setup import (
+    EVALUATOR_FILE,
+    PARTICIPANTS_DIR,
+    FlowerJobSpec,
+    PreparedJob,
+    participant_dir,
+    prepare_job,
+)
+
+if TYPE_CHECKING:  # hefl.flower.multikey imports flwr, an optional dependency
+    from hefl.flower.multikey import MultiKeyRound, MultiKeySpec
 
 log = logging.getLogger("hefl.flower")
 
@@ -82,6 +94,22 @@ def run_config_for(prepared: PreparedJob, rpc: str, **extra: Any) -> dict[str, A
     return config
 
 
+def run_engine(server_app: Any, client_app: Any, supernodes: int, *, verbose: bool) -> None:
+    """Flower's simulation engine: ``supernodes`` simulated SuperNodes on Ray, one CPU each."""
+    from flwr.simulation import run_simulation
+
+    run_simulation(
+        server_app,
+        client_app,
+        num_supernodes=supernodes,
+        backend_config={
+            "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
+            "init_args": {"log_to_driver": verbose, "include_dashboard": False},
+        },
+        verbose_logging=verbose,
+    )
+
+
 def simulate(
     spec: FlowerJobSpec,
     out: Path,
@@ -94,8 +122,6 @@ def simulate(
 ) -> SimulationResult:
     """Prepare the job, run it on Flower's simulation engine, return what the ServerApp saw."""
     require_flower()
-    from flwr.simulation import run_simulation
-
     from hefl.flower.apps import LAST_RUN, build_apps
 
     out = Path(out)
@@ -118,16 +144,7 @@ def simulate(
         n = len(prepared.data.parts)
         began = time.perf_counter()
         LAST_RUN.clear()
-        run_simulation(
-            server_app,
-            client_app,
-            num_supernodes=n,
-            backend_config={
-                "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
-                "init_args": {"log_to_driver": verbose, "include_dashboard": False},
-            },
-            verbose_logging=verbose,
-        )
+        run_engine(server_app, client_app, n, verbose=verbose)
         seconds = time.perf_counter() - began
     if not LAST_RUN:
         raise AgentError("the ServerApp did not run; see Flower's log above")
@@ -141,4 +158,55 @@ def simulate(
         received=tuple(strategy.received),
         error=None if error is None else str(error),
         seconds=seconds,
+    )
+
+
+@dataclass(frozen=True)
+class MultiKeySimulation:
+    """A finished multi-key job: its rounds, every message the ServerApp received, the data."""
+
+    rounds: tuple[MultiKeyRound, ...]
+    received: tuple[Any, ...]
+    data: PreparedData
+    seconds: float
+
+
+def simulate_multikey(
+    spec: MultiKeySpec,
+    out: Path,
+    *,
+    dataset: str = "diabetes",
+    split: SplitConfig | None = None,
+    faults: str = "",
+    verbose: bool = False,
+) -> MultiKeySimulation:
+    """FedAvg under the multi-key scheme on the simulation engine (:mod:`hefl.flower.multikey`):
+    each simulated SuperNode holds one partition (``out/participants/pI/data.npz``, 0600)."""
+    require_flower()
+    from hefl.flower.multikey import LAST_MULTIKEY, RUN_MULTIKEY, build_multikey_apps
+
+    data = prepare(load_dataset(dataset), split or SplitConfig(participants=spec.clients))
+    if len(data.parts) != spec.clients:
+        raise ConfigError(f"the split has {len(data.parts)} parts for {spec.clients} clients")
+    for index, part in enumerate(data.parts):
+        directory = participant_dir(Path(out), index)
+        directory.mkdir(parents=True, exist_ok=True)
+        save_data(directory, part)
+    config = {
+        RUN_MULTIKEY: json.dumps({"spec": asdict(spec), "n_params": data.model_size}),
+        wire.RUN_PARTICIPANTS_ROOT: str(Path(out) / PARTICIPANTS_DIR),
+        wire.RUN_FAULTS: faults,
+        "multikey-allow-insecure": spec.allow_insecure,
+    }
+    server_app, client_app = build_multikey_apps(config)
+    LAST_MULTIKEY.clear()
+    began = time.perf_counter()
+    run_engine(server_app, client_app, spec.clients, verbose=verbose)
+    seconds = time.perf_counter() - began
+    if not LAST_MULTIKEY:
+        raise AgentError("the ServerApp did not run; see Flower's log above")
+    strategy = LAST_MULTIKEY.pop()
+    assert strategy.recording is not None
+    return MultiKeySimulation(
+        tuple(strategy.rounds), tuple(strategy.recording.received), data, seconds
     )

@@ -58,6 +58,21 @@ def get_int(config: ConfigRecord, key: str) -> int:
     return value
 
 
+def get_float(config: ConfigRecord, key: str) -> float:
+    value = config.get(key)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise SerializationError(f"message field {key!r} is {value!r}, not a number")
+    return float(value)
+
+
+def get_str_list(config: ConfigRecord, key: str) -> list[str]:
+    """A list of text (a missing key is the empty list: Flower keeps no empty lists)."""
+    value = config.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SerializationError(f"message field {key!r} is not a list of text")
+    return [v for v in value if isinstance(v, str)]
+
+
 def get_str(config: ConfigRecord, key: str) -> str:
     value = config.get(key)
     if not isinstance(value, str):
