@@ -1,10 +1,13 @@
 """``hefl experiment``: reproduce the main paper's figures (and the secure-aggregation comparison).
 
-    hefl experiment fig2|fig3|fig4|fig5|all --dataset boston|fish --out DIR
+    hefl experiment fig2|fig3|fig4|fig5|sensitivity|all [--dataset boston|fish] --out DIR
     hefl experiment secagg --out DIR
 
-Figures 2–5 use Table 1 (see :mod:`hefl.experiments.adaptive` for how ξ is treated: the report
-states it, and Table 1's literal case, first). Writes CSV, PNG and ``report_<dataset>.md``.
+Figures 2–5 use Table 1 with one ξ (Table 1 × --xi-factor, default 10; Figs. 4–5 also show
+× --alt-xi-factor beside it) over --seeds seeds on the iid and skewed partitions; ``sensitivity``
+re-runs Fig. 4's claim under every reading of Algorithm 1 (first round, growth cap, last round,
+ξ). See :mod:`hefl.experiments.adaptive`. Writes CSVs (per seed, mean and 95 % band), PNGs and
+``report.md``.
 """
 
 from __future__ import annotations
@@ -14,15 +17,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hefl.control import TIME_LIMITS
+from hefl.control import FIRST_ROUNDS, TIME_LIMITS
+from hefl.data.prepare import PARTITIONS
 from hefl.experiments.adaptive import (
     FIGURES,
+    STUDIES,
     SWEEP_FIGURE,
     ExperimentConfig,
     run_experiments,
 )
 
-CHOICES: tuple[str, ...] = (*FIGURES, "all", "secagg", "dso")
+CHOICES: tuple[str, ...] = (*FIGURES, *STUDIES, "all", "secagg", "dso")
 
 
 def register(subparsers: Any) -> None:
@@ -40,12 +45,21 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--energy", type=float, help="energy budget E (J) of figs 2, 3, 5")
     parser.add_argument("--time-limit", choices=TIME_LIMITS, default=defaults.time_limit,
                         help="how ξ applies (default: total, as Table 1)")  # fmt: skip
-    parser.add_argument("--sweep-xi-factor", type=float, default=defaults.sweep_xi_factor,
-                        help="ξ multiplier for figs 2, 3, 5 (1 = Table 1 literally)")  # fmt: skip
-    parser.add_argument("--fig4-xi-factor", type=float, default=defaults.fig4_xi_factor,
-                        help="ξ multiplier for fig 4")  # fmt: skip
-    parser.add_argument("--partition", choices=("iid", "skewed"), default=defaults.partition)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--xi-factor", type=float, default=defaults.xi_factor,
+                        help="ξ multiplier of every figure (1 = Table 1 literally)")  # fmt: skip
+    parser.add_argument("--alt-xi-factor", type=float, default=defaults.alt_xi_factor,
+                        help="the ξ multiplier shown beside figs 4-5 (0: none)")  # fmt: skip
+    parser.add_argument("--partition", choices=(*PARTITIONS, "both"), default="both",
+                        help="data arm(s) (default both)")  # fmt: skip
+    parser.add_argument("--seeds", type=int, default=len(defaults.seeds),
+                        help="Monte-Carlo repetitions: seeds 0…N-1 (default 10)")  # fmt: skip
+    parser.add_argument("--first-round", choices=FIRST_ROUNDS, default=defaults.first_round,
+                        help="Algorithm 1 first round (default: charged 50/50 probe)")  # fmt: skip
+    parser.add_argument("--no-growth-cap", action="store_true",
+                        help="drop the τ_max = 10 × current τ cap")  # fmt: skip
+    parser.add_argument("--whole-rounds", action="store_true",
+                        help="only-resource runs whole rounds of its τ (figs 4-5)")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, help="seed of the secagg comparison")
     parser.add_argument("--encrypted", action="store_true",
                         help="run every job through the encrypted round loop (slow)")  # fmt: skip
     parser.add_argument("--key-bits", type=int, default=defaults.key_bits)
@@ -68,35 +82,40 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.dataset:
         datasets = [args.dataset]
-    elif args.figure == "all":
+    elif args.figure in ("all", *STUDIES):
         datasets = sorted(SWEEP_FIGURE)  # both data sets, as the paper
     else:
         datasets = ["fish" if args.figure == "fig3" else "boston"]
     from tqdm import tqdm
 
-    for dataset in datasets:
-        figures = [SWEEP_FIGURE[dataset], "fig4", "fig5"] if args.figure == "all" else [args.figure]
-        config = ExperimentConfig(
-            dataset=dataset,
-            energy=args.energy,
-            time_limit=args.time_limit,
-            sweep_xi_factor=args.sweep_xi_factor,
-            fig4_xi_factor=args.fig4_xi_factor,
-            partition=args.partition,
-            seed=args.seed,
-            encrypted=args.encrypted,
-            key_bits=args.key_bits,
-        )
-        bar = tqdm(desc=f"{dataset} {' '.join(figures)}", unit="job", disable=args.quiet,
-                   file=sys.stderr)  # fmt: skip
+    figures = [*FIGURES, *STUDIES] if args.figure == "all" else [args.figure]
+    if args.seeds < 1:
+        print(f"hefl experiment: --seeds must be at least 1, got {args.seeds}", file=sys.stderr)
+        return 2
+    config = ExperimentConfig(
+        dataset=datasets[0],
+        energy=args.energy,
+        time_limit=args.time_limit,
+        xi_factor=args.xi_factor,
+        alt_xi_factor=args.alt_xi_factor or None,
+        partitions=PARTITIONS if args.partition == "both" else (args.partition,),
+        seeds=tuple(range(args.seeds)),
+        first_round=args.first_round,
+        growth_cap=not args.no_growth_cap,
+        shorten_last_round=not args.whole_rounds,
+        encrypted=args.encrypted,
+        key_bits=args.key_bits,
+    )
+    bar = tqdm(desc=f"{' '.join(datasets)} {' '.join(figures)}", unit="job",
+               disable=args.quiet, file=sys.stderr)  # fmt: skip
 
-        def progress(label: str, bar: Any = bar) -> None:
-            bar.set_postfix_str(label)
-            bar.update()
+    def progress(label: str) -> None:
+        bar.set_postfix_str(label)
+        bar.update()
 
-        try:
-            paths = run_experiments(config, figures, args.out, progress)
-        finally:
-            bar.close()
-        print(f"hefl experiment: wrote {paths['report']}")
+    try:
+        paths = run_experiments(config, figures, args.out, progress, datasets)
+    finally:
+        bar.close()
+    print(f"hefl experiment: wrote {paths['report']}")
     return 0

@@ -11,9 +11,12 @@ from hefl.control.base import Controller, FixedTauController, JobInfo, RoundPlan
 from hefl.control.bound import bound_denominator, convergence_bound, h_tau
 from hefl.control.controllers import (
     CONTROLLERS,
+    FIRST_ROUNDS,
+    UNCAPPED_TAU_MAX,
     BudgetConfig,
     BudgetedController,
     EnergyAccount,
+    FirstRound,
     JointController,
     OnlyAggregationController,
     OnlyResourceController,
@@ -38,11 +41,14 @@ from hefl.control.optimiser import (
 
 __all__ = [
     "CONTROLLERS",
+    "FIRST_ROUNDS",
     "TIME_LIMITS",
+    "UNCAPPED_TAU_MAX",
     "BudgetConfig",
     "BudgetedController",
     "Controller",
     "EnergyAccount",
+    "FirstRound",
     "FixedTauController",
     "JobInfo",
     "JointController",

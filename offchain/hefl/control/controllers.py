@@ -17,13 +17,18 @@ Rules for the first rounds and the last (Wang et al., JSAC 2019, Algorithm 2, as
 * the first round runs τ = 1 with the CPU "evenly distributed to each process" (learning and
   consensus each get half of f_i; if that round does not fit the budget, the least-energy
   frequencies for it) — the estimates φ̂, ω̂ only exist after an aggregation;
-  until an estimate arrives φ falls back to ``phi_floor`` and ω to 0;
-* τ is searched in [1, τ_max] with τ_max = ``tau_max_factor`` × the current τ (Table 1 "10τ"),
-  capped by ``tau_cap``;
+  until an estimate arrives φ falls back to ``phi_floor`` and ω to 0. ``first_round`` names the
+  reading (:data:`FIRST_ROUNDS`): ``"probe"`` that half-speed round charged against E′ and ξ
+  (the default, Algorithm 1 as written), ``"optimised"`` τ = 1 at the least-energy frequencies
+  (25) gives it, charged, or ``"free"`` the half-speed probe not charged (a warm-up outside the
+  budget);
+* τ is searched in [1, τ_max] with τ_max = ``tau_max_factor`` × the current τ (Table 1 "10τ";
+  ``growth_cap=False`` drops it, leaving :data:`UNCAPPED_TAU_MAX`), capped by ``tau_cap``;
 * φ̂ is floored at ``phi_floor`` (the secant estimate (22) can come out 0);
 * the last round: once the rest of the budget no longer pays for two rounds of the chosen τ, the
   controller plans one final round with the largest τ the remaining energy (and time) allows
-  (Algorithm 1, lines 16–18) and marks it ``last``; it stops when not even τ = 1 fits.
+  (Algorithm 1, lines 16–18) and marks it ``last``; it stops when not even τ = 1 fits. A
+  fixed-τ scheme with ``shorten_last_round=False`` runs only whole rounds of its τ instead.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal, get_args
 
 from hefl.control.base import Controller, FixedTauController, JobInfo, RoundPlan, RoundReport
 from hefl.control.bound import bound_denominator
@@ -49,6 +54,12 @@ from hefl.control.optimiser import (
 from hefl.costs.model import CostModel, FrequencyPlan
 from hefl.costs.parameters import B0_BY_DATASET, ONLY_RESOURCE_TAU, CostParameters
 from hefl.errors import ConfigError
+
+#: Readings of Algorithm 1's first round (see the module docstring).
+FirstRound = Literal["probe", "optimised", "free"]
+FIRST_ROUNDS: tuple[FirstRound, ...] = get_args(FirstRound)
+#: C5's τ_max when the 10× growth cap is off and no ``tau_cap`` is given.
+UNCAPPED_TAU_MAX = 2000
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,11 @@ class BudgetConfig:
         initial_tau: τ of the first round (Algorithm 1, line 1).
         initial_share: share of f_i given to learning in the first round and, for the
             only-aggregation baseline, in every round (the rest goes to consensus).
+        first_round: how the first round is run and charged (:data:`FIRST_ROUNDS`).
+        growth_cap: τ_max = ``tau_max_factor`` × the current τ (Wang et al.'s cap) when
+            ``True``; otherwise only ``tau_cap`` (or :data:`UNCAPPED_TAU_MAX`) bounds τ.
+        shorten_last_round: a fixed-τ scheme may end with one shorter round (Algorithm 1,
+            lines 16–18) when ``True``; with ``False`` it runs only whole rounds of its τ.
     """
 
     energy_budget: float
@@ -77,6 +93,9 @@ class BudgetConfig:
     phi_floor: float = 1e-5
     initial_tau: int = 1
     initial_share: float = 0.5
+    first_round: FirstRound = "probe"
+    growth_cap: bool = True
+    shorten_last_round: bool = True
 
     def __post_init__(self) -> None:
         e = self.energy_budget
@@ -96,6 +115,10 @@ class BudgetConfig:
             raise ConfigError(f"initial_tau must be a positive integer, got {self.initial_tau!r}")
         if not 0 < self.initial_share < 1:
             raise ConfigError(f"initial_share must lie in (0, 1), got {self.initial_share!r}")
+        if self.first_round not in FIRST_ROUNDS:
+            raise ConfigError(
+                f"first_round must be one of {FIRST_ROUNDS}, got {self.first_round!r}"
+            )
 
     @property
     def xi(self) -> float:
@@ -151,6 +174,8 @@ class BudgetedController(Controller):
     """Shared machinery: the cost model, the energy account, the estimates, the last-round rule."""
 
     name = "budgeted"
+    #: Whether the first round is Algorithm 1's probe (τ = initial_tau before any estimate).
+    probes: bool = True
 
     def __init__(
         self,
@@ -185,18 +210,24 @@ class BudgetedController(Controller):
         self.eta: float = config.params.eta
         self._current: RoundSolution | None = None
         self._last = False
+        self._free = False
 
     # --- hooks --------------------------------------------------------------------------------
     def _first_round(self) -> tuple[RoundSolution, bool] | None:
-        """Algorithm 1, lines 1–3: τ = initial_tau, f evenly distributed."""
+        """Algorithm 1, lines 1–3: τ = initial_tau, f evenly distributed (``first_round``:
+        ``"probe"``/``"free"``) or at the least-energy frequencies (``"optimised"``)."""
         assert self.model is not None
         plan = fixed_round(
             self.model, self.config.initial_tau, self.model.uniform_plan(self.config.initial_share)
         )
-        if self._fits(plan):
-            return plan, False
-        # The even split does not fit: the least-energy frequencies for that τ, if they do.
+        if self.config.first_round == "free":
+            return plan, False  # not charged: the probe always runs
         frequencies = self._fixed_frequencies()
+        # "optimised" only changes a scheme that optimises its frequencies.
+        if (self.config.first_round == "probe" or frequencies is not None) and self._fits(plan):
+            return plan, False
+        # The even split does not fit (or is not wanted): the least-energy frequencies for that
+        # τ, if they do.
         if frequencies is None:
             sol = solve_tau(
                 self.model,
@@ -249,6 +280,7 @@ class BudgetedController(Controller):
         self.phi = self.omega = None
         self._current = None
         self._last = False
+        self._free = self.config.first_round == "free" and self.probes
         return self._emit(self._first_round())
 
     def observe(self, report: RoundReport) -> RoundPlan | None:
@@ -259,7 +291,11 @@ class BudgetedController(Controller):
         ran = self._current
         if report.tau != ran.tau:  # book what actually ran
             ran = fixed_round(self.model, report.tau, ran.frequencies)
-        self.account.book(ran)
+        if self._free:
+            self.account.rounds += 1  # the free probe: run, not charged
+        else:
+            self.account.book(ran)
+        self._free = False
         self._update_estimates(report)
         if self._last:
             self._current = None
@@ -296,7 +332,7 @@ class BudgetedController(Controller):
             tau=round_.tau,
             frequencies=round_.frequencies.as_mapping(),
             last=last,
-            energy=round_.energy,
+            energy=0.0 if self._free else round_.energy,
         )
 
     def _update_estimates(self, report: RoundReport) -> None:
@@ -316,7 +352,10 @@ class BudgetedController(Controller):
         return 0.0 if self.omega is None else self.omega
 
     def _tau_max(self, current: int) -> int:
-        tau_max = self.config.params.tau_max_factor * current
+        if self.config.growth_cap:
+            tau_max = self.config.params.tau_max_factor * current
+        else:
+            tau_max = UNCAPPED_TAU_MAX if self.config.tau_cap is None else self.config.tau_cap
         if self.config.tau_cap is not None:
             tau_max = min(tau_max, self.config.tau_cap)
         return max(tau_max, 1)
@@ -380,13 +419,14 @@ class BudgetedController(Controller):
     def _another_round_fits(self, round_: RoundSolution) -> bool:
         """Whether, after ``round_``, the budget still pays for one more round of τ = 1."""
         assert self.model is not None
-        remaining = self.account.remaining - round_.energy
+        charged = 0.0 if self._free else 1.0  # a free probe costs the budget nothing
+        remaining = self.account.remaining - charged * round_.energy
         if remaining <= 0:
             return False
         if self.config.time_limit == "total":
             spent = max(
-                self.account.learning_time + round_.learning_time,
-                self.account.consensus_time + round_.consensus_time,
+                self.account.learning_time + charged * round_.learning_time,
+                self.account.consensus_time + charged * round_.consensus_time,
             )
             time_left = self.config.xi - spent
         else:
@@ -430,6 +470,7 @@ class OnlyResourceController(BudgetedController):
     """
 
     name = "only-resource"
+    probes = False
 
     def __init__(
         self,
@@ -474,6 +515,8 @@ class OnlyResourceController(BudgetedController):
         )
         if sol.rounds >= 1 and sol.round is not None:
             return sol.round, False  # marked last by _emit if nothing fits after it
+        if not self.config.shorten_last_round:
+            return None  # strictly fixed τ: no shorter last round
         return self._final_round(self.tau, None)
 
 

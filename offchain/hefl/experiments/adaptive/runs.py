@@ -102,30 +102,45 @@ def run_encrypted(
         return job.run(controller).trace
 
 
-def run_job(config: ExperimentConfig, participants: int, controller: Controller) -> Trace:
+def run_job(
+    config: ExperimentConfig,
+    participants: int,
+    controller: Controller,
+    seed: int = 0,
+    partition: str = "iid",
+) -> Trace:
     """One job of an experiment, plaintext or encrypted as configured."""
     eta = config.table1.eta
     if config.encrypted:
         split = SplitConfig(
-            participants=participants,
-            n_samples=PAPER_SAMPLES,
-            seed=config.seed,
-            partition=config.partition,
+            participants=participants, n_samples=PAPER_SAMPLES, seed=seed, partition=partition
         )
         return run_encrypted(config.dataset, split, controller, eta, config.key_bits)
-    data = load_prepared(config.dataset, participants, config.seed, config.partition)
+    data = load_prepared(config.dataset, participants, seed, partition)
     return simulate(data, controller, eta)
 
 
 def scheme_controller(
-    config: ExperimentConfig, scheme: str, energy: float, xi: float, tau: int | None = None
+    config: ExperimentConfig,
+    scheme: str,
+    energy: float,
+    xi: float,
+    tau: int | None = None,
+    *,
+    shorten_last_round: bool | None = None,
 ) -> Controller:
-    """A budgeted controller of ``scheme`` with the experiment's Table 1 and time treatment."""
+    """A budgeted controller of ``scheme`` with the experiment's Table 1, time treatment and
+    readings of Algorithm 1 (first round, growth cap, last round)."""
     options: dict[str, Any] = {
         "energy_budget": energy,
         "params": config.table1,
         "time_limit": config.time_limit,
         "time_budget": xi,
+        "first_round": config.first_round,
+        "growth_cap": config.growth_cap,
+        "shorten_last_round": (
+            config.shorten_last_round if shorten_last_round is None else shorten_last_round
+        ),
     }
     if scheme == "only-resource":
         return OnlyResourceController(tau=tau or ONLY_RESOURCE_TAU[config.dataset], **options)
@@ -141,7 +156,7 @@ def literal_feasibility(
     rows = []
     xi = config.table1.xi
     for n in participants:
-        data = load_prepared(config.dataset, n, config.seed, config.partition)
+        data = load_prepared(config.dataset, n, config.seeds[0], config.partitions[0])
         model = CostModel(config.table1, data.sizes, data.model_size)
         steps, largest = 0, 0
         for tau in range(1, tau_limit + 1):
@@ -172,6 +187,7 @@ def no_progress(_: str) -> None:
 
 
 def _row(trace: Trace, **fields: Any) -> dict[str, Any]:
+    """One seed's run: its settings, T (local steps), G (aggregations) and the losses."""
     return {
         **fields,
         "rounds": len(trace.rounds),
@@ -184,54 +200,73 @@ def _row(trace: Trace, **fields: Any) -> dict[str, Any]:
     }
 
 
+def _arms(config: ExperimentConfig) -> list[tuple[str, int]]:
+    return [(p, s) for p in config.partitions for s in config.seeds]
+
+
 def run_sweep(config: ExperimentConfig, progress: Progress = no_progress) -> list[dict[str, Any]]:
-    """Figs. 2–3: final loss of the only-resource scheme for every fixed τ and N."""
-    xi = config.xi(config.sweep_xi_factor)
+    """Figs. 2–3: final loss of the only-resource scheme for every fixed τ and N, per seed.
+
+    τ is strictly fixed here: only whole rounds of τ run (no shorter last round), so the sweep
+    compares τ and nothing else; a τ of which not one round fits runs nothing (``fits`` False).
+    """
+    xi = config.xi()
     rows = []
-    for n in config.participants:
-        for tau in config.taus:
-            progress(f"N={n} τ={tau}")
-            controller = scheme_controller(config, "only-resource", config.budget, xi, tau)
-            trace = run_job(config, n, controller)
-            # A τ of which not one round fits is shrunk by the last-round rule: flag it.
-            fits = bool(trace.rounds) and trace.rounds[0].tau == tau
-            rows.append(
-                _row(trace, participants=n, tau=tau, energy=config.budget, xi=xi,
-                     time_limit=config.time_limit, fits=fits)
-            )  # fmt: skip
+    for partition, seed in _arms(config):
+        for n in config.participants:
+            for tau in config.taus:
+                progress(f"{partition} seed {seed} N={n} τ={tau}")
+                controller = scheme_controller(
+                    config, "only-resource", config.budget, xi, tau, shorten_last_round=False
+                )
+                trace = run_job(config, n, controller, seed, partition)
+                rows.append(
+                    _row(trace, dataset=config.dataset, partition=partition, seed=seed,
+                         participants=n, tau=tau, energy=config.budget, xi=xi,
+                         fits=bool(trace.rounds))
+                )  # fmt: skip
     return rows
 
 
-def run_energy(config: ExperimentConfig, progress: Progress = no_progress) -> list[dict[str, Any]]:
-    """Fig. 4: final loss of the three schemes for each energy budget at N = 5."""
-    xi = config.xi(config.fig4_xi_factor)
+def run_energy(
+    config: ExperimentConfig,
+    progress: Progress = no_progress,
+    xi_factor: float | None = None,
+    schemes: Iterable[str] = SCHEMES,
+) -> list[dict[str, Any]]:
+    """Fig. 4: final loss of the schemes for each energy budget at N = 5, per seed."""
+    xi = config.xi(xi_factor)
     rows = []
-    for factor in config.energy_factors:
-        energy = config.budget * factor
-        for scheme in SCHEMES:
-            progress(f"{scheme} E={energy:.4g} J")
-            trace = run_job(
-                config, config.fig4_participants, scheme_controller(config, scheme, energy, xi)
-            )
-            rows.append(
-                _row(trace, scheme=scheme, energy=energy, participants=config.fig4_participants,
-                     xi=xi, time_limit=config.time_limit)
-            )  # fmt: skip
+    for partition, seed in _arms(config):
+        for factor in config.energy_factors:
+            energy = config.budget * factor
+            for scheme in schemes:
+                progress(f"{partition} seed {seed} {scheme} E={energy:.4g} J")
+                controller = scheme_controller(config, scheme, energy, xi)
+                trace = run_job(config, config.fig4_participants, controller, seed, partition)
+                rows.append(
+                    _row(trace, dataset=config.dataset, partition=partition, seed=seed,
+                         scheme=scheme, energy=energy, participants=config.fig4_participants,
+                         xi=xi)
+                )  # fmt: skip
     return rows
 
 
 def run_participants(
-    config: ExperimentConfig, progress: Progress = no_progress
+    config: ExperimentConfig, progress: Progress = no_progress, xi_factor: float | None = None
 ) -> list[dict[str, Any]]:
-    """Fig. 5: final loss of the three schemes for each N at one energy budget."""
-    xi = config.xi(config.sweep_xi_factor)
+    """Fig. 5: final loss of the three schemes for each N at one energy budget, per seed."""
+    xi = config.xi(xi_factor)
     rows = []
-    for n in config.fig5_participants:
-        for scheme in SCHEMES:
-            progress(f"{scheme} N={n}")
-            trace = run_job(config, n, scheme_controller(config, scheme, config.budget, xi))
-            rows.append(
-                _row(trace, scheme=scheme, participants=n, energy=config.budget, xi=xi,
-                     time_limit=config.time_limit)
-            )  # fmt: skip
+    for partition, seed in _arms(config):
+        for n in config.fig5_participants:
+            for scheme in SCHEMES:
+                progress(f"{partition} seed {seed} {scheme} N={n}")
+                trace = run_job(
+                    config, n, scheme_controller(config, scheme, config.budget, xi), seed, partition
+                )
+                rows.append(
+                    _row(trace, dataset=config.dataset, partition=partition, seed=seed,
+                         scheme=scheme, participants=n, energy=config.budget, xi=xi)
+                )  # fmt: skip
     return rows
