@@ -8,16 +8,18 @@ Every benchmark is a module exposing
 where ``BenchResult`` is a JSON-serialisable dict. Register a new one by adding its name and
 module path to :data:`BENCHES`; ``hefl bench NAME [--json] [--quick]`` picks it up (the CLI
 builds one sub-command per entry). Modules are imported lazily, so a bench's optional
-dependencies (e.g. phe for ``crypto``) load only when it runs.
+dependencies (e.g. phe for ``crypto``) load only when it runs. A bench taking options lists them
+in :data:`BENCH_OPTIONS` (flag, type, help); the CLI passes them to ``run`` as keywords.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-__all__ = ["BENCHES", "BenchResult", "load_bench"]
+__all__ = ["BENCHES", "BENCH_OPTIONS", "BenchOption", "BenchResult", "load_bench"]
 
 BenchResult = dict[str, Any]
 
@@ -27,6 +29,35 @@ BENCHES: dict[str, tuple[str, str]] = {
     "round": ("hefl.bench.round", "One encrypted round: phe literal vs hefl literal vs fused"),
     "secagg": ("hefl.bench.secagg", "Secure aggregation: multi-key vs Paillier, 10k-40k params"),
     "dso": ("hefl.bench.dso", "Decentralised mode: seconds per iteration vs its Paillier floor"),
+}
+
+
+@dataclass(frozen=True)
+class BenchOption:
+    """A ``--flag`` of ``hefl bench NAME``, passed to the bench's ``run`` as ``keyword``."""
+
+    keyword: str
+    type: type
+    help: str
+    minimum: int = 1
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.keyword.replace("_", "-")
+
+
+#: Benchmark name → its options (benches not listed take only --json/--quick).
+BENCH_OPTIONS: dict[str, tuple[BenchOption, ...]] = {
+    "round": (
+        BenchOption(
+            "features",
+            int,
+            "synthetic data with this many features d incl. the bias (2,000 rows)",
+            2,
+        ),
+        BenchOption("participants", int, "participants N (default 5 on Boston, 3 on synthetic)"),
+        BenchOption("tau", int, "local steps τ (default 25)"),
+    ),
 }
 
 

@@ -6,8 +6,9 @@ import argparse
 import json
 from typing import Any
 
-from hefl.bench import BENCHES, load_bench
+from hefl.bench import BENCH_OPTIONS, BENCHES, load_bench
 from hefl.cli.output import usage
+from hefl.errors import ConfigError
 
 
 def register(subparsers: Any) -> None:
@@ -21,13 +22,24 @@ def register(subparsers: Any) -> None:
         sub = benches.add_parser(name, help=help_text, description=help_text)
         sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
         sub.add_argument("--quick", action="store_true", help="fewer repetitions (≤ ~30 s)")
+        for option in BENCH_OPTIONS.get(name, ()):
+            sub.add_argument(option.flag, type=option.type, help=option.help)
         sub.set_defaults(func=run, bench_name=name)
     parser.set_defaults(func=usage(parser))
 
 
 def run(args: argparse.Namespace) -> int:
     module = load_bench(args.bench_name)
-    result = module.run(quick=args.quick)
+    options = {
+        o.keyword: getattr(args, o.keyword)
+        for o in BENCH_OPTIONS.get(args.bench_name, ())
+        if getattr(args, o.keyword) is not None
+    }
+    for option in BENCH_OPTIONS.get(args.bench_name, ()):
+        value = options.get(option.keyword)
+        if value is not None and value < option.minimum:
+            raise ConfigError(f"{option.flag} must be ≥ {option.minimum}, got {value}")
+    result = module.run(quick=args.quick, **options)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
