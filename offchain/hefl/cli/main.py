@@ -29,6 +29,7 @@ COMMANDS: tuple[str, ...] = (
     "node",
     "agents",
     "dso",
+    "flower",
 )
 
 

@@ -1,0 +1,175 @@
+"""``hefl flower``: hefl's encrypted, ledger-audited job on Flower (the optional extra ``flower``).
+
+``hefl flower simulate`` runs the main paper's job on Flower's simulation engine: the computing
+party is the ServerApp, each participant a ClientApp with its own Ethereum account, the chain an
+Anvil on 127.0.0.1 started for the run (or ``--rpc URL``). ``--out DIR`` gets the same files as
+``hefl run`` (history.json, metrics.csv, deployment.json, config.json, blobs/), so ``hefl verify
+DIR`` and ``hefl history --run DIR`` work on it. ``hefl flower new DIR`` writes a Flower app
+(``pyproject.toml`` with ``[tool.flwr.app]``) for ``flwr run DIR SUPERLINK``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from hefl.cli.output import render_table, usage
+from hefl.control import CONTROLLERS, FixedTauController
+from hefl.data import DATASET_NAMES, SplitConfig
+from hefl.data.prepare import PARTITIONS
+from hefl.errors import ConfigError
+from hefl.learning.strategy import UPDATE_MODES, LearningConfig
+
+#: Defaults as ``hefl run``'s quick start.
+DEFAULT_ETA = 0.05
+DEFAULT_TAU = 5
+#: Smallest key accepted without --allow-insecure-keys.
+SECURE_KEY_BITS = 2048
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "flower",
+        help="run hefl's job on Flower (simulation engine, or a Flower app for flwr run)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="flower_command", metavar="COMMAND")
+    simulate = commands.add_parser(
+        "simulate",
+        help="the encrypted job on Flower's simulation engine; --out DIR as hefl run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    data = simulate.add_argument_group("data")
+    data.add_argument(
+        "--dataset", default="diabetes", help=f"{', '.join(DATASET_NAMES)} or a CSV path"
+    )
+    data.add_argument("--target", help="target column of a CSV data set")
+    data.add_argument("--clients", type=int, default=3, help="simulated SuperNodes N (default 3)")
+    data.add_argument("--partition", choices=PARTITIONS, default="iid")
+    data.add_argument("--seed", type=int, default=0)
+    learn = simulate.add_argument_group("learning (as hefl run)")
+    learn.add_argument("--tau", type=int, help=f"local steps per round (default {DEFAULT_TAU})")
+    learn.add_argument("--rounds", type=int, default=5, help="rounds with the fixed τ")
+    learn.add_argument("--eta", type=float, default=DEFAULT_ETA, help="learning rate η")
+    learn.add_argument("--ridge", type=float, default=0.0, help="ridge γ (γ‖w‖²)")
+    learn.add_argument("--mode", choices=UPDATE_MODES, default="fused", help="update mode")
+    learn.add_argument(
+        "--controller",
+        default=FixedTauController.name,
+        choices=[FixedTauController.name, *[c for c in CONTROLLERS if c != "fixed"]],
+        help="fixed τ (default), or joint / only-aggregation / only-resource under --energy",
+    )
+    learn.add_argument("--energy", type=float, help="energy budget E in joules (controllers)")
+    machinery = simulate.add_argument_group("keys and machinery")
+    machinery.add_argument("--key-bits", type=int, default=2048, help="Paillier modulus bits")
+    machinery.add_argument(
+        "--allow-insecure-keys", action="store_true", help="permit keys below 2048 bits"
+    )
+    machinery.add_argument(
+        "--deadline", type=float, default=60.0, help="seconds a round takes submissions"
+    )
+    machinery.add_argument("--rpc", metavar="URL", help="a JSON-RPC node (default: Anvil here)")
+    machinery.add_argument("--out", type=Path, help="output directory (default runs/flower-<time>)")
+    machinery.add_argument("--verbose", action="store_true", help="Flower's and Ray's logs")
+    simulate.set_defaults(func=run_simulate)
+
+    new = commands.add_parser(
+        "new",
+        help="write a Flower app (pyproject.toml with [tool.flwr.app]) for flwr run",
+        description="Write a Flower app whose components are hefl's ServerApp and ClientApp. "
+        "Pass the prepared job with `flwr run DIR SUPERLINK --run-config FILE`.",
+    )
+    new.add_argument("directory", type=Path, metavar="DIR", help="a new (or empty) directory")
+    new.set_defaults(func=run_new)
+    parser.set_defaults(func=usage(parser))
+
+
+def _positive(value: float | None, flag: str, *, minimum: float = 1) -> None:
+    if value is not None and value < minimum:
+        raise ConfigError(f"{flag} {value:g} must be ≥ {minimum:g}")
+
+
+def job_spec(args: argparse.Namespace) -> Any:
+    """The Flower job of the command line, every value checked before anything goes on chain."""
+    from hefl.flower.setup import FlowerJobSpec
+
+    _positive(args.clients, "--clients", minimum=2)
+    _positive(args.rounds, "--rounds")
+    _positive(args.tau, "--tau")
+    if not args.eta > 0:
+        raise ConfigError(f"--eta {args.eta:g} must be > 0")
+    if not args.deadline > 0:
+        raise ConfigError(f"--deadline {args.deadline:g} must be > 0 seconds")
+    if args.key_bits < SECURE_KEY_BITS and not args.allow_insecure_keys:
+        raise ConfigError(
+            f"--key-bits {args.key_bits} is below {SECURE_KEY_BITS}; add --allow-insecure-keys "
+            "for tests and benchmarks"
+        )
+    if args.controller != FixedTauController.name and args.energy is None:
+        raise ConfigError(f"--controller {args.controller} needs an energy budget: --energy J")
+    return FlowerJobSpec(
+        dataset=args.dataset,
+        target=args.target,
+        split=SplitConfig(
+            participants=args.clients, n_samples=None, seed=args.seed, partition=args.partition
+        ),
+        learning=LearningConfig(eta=args.eta, ridge=args.ridge, mode=args.mode),
+        key_bits=args.key_bits,
+        allow_insecure_keys=args.allow_insecure_keys,
+        controller=args.controller,
+        tau=args.tau if args.tau is not None or args.controller != "fixed" else DEFAULT_TAU,
+        rounds=args.rounds,
+        energy=args.energy,
+        deadline_s=args.deadline,
+    )
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from hefl.flower import require_flower
+
+    require_flower()
+    from hefl.flower.simulate import simulate
+
+    spec = job_spec(args)
+    out = args.out or Path("runs") / dt.datetime.now().strftime("flower-%Y%m%d-%H%M%S")
+    print(
+        f"hefl flower simulate: {spec.dataset}, {args.clients} simulated SuperNodes, "
+        f"{spec.key_bits}-bit keys, {spec.learning.mode} updates, on "
+        f"{args.rpc or 'an Anvil on 127.0.0.1'}",
+        flush=True,
+    )
+    result = simulate(spec, out, rpc=args.rpc, verbose=args.verbose)
+    rows = [
+        {
+            "round": str(r.round),
+            "tau": str(r.tau),
+            "status": str(r.status),
+            "train loss": f"{r.train_loss:.6f}",
+            "attested": str(r.attested),
+            "disputed": str(r.disputed),
+            "seconds": f"{r.seconds:.2f}",
+        }
+        for r in result.rounds
+    ]
+    print(render_table(rows))
+    print(f"wrote {result.out} (hefl verify {result.out}; hefl history --run {result.out})")
+    if result.error is not None:
+        raise ConfigError(f"the job stopped: {result.error}")
+    return 0
+
+
+def run_new(args: argparse.Namespace) -> int:
+    """Write the Flower app hefl ships (:mod:`hefl.flower.template`; ``examples/flower``)."""
+    from hefl.flower.template import write_app
+
+    write_app(args.directory)
+    print(
+        f"wrote a Flower app to {args.directory}: "
+        f"flwr run {args.directory} SUPERLINK --run-config FILE --stream"
+    )
+    return 0
