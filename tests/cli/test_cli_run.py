@@ -29,7 +29,7 @@ def test_run_writes_history_metrics_and_deployment(run_dir: Path) -> None:
 
 def test_verify_passes_then_refuses_a_tampered_blob(run_dir: Path, capsys) -> None:
     assert main(["verify", str(run_dir)]) == 0
-    assert "the chain itself was not consulted" in capsys.readouterr().out
+    assert "contract calls from the run's persisted chain" in capsys.readouterr().out
     history = json.loads((run_dir / "history.json").read_text())
     digest = history["rounds"][1]["aggregate_hash"][2:]
     blob = run_dir / "blobs" / digest[:2] / digest
@@ -38,7 +38,7 @@ def test_verify_passes_then_refuses_a_tampered_blob(run_dir: Path, capsys) -> No
         blob.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
         assert main(["verify", str(run_dir)]) == 1
         captured = capsys.readouterr()
-        assert "round 1 aggregate" in captured.out
+        assert "round 1 aggregate: tampered" in captured.out
         assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
     finally:
         blob.write_bytes(original)
@@ -65,7 +65,7 @@ def test_bad_input_is_one_readable_line(argv, message, tmp_path: Path, capsys) -
 def test_history_of_a_finished_run_shows_its_losses(run_dir: Path, capsys) -> None:
     assert main(["history", "--run", str(run_dir)]) == 0
     out = capsys.readouterr().out
-    assert "the chain was not consulted" in out
+    assert "contract calls on the run's chain" in out
     history = json.loads((run_dir / "history.json").read_text())
     for entry in history["rounds"]:
         assert f"{entry['metrics']['train_loss']:.6f}" in out

@@ -1,0 +1,238 @@
+"""A run outlives its process: `hefl run` writes its directory round by round (the embedded
+chain's database included), `hefl history --run` and `hefl verify` read the rounds back with
+contract calls on that chain, a run killed mid-round keeps what it finished and `--resume`
+finishes it with the model an uninterrupted run reaches; a divergent η stops with the safe η.
+
+Small keys (`--allow-insecure-keys`) keep these runs to seconds; the protocol is the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hefl.chain import connect_embedded
+from hefl.chain.artifact import load_artifact
+from hefl.cli.main import main
+
+FAST = ["--key-bits", "512", "--allow-insecure-keys", "--workers", "1", "--quiet", "--tau", "3"]
+#: Upper bound on any wait here, so a stuck run fails the test instead of hanging it.
+WAIT_S = 180.0
+
+
+def hefl(*args: str) -> list[str]:
+    return [sys.executable, "-m", "hefl.cli.main", *args]
+
+
+def exported_rounds(out: Path) -> int:
+    try:
+        return len(json.loads((out / "history.json").read_text())["rounds"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def blob_count(out: Path) -> int:
+    return sum(1 for p in (out / "blobs").rglob("*") if p.is_file()) if out.exists() else 0
+
+
+def contract_rounds(out: Path) -> list[tuple]:
+    """Every round as `getRound` returns it on the run's persisted chain, through a contract
+    object built from the artifact's ABI alone (nothing of hefl's ledger client)."""
+    chain = connect_embedded(state=out / "chain.db")
+    address = json.loads((out / "deployment.json").read_text())["address"]
+    contract = chain.w3.eth.contract(address=address, abi=load_artifact().abi_list)
+    count = contract.functions.roundCount().call()
+    return [tuple(contract.functions.getRound(g).call()) for g in range(count)]
+
+
+def one_error_line(err: str) -> str:
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("whole") / "run"
+    assert main(["run", "--rounds", "5", *FAST, "--out", str(out)]) == 0
+    return out
+
+
+def test_a_run_killed_in_round_3_keeps_rounds_0_to_2_and_resume_matches(
+    uninterrupted: Path, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        hefl("run", "--rounds", "5", *FAST, "--out", str(out)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while exported_rounds(out) < 3:  # rounds 0-2 done and exported
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        blobs = blob_count(out)
+        while blob_count(out) == blobs:  # round 3 under way: its global model was stored
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+
+    # Rounds 0-2 are exported, and the persisted chain holds exactly them, all finalised.
+    assert exported_rounds(out) == 3
+    assert [r[2] for r in contract_rounds(out)] == [3, 3, 3]  # RoundStatus.Finalised
+    assert main(["verify", str(out)]) == 0
+    report = capsys.readouterr().out
+    assert report.startswith("OK: 3 rounds") and "persisted chain" in report
+
+    assert main(["run", "--resume", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    assert [r[2] for r in contract_rounds(out)] == [3] * 5
+    assert [r[0] for r in contract_rounds(out)] == [0, 3, 6, 9, 12]  # iteration t per round
+    np.testing.assert_array_equal(np.load(out / "model.npy"), np.load(uninterrupted / "model.npy"))
+    losses = [json.loads((d / "history.json").read_text()) for d in (out, uninterrupted)]
+    assert [r["metrics"]["train_loss"] for r in losses[0]["rounds"]] == [
+        r["metrics"]["train_loss"] for r in losses[1]["rounds"]
+    ]
+    assert main(["verify", str(out)]) == 0
+
+
+def test_resume_takes_the_runs_own_options(uninterrupted: Path, capsys) -> None:
+    assert main(["run", "--resume", str(uninterrupted), "--eta", "0.2", "--quiet"]) == 1
+    err = one_error_line(capsys.readouterr().err)
+    assert "--resume continues with the run's own options; drop --eta" in err
+    assert main(["run", "--rounds", "1", *FAST, "--out", str(uninterrupted)]) == 1
+    assert f"continue it with --resume {uninterrupted}" in one_error_line(capsys.readouterr().err)
+
+
+def test_history_prints_what_the_contract_says_and_verify_flags_an_edited_export(
+    uninterrupted: Path, tmp_path: Path, capsys
+) -> None:
+    run = tmp_path / "edited"
+    shutil.copytree(uninterrupted, run)
+    history = json.loads((run / "history.json").read_text())
+    true_tau = history["rounds"][2]["tau"]
+    history["rounds"][2]["tau"] = 77
+    history["rounds"][1]["aggregate_hash"] = "0x" + "ab" * 32
+    (run / "history.json").write_text(json.dumps(history))
+
+    assert main(["history", "--run", str(run), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    on_chain = contract_rounds(run)
+    assert printed[2]["tau"] == true_tau == on_chain[2][1]
+    assert printed[1]["aggregate_hash"] == "0x" + bytes(on_chain[1][4]).hex()
+    assert main(["history", "--run", str(run)]) == 0
+    assert "contract calls on the run's chain" in capsys.readouterr().out
+
+    assert main(["verify", str(run)]) == 1
+    captured = capsys.readouterr()
+    problems = [line for line in captured.out.splitlines() if line.startswith("  - ")]
+    assert len(problems) == 2, captured.out
+    assert "history.json round 2 tau: says 77, the ledger 3" in problems[1]
+    assert "history.json round 1 aggregate_hash" in problems[0]
+    one_error_line(captured.err)
+
+
+def test_verify_says_missing_and_blames_only_what_differs(
+    uninterrupted: Path, tmp_path: Path, capsys
+) -> None:
+    run = tmp_path / "blobs-gone"
+    shutil.copytree(uninterrupted, run)
+    history = json.loads((run / "history.json").read_text())
+    gradients = history["rounds"][1]["submissions"][2]["extra_hash"]
+    blob = run / "blobs" / gradients[2:4] / gradients[2:]
+    blob.unlink()
+    assert main(["verify", str(run)]) == 1
+    out = capsys.readouterr().out
+    problems = [line for line in out.splitlines() if line.startswith("  - ")]
+    assert problems == [f"  - round 1 extra blob of participant 2: missing (no blob {gradients} "
+                        "in the store)"]  # fmt: skip
+    assert "never stored" not in out
+
+    # Only a gradient blob's hash edited in an export that has no chain to consult: the edited
+    # hash is blamed (its blob is missing), not round 1's aggregate.
+    offline = tmp_path / "offline"
+    shutil.copytree(uninterrupted, offline)
+    (offline / "chain.db").unlink()
+    history["rounds"][1]["submissions"][2]["extra_hash"] = "0x" + "cd" * 32
+    (offline / "history.json").write_text(json.dumps(history))
+    assert main(["verify", str(offline)]) == 1
+    out = capsys.readouterr().out
+    problems = [line for line in out.splitlines() if line.startswith("  - ")]
+    assert len(problems) == 1 and "round 1 extra blob of participant 2: missing" in problems[0]
+    assert "aggregate" not in problems[0] and "not consulted" in out
+
+
+def test_a_divergent_eta_stops_with_the_safe_eta_and_keeps_its_rounds(
+    tmp_path: Path, capsys
+) -> None:
+    """`hefl run --eta 100 --rounds 30` used to train 7 rounds to a loss of 1e64 and crash in the
+    decoder, leaving only blobs/; now it stops after the round that diverged, says so in one line
+    naming η and the largest safe η, and keeps that round exported and verifiable."""
+    out = tmp_path / "run"
+    assert main(["run", "--eta", "100", "--rounds", "30", *FAST, "--out", str(out)]) == 1
+    err = one_error_line(capsys.readouterr().err)
+    assert "decode" not in err and "learning diverges" in err and "η = 100" in err
+    bound = float(err.split("largest safe η < ")[1].split(" ")[0])
+    assert 0 < bound < 100
+    assert "round 0 is kept in" in err
+    for name in ("history.json", "metrics.csv", "deployment.json", "config.json", "chain.db"):
+        assert (out / name).exists(), name
+    assert exported_rounds(out) == 1
+    assert main(["verify", str(out)]) == 0
+    capsys.readouterr()
+
+    # The bound is 2/L of the least smooth participant: recompute it from the data.
+    from hefl.data import SplitConfig, load_dataset, prepare
+
+    data = prepare(load_dataset("diabetes"), SplitConfig(participants=3, n_samples=None))
+    largest = max(
+        np.linalg.eigvalsh(p.X.T @ p.X / p.X.shape[0])[-1] for p in data.parts
+    )  # fmt: skip
+    assert bound == pytest.approx(2 / largest, rel=1e-3)
+
+    auto = tmp_path / "auto"
+    assert main(["run", "--eta", "auto", "--rounds", "2", *FAST, "--out", str(auto)]) == 0
+    assert f"η = {1 / largest:.4g}" in capsys.readouterr().out  # 1/L: half the bound
+    losses = [r["metrics"]["train_loss"] for r in json.loads((auto / "history.json").read_text())["rounds"]]  # fmt: skip
+    assert losses[1] < losses[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--key-bits", "1000"], "add --allow-insecure-keys"),
+        (["--eta", "-1"], "--eta -1 must be > 0"),
+        (["-n", "400"], "participants"),
+    ],
+)
+def test_bad_options_name_their_flag_before_anything_goes_on_chain(
+    argv: list[str], message: str, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "run"
+    assert main(["run", *argv, "--quiet", "--out", str(out)]) == 1
+    err = one_error_line(capsys.readouterr().err)
+    assert message in err and "allow_insecure=" not in err
+    assert not (out / "deployment.json").exists()
+
+
+def test_the_run_directory_files_are_replaced_atomically(uninterrupted: Path) -> None:
+    """No temporary file is left behind and the exports agree with each other."""
+    leftovers = [p.name for p in uninterrupted.iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+    rows = (uninterrupted / "metrics.csv").read_text().splitlines()
+    history = json.loads((uninterrupted / "history.json").read_text())
+    assert len(rows) == 1 + len(history["rounds"]) == 6
+    assert (uninterrupted / "party.key").stat().st_mode & 0o777 == 0o600
+    assert os.access(uninterrupted / "model.npy", os.R_OK)
