@@ -141,6 +141,7 @@ class ExportedHistory:
             aggregated_block=r["aggregated_block"] or 0,
             closed_block=r["closed_block"] or 0,
             deadline=r.get("deadline") or 0,
+            aggregated_at=r.get("aggregated_at") or 0,
         )
 
     def get_submission(self, round: int, participant: str) -> SubmissionRecord:
