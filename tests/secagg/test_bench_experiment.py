@@ -21,6 +21,11 @@ def test_bench_structure_at_toy_size() -> None:
     assert (
         pe["extrapolated"] and pe["measured_params"] == 60 and pe["ciphertexts_per_client"] == 300
     )
+    for row in result["rows"]:  # a one-round job pays the scheme's setup (issue 18)
+        assert row["round_s"] == pytest.approx(
+            row["setup_s"] + row["client_encrypt_s"] + row["server_aggregate_decrypt_s"]
+        )
+        assert row["round_steady_s"] < row["round_s"]
     (target,) = result["targets"]
     assert target["ciphertexts_met"]
     json.dumps(result)

@@ -15,11 +15,21 @@ in :data:`BENCH_OPTIONS` (flag, type, help); the CLI passes them to ``run`` as k
 from __future__ import annotations
 
 import importlib
+import os
+import platform
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
-__all__ = ["BENCHES", "BENCH_OPTIONS", "BenchOption", "BenchResult", "load_bench"]
+__all__ = [
+    "BENCHES",
+    "BENCH_OPTIONS",
+    "BenchOption",
+    "BenchResult",
+    "load_bench",
+    "machine_info",
+]
 
 BenchResult = dict[str, Any]
 
@@ -65,3 +75,17 @@ def load_bench(name: str) -> ModuleType:
     """Import the module of benchmark ``name`` (KeyError if unknown)."""
     module_path, _ = BENCHES[name]
     return importlib.import_module(module_path)
+
+
+def machine_info() -> dict[str, Any]:
+    """Machine, load and date of a run (what the README's generated figures quote)."""
+    import gmpy2
+
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "gmp": gmpy2.mp_version(),
+        "cpu_count": os.cpu_count(),
+        "load_average_1min": os.getloadavg()[0],
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }

@@ -38,19 +38,16 @@ Ratios, not absolute times, are what to read: they come from the same run on the
 
 from __future__ import annotations
 
-import os
-import platform
 import secrets
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import gmpy2
 import numpy as np
 
-from hefl.bench import BenchResult
+from hefl.bench import BenchResult, machine_info
 from hefl.crypto import EncryptedVector, generate_keypair
 from hefl.crypto.multiexp import multi_exp_rows
 from hefl.data import SplitConfig, load_dataset, prepare
@@ -60,7 +57,7 @@ from hefl.learning.fused import Product, plan_update
 from hefl.learning.paillier import PaillierStrategy
 from hefl.learning.strategy import LearningConfig, LocalUpdate
 
-__all__ = ["TARGETS", "machine_info", "render", "run", "synthetic_data"]
+__all__ = ["TARGETS", "render", "run", "synthetic_data"]
 
 KEY_BITS = 2048
 PARTICIPANTS = 5
@@ -80,18 +77,6 @@ def _seconds(fn: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     value = fn()
     return time.perf_counter() - start, value
-
-
-def machine_info() -> dict[str, Any]:
-    """Machine, load and date of a run (the README figures quote them)."""
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "gmp": gmpy2.mp_version(),
-        "cpu_count": os.cpu_count(),
-        "load_average_1min": os.getloadavg()[0],
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-    }
 
 
 def synthetic_data(features: int, participants: int, seed: int = 0) -> PreparedData:
