@@ -32,9 +32,10 @@ from typing import Any
 import numpy as np
 
 from hefl.agents.audit import LedgerView, export_history
-from hefl.chain import DeploymentRecord
+from hefl.chain import DeploymentRecord, RoundRecord
 from hefl.errors import ConfigError
 from hefl.files import atomic_write
+from hefl.learning.strategy import RoundOutcome
 
 #: Columns of ``metrics.csv`` (keys of a :class:`hefl.control.loop.RoundSummary`).
 METRIC_COLUMNS = (
@@ -168,6 +169,32 @@ class RunDirectory:
             return []
         history = _read_json(self.history, "history")
         return [dict(r["metrics"]) for r in history.get("rounds", []) if r.get("metrics")]
+
+
+def round_entry(
+    record: RoundRecord,
+    outcome: RoundOutcome,
+    *,
+    train_loss: float | None = None,
+    test_loss: float | None = None,
+) -> dict[str, Any]:
+    """A finished round's metrics (:data:`METRIC_COLUMNS`, plus whom the aggregate covers) from
+    its ledger record and the party's outcome — the multi-process party's counterpart of a
+    :class:`hefl.control.loop.RoundSummary`."""
+    estimates = outcome.estimates
+    return {
+        "round": record.round,
+        "iteration": record.iteration + record.tau,
+        "tau": record.tau,
+        "status": record.status.name.lower(),
+        "train_loss": train_loss,
+        "test_loss": test_loss,
+        "phi": float(estimates.phi) if estimates and estimates.phi is not None else None,
+        "omega": float(estimates.omega) if estimates and estimates.omega is not None else None,
+        "attested": record.attest_count,
+        "disputed": record.dispute_count,
+        "included": list(record.included_indices),
+    }
 
 
 def _cell(value: Any) -> str:

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from hefl.agents.export import RunDirectory, round_entry
 from hefl.agents.identity import (
     IDENTITY,
     KEYSTORE,
@@ -44,6 +45,7 @@ from hefl.canonical import canonical_json
 from hefl.chain import (
     BlobStore,
     Chain,
+    DeploymentRecord,
     LedgerClient,
     RoundRecord,
     RoundStatus,
@@ -60,7 +62,7 @@ from hefl.learning.registry import (
     strategy_from_description,
     strategy_spec,
 )
-from hefl.learning.strategy import LearningConfig
+from hefl.learning.strategy import LearningConfig, RoundOutcome
 
 log = logging.getLogger("hefl.agents")
 
@@ -237,6 +239,7 @@ def setup_job(
     )
     job = JobFile(chain.chain_id, ledger.address, int(public_key.n), document)
     job.save(party_dir / JOB_FILE)
+    RunDirectory(party_dir).write_setup(DeploymentRecord.from_client(ledger), document)
     log.info(
         "C %s: job deployed at %s for %d participants",
         identity.address,
@@ -316,7 +319,7 @@ class PartyDaemon:
         self.agent = ComputingPartyAgent(strategy, ledger, blobs)
         self.ledger, self.blobs, self.job = ledger, blobs, job
         self.schedule = job.schedule
-        self.metrics_path = directory / "metrics.jsonl"
+        self.run_dir = RunDirectory(directory)  # the files `hefl run` writes, round by round
         self.test_data = test_data
         self.clock = clock
 
@@ -352,30 +355,19 @@ class PartyDaemon:
             self._open(self.blobs.get(record.global_model_hash), record.iteration)
             return False
         outcome = self.agent.conclude(g)
-        self._record(record, outcome.model)
+        self._record(record, outcome)
         if _finalised(self.ledger.history()) >= self.schedule.rounds:
             return True
         self._open(outcome.next_global, record.iteration + record.tau)
         return False
 
-    def _record(self, record: RoundRecord, model: np.ndarray) -> None:
-        """Append the round's metrics once (a restarted party may conclude a round again)."""
-        if self.metrics_path.exists():
-            done = {
-                json.loads(line)["round"] for line in self.metrics_path.read_text().splitlines()
-            }
-            if record.round in done:
-                return
-        entry: dict[str, Any] = {
-            "round": record.round,
-            "iteration": record.iteration + record.tau,
-            "included": list(record.included_indices),
-        }
-        if self.test_data is not None:
-            entry["test_loss"] = linear.loss(model, *self.test_data)
-        log.info("C: round %d finalised %s", record.round, entry)
-        with self.metrics_path.open("a") as handle:
-            handle.write(json.dumps(entry) + "\n")
+    def _record(self, record: RoundRecord, outcome: RoundOutcome) -> None:
+        """Export the round once (a restarted party may conclude a round again)."""
+        test_loss = None if self.test_data is None else linear.loss(outcome.model, *self.test_data)
+        entry = round_entry(record, outcome, test_loss=test_loss)
+        if self.run_dir.record_round(self.ledger, entry):
+            self.run_dir.write_model(outcome.model)
+            log.info("C: round %d finalised %s", record.round, entry)
 
     def run(self) -> None:
         follow(self.step, self.ledger, self.schedule, "C")
