@@ -101,6 +101,18 @@ def test_commit_in_order_and_completion(chain: Chain, accounts: Sequence[str]) -
     assert len(exported["commitments"]) == 3
 
 
+def test_commit_gas_is_near_the_bare_minimum(chain: Chain, accounts: Sequence[str]) -> None:
+    """A commitment writes two fresh slots: 21 000 + 2·22 100 = 65 200 gas at least (README)."""
+    ledger = _deploy(chain, accounts)
+    gas = [
+        ledger.as_sender(accounts[1 + i]).commit_checkpoint(1, h(f"t{i}"), h(f"s{i}")).gas_used
+        for i in range(3)
+    ]
+    assert all(g > 65_200 for g in gas)
+    assert gas[1] <= 1.3 * 65_200  # not the first of its checkpoint: no fresh counter slot
+    assert gas[0] <= 65_200 + 22_100 + 15_000  # the first also creates the checkpoint's counter
+
+
 def test_commit_errors(chain: Chain, accounts: Sequence[str]) -> None:
     ledger = _deploy(chain, accounts, iterations=10, interval=10)
     agent = ledger.as_sender(accounts[1])
