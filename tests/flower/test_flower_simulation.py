@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -26,21 +27,29 @@ def _history(out: Path) -> dict:
 
 
 def test_five_clients_three_rounds_final_verified_and_equal_to_hefl_run(tmp_path, capsys):
+    """Through the command line: hefl flower simulate --clients 5 --rounds 3 --out DIR."""
     spec = job_spec(participants=5, rounds=3)
-    result = simulate(spec, tmp_path / "flower")
-    assert result.error is None
-    assert [r.status for r in result.rounds] == ["finalised"] * 3
-    history = _history(result.out)
+    out = tmp_path / "flower"
+    status = main(
+        ["flower", "simulate", "--clients", "5", "--rounds", "3", "--tau", "5", "--eta", "0.05",
+         "--seed", "0", "--key-bits", str(KEY_BITS), "--allow-insecure-keys", "--out", str(out)]
+    )  # fmt: skip
+    printed = capsys.readouterr().out
+    assert status == 0, printed
+    assert "5 simulated SuperNodes" in printed and f"hefl verify {out}" in printed
+    history = _history(out)
     assert [r["status"] for r in history["rounds"]] == ["finalised"] * 3
     assert all(r["included"] == [0, 1, 2, 3, 4] for r in history["rounds"])
     for name in ("history.json", "metrics.csv", "deployment.json", "config.json"):
-        assert (result.out / name).is_file()
+        assert (out / name).is_file()
+    assert not (out / "error.txt").exists()
 
     # hefl verify and hefl history --run work on the exported run.
-    assert main(["verify", str(result.out)]) == 0
+    assert main(["verify", str(out)]) == 0
     assert "3 finalised with quorum" in capsys.readouterr().out
-    assert main(["history", "--run", str(result.out)]) == 0
-    report = audit(ExportedHistory.load(result.out), LocalBlobStore(result.out / "blobs"))
+    assert main(["history", "--run", str(out)]) == 0
+    assert len([line for line in capsys.readouterr().out.splitlines() if "finalised" in line]) >= 3
+    report = audit(ExportedHistory.load(out), LocalBlobStore(out / "blobs"))
     assert report.ok and report.finalised == 3
 
     # The same job in process (same data split, seed and τ): Flower adds transport, not arithmetic.
@@ -56,9 +65,41 @@ def test_five_clients_three_rounds_final_verified_and_equal_to_hefl_run(tmp_path
         connect_embedded(),
         LocalBlobStore(tmp_path / "reference"),
     ).run(FixedTauController(5, 3))
-    assert np.max(np.abs(result.model - reference.model)) < 1e-6
-    flower_losses = [r.train_loss for r in result.rounds]
+    model = np.load(out / "model.npy")
+    assert np.max(np.abs(model - reference.model)) < 1e-6
+    with (out / "metrics.csv").open() as metrics:
+        flower_losses = [float(row["train_loss"]) for row in csv.DictReader(metrics)]
     assert flower_losses == pytest.approx([r.train_loss for r in reference.rounds], abs=1e-9)
+
+
+def test_bad_options_are_one_line_naming_the_flag_before_anything_runs(tmp_path, capsys):
+    for argv, flag in (
+        (["--clients", "1"], "--clients 1"),
+        (["--rounds", "0"], "--rounds 0"),
+        (["--eta", "-1"], "--eta -1"),
+        (["--key-bits", "1024"], "--key-bits 1024"),
+        (["--controller", "joint"], "--controller joint"),
+    ):
+        assert main(["flower", "simulate", "--out", str(tmp_path / "x"), *argv]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("hefl flower: error: ") and flag in err, err
+        assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
+
+
+def test_flower_new_writes_the_example_app(tmp_path, capsys):
+    assert main(["flower", "new", str(tmp_path / "app")]) == 0
+    example = Path(__file__).resolve().parents[2] / "examples" / "flower"
+    written = sorted(p.relative_to(tmp_path / "app") for p in (tmp_path / "app").rglob("*.*"))
+    shipped = sorted(
+        p.relative_to(example) for p in example.rglob("*.*") if "__pycache__" not in p.parts
+    )
+    assert written == shipped
+    for relative in written:
+        assert (tmp_path / "app" / relative).read_text() == (example / relative).read_text()
+    assert "[tool.flwr.app.components]" in (tmp_path / "app" / "pyproject.toml").read_text()
+    assert main(["flower", "new", str(tmp_path / "app")]) == 1  # not empty: refused
+    assert "is not empty" in capsys.readouterr().err
 
 
 def test_unusable_clients_left_out_and_two_dropouts_of_five(tmp_path, capsys):
