@@ -39,6 +39,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "round": ("hefl.bench.round", "One encrypted round: phe literal vs hefl literal vs fused"),
     "secagg": ("hefl.bench.secagg", "Secure aggregation: multi-key vs Paillier, 10k-40k params"),
     "dso": ("hefl.bench.dso", "Decentralised mode: seconds per iteration vs its Paillier floor"),
+    "flower": ("hefl.bench.flower", "Flower's simulation engine: seconds per round vs hefl run"),
 }
 
 
