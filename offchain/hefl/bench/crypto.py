@@ -21,9 +21,9 @@ exponents ("kernel"), so ``hefl/kernel`` is the engine's overhead around its ker
 product of 31-bit exponents is also run by Pippenger's bucket method, the measured alternative to
 Straus (``pippenger_over_straus``; hefl keeps the faster, Straus).
 
-Each row's naive floor is measured next to it: one raw powmod per element for scalar
-multiplication, one per matrix entry (with the actual signed 53-bit exponents) for matvec and
-weighted sums, the two CRT halves for decryption, the bare comb for encryption. The contenders of a row run alternately
+Each row's naive floor is measured next to it: one raw powmod per element for scalar multiplication,
+one per matrix entry (with the actual signed 53-bit exponents) for matvec and weighted sums, the two
+CRT halves for decryption, the bare comb for encryption. The contenders of a row run alternately
 within each repeat and each keeps its minimum over repeats of the mean over a batch (timeit's
 convention), so a burst of outside load does not favour one side of a ratio. Single-threaded rows
 are timed in thread CPU time (robust when other work shares the cores); the batch-decryption rows,
