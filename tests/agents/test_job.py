@@ -9,7 +9,7 @@ import pytest
 
 from hefl.agents.audit import ExportedHistory, audit
 from hefl.agents.job import InProcessJob, JobConfig, save_job
-from hefl.agents.roles import ComputingPartyAgent, ParticipantAgent, Vote
+from hefl.agents.roles import ComputingPartyAgent, ParticipantAgent, Vote, open_submission
 from hefl.chain import LocalBlobStore, RoundStatus, connect_embedded
 from hefl.control import FixedTauController
 from hefl.data import SplitConfig
@@ -201,14 +201,17 @@ class ExcludingParty(ComputingPartyAgent):
         registry = self.ledger.participants()
         chosen = [p for p in registry if p.index != 0]
         models = [
-            self.blobs.get(self.ledger.get_submission(round_index, p.address).model_hash)
+            open_submission(
+                self.ledger,
+                self.store,
+                round_index,
+                self.ledger.get_submission(round_index, p.address),
+            ).model
             for p in chosen
         ]
         aggregate = self.strategy.aggregate(models, [p.data_size for p in chosen])
         assert record.deadline  # exclusion is only possible in a round with a deadline
-        self.ledger.commit_aggregate(
-            round_index, self.blobs.put(aggregate), [p.index for p in chosen]
-        )
+        self.ledger.commit_aggregate_blob(round_index, aggregate, [p.index for p in chosen])
         return aggregate
 
 

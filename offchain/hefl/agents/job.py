@@ -38,6 +38,7 @@ from hefl.chain import (
     blob_hash,
     deploy_ledger,
 )
+from hefl.chain.availability import blobs_on_chain_for
 from hefl.control import Controller, JobInfo, RoundPlan
 from hefl.control.loop import Progress, RoundSummary, StepResult, Trace, run_rounds
 from hefl.crypto import PrivateKey, PublicKey, generate_keypair
@@ -220,8 +221,9 @@ class InProcessJob:
         )
 
         ledger = deploy_ledger(
-            chain, party_address, participant_addresses, self.data.sizes, key_hash, config_hash
-        )
+            chain, party_address, participant_addresses, self.data.sizes, key_hash, config_hash,
+            blobs_on_chain=blobs_on_chain_for(self.initial_model),
+        )  # fmt: skip
         self._attach(ledger, DeploymentRecord.from_client(ledger), document, party_strategy)
         self.public_key = public_key
         if run_dir is not None:

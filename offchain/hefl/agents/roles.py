@@ -8,16 +8,25 @@ needs from the committed hashes and the blobs they name.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from hefl.chain import BlobStore, LedgerClient, RoundStatus
+from hefl.agents.envelope import Binding, BlobKind, seal_update, unseal
+from hefl.canonical import canonical_json
+from hefl.chain import (
+    BlobStore,
+    LedgerClient,
+    RoundRecord,
+    RoundStatus,
+    SubmissionRecord,
+    blob_hash,
+)
+from hefl.chain.availability import ChainBackedStore, fits_calldata
 from hefl.data.prepare import Part
-from hefl.errors import AgentError, ContractRevertError, HeflError
-from hefl.learning.strategy import LocalUpdate, RoundOutcome, Strategy
+from hefl.errors import AgentError, BlobNotFoundError, ContractRevertError, HeflError
+from hefl.learning.strategy import LocalUpdate, RoundOutcome, Strategy, SubmissionRules
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +49,73 @@ class Vote(Enum):
 
 @dataclass(frozen=True)
 class Submissions:
-    """A round's submitters, split into those whose blobs are usable and those whose are not."""
+    """A round's submitters, split into those whose blobs are usable and those whose are not.
 
-    usable: tuple[tuple[int, LocalUpdate, int], ...]  # (index, update, |D_i|)
+    ``missing`` names the unusable ones whose blobs could not be fetched at all (neither from the
+    store nor from the chain's calldata), as opposed to blobs whose content is unusable."""
+
+    usable: tuple[tuple[int, LocalUpdate, int], ...]  # (index, unsealed update, |D_i|)
     unusable: tuple[tuple[int, str], ...]  # (index, why)
+    missing: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class JobFacts:
+    """What the checks need to know of the job besides its rounds: its chain id and ledger
+    address (the submissions' binding) and whether its blobs travel in calldata."""
+
+    chain_id: int
+    ledger: str
+    blobs_on_chain: bool
+
+    @classmethod
+    def of(cls, ledger: LedgerClient) -> JobFacts:
+        """From a live ledger, or from an exported history (``hefl verify`` without a node),
+        whose deployment record names the chain and the ledger."""
+        chain = getattr(ledger, "chain", None)
+        if chain is not None:
+            return cls(chain.chain_id, ledger.address, ledger.blobs_on_chain())
+        document = getattr(ledger, "document", {})
+        deployment = document.get("deployment") or {}
+        return cls(
+            int(deployment.get("chain_id", 0)),
+            str(deployment.get("address", "0x" + "00" * 20)),
+            bool(document.get("blobs_on_chain", False)),
+        )
+
+
+def round_binding(ledger: LedgerClient, round_index: int, participant: str) -> Binding:
+    """Where participant ``participant``'s blobs of round ``round_index`` belong."""
+    facts = JobFacts.of(ledger)
+    return Binding(facts.chain_id, facts.ledger, round_index, participant)
+
+
+def submission_rules(ledger: LedgerClient, record: RoundRecord) -> SubmissionRules:
+    """The round's public facts every blob header is checked against (τ and |D| = Σ |D_i|)."""
+    total = sum(p.data_size for p in ledger.participants())
+    return SubmissionRules(tau=record.tau, total_data_size=total)
+
+
+def chain_store(blobs: BlobStore, ledger: LedgerClient) -> BlobStore:
+    """``blobs`` as a cache of the chain (blobs sent in calldata are read back from it); an
+    exported history has no chain, so its store is used as it is."""
+    if isinstance(blobs, ChainBackedStore) or getattr(ledger, "chain", None) is None:
+        return blobs
+    return ChainBackedStore(blobs, ledger)
+
+
+def open_submission(
+    ledger: LedgerClient, blobs: BlobStore, round_index: int, submission: SubmissionRecord
+) -> LocalUpdate:
+    """A submitter's update for the strategy: both blobs fetched (store or chain, hash-checked)
+    and unsealed against the round's binding (a replay or a copy raises SerializationError)."""
+    binding = round_binding(ledger, round_index, submission.participant)
+    model = blobs.get(submission.model_hash)
+    extra = blobs.get(submission.extra_hash) if submission.has_extra else b""
+    return LocalUpdate(
+        model=unseal(model, binding, BlobKind.MODEL),
+        extra=unseal(extra, binding, BlobKind.EXTRA) if submission.has_extra else b"",
+    )
 
 
 def sort_submissions(
@@ -53,53 +125,102 @@ def sort_submissions(
     round_index: int,
     global_model: bytes,
 ) -> Submissions:
-    """Fetch every submitter's blobs (hash-checked by the store) and validate them against the
-    global model (:meth:`Strategy.validate_update`). A missing, tampered or malformed blob makes
-    the submission unusable — the same verdict for the party and every replica."""
-    usable, unusable = [], []
+    """Fetch every submitter's blobs (hash-checked; from the chain's calldata when the store
+    lacks them), open their envelopes against the round's binding and validate them against the
+    global model and the round's rules (:meth:`Strategy.validate_update`: headers checked, not
+    trusted). A missing, replayed, copied, tampered or malformed blob makes the submission
+    unusable — the same verdict for the party and every replica, since it is a function of the
+    chain's state and the bytes alone."""
+    store = chain_store(blobs, ledger)
+    rules = submission_rules(ledger, ledger.get_round(round_index))
+    usable, unusable, missing = [], [], []
     for participant in ledger.participants():
         submission = ledger.get_submission(round_index, participant.address)
         if not submission.submitted:
             continue
         try:
-            update = LocalUpdate(
-                model=blobs.get(submission.model_hash),
-                extra=blobs.get(submission.extra_hash) if submission.has_extra else b"",
-            )
-            strategy.validate_update(global_model, update)
+            update = open_submission(ledger, store, round_index, submission)
+        except BlobNotFoundError as error:
+            unusable.append((participant.index, f"missing: {error}"))
+            missing.append(participant.index)
+            continue
+        except HeflError as error:
+            unusable.append((participant.index, str(error)))
+            continue
+        try:
+            strategy.validate_update(global_model, update, rules)
         except HeflError as error:
             unusable.append((participant.index, str(error)))
             continue
         usable.append((participant.index, update, participant.data_size))
-    return Submissions(tuple(usable), tuple(unusable))
+    return Submissions(tuple(usable), tuple(unusable), tuple(missing))
+
+
+def _verdict(round_index: int, reason: str, **facts: object) -> bytes:
+    """A dispute's blob: why this replica holds the commitment wrong (its hash goes on chain)."""
+    return canonical_json({"round": round_index, "reason": reason, **facts})
 
 
 def check_committed_aggregate(
     strategy: Strategy, ledger: LedgerClient, blobs: BlobStore, round_index: int
 ) -> bytes | None:
     """A replica's verdict on round g's commitment, from public data alone: the global model,
-    the submitters' blobs, their |D_i| and the committed aggregate.
+    the submitters' blobs, their |D_i| and the committed aggregate. ``None`` if all is right,
+    else the blob the replica holds to be right (or the reason it is not), whose hash goes into
+    its dispute: every committed aggregate gets a verdict, never an exception.
 
-    The aggregate must cover exactly the usable submissions (in a round without deadline: every
-    submission), and the strategy's own check must pass (for Paillier: Eq. 10 recomputes to the
-    same bytes). ``None`` if all is right, else the blob the replica holds to be right. Used by
-    every replica and by ``hefl verify``.
+    The aggregate must cover the right submitters: in a round without deadline every submission
+    (all usable); with a deadline, in a job whose blobs travel in calldata exactly the usable ones
+    (availability is a fact of the chain); in a job of bare hashes every included one must be
+    usable here, and an exclusion is never disputed (the README's rule: the party commits what it
+    fetched). Then the strategy's own check must pass (for Paillier: Eq. 10 recomputes to the
+    same bytes). Used by every replica and by ``hefl verify``.
     """
+    store = chain_store(blobs, ledger)
     record = ledger.get_round(round_index)
-    global_model = blobs.get(record.global_model_hash)
-    found = sort_submissions(strategy, ledger, blobs, round_index, global_model)
-    expected = [i for i, _, _ in found.usable]
+    try:
+        global_model = store.get(record.global_model_hash)
+    except HeflError as error:
+        return _verdict(round_index, f"the round's global model cannot be read: {error}")
+    found = sort_submissions(strategy, ledger, store, round_index, global_model)
+    usable = [i for i, _, _ in found.usable]
+    included = list(record.included_indices)
     if not record.deadline:
-        expected = sorted(expected + [i for i, _ in found.unusable])
-    if list(record.included_indices) != expected:
-        return json.dumps(
-            {"round": round_index, "expected_included": expected, "unusable": found.unusable}
-        ).encode()
-    if found.unusable and not record.deadline:
-        return json.dumps({"round": round_index, "unusable": found.unusable}).encode()
-    models = [update.model for _, update, _ in found.usable]
-    sizes = [size for _, _, size in found.usable]
-    return strategy.check_aggregate(global_model, models, sizes, blobs.get(record.aggregate_hash))
+        expected = sorted(usable + [i for i, _ in found.unusable])
+        if included != expected or found.unusable:
+            return _verdict(
+                round_index,
+                "a round without deadline must aggregate every submission, all usable",
+                expected_included=expected,
+                unusable=[list(u) for u in found.unusable],
+            )
+    elif JobFacts.of(ledger).blobs_on_chain:
+        if included != usable:
+            return _verdict(
+                round_index,
+                "the aggregate must cover exactly the usable submissions",
+                expected_included=usable,
+                unusable=[list(u) for u in found.unusable],
+            )
+    else:
+        bad = [(i, why) for i, why in found.unusable if i in included]
+        if bad:
+            return _verdict(
+                round_index,
+                "the aggregate covers submissions this replica cannot use",
+                unusable=[list(u) for u in bad],
+            )
+    try:
+        aggregate = store.get(record.aggregate_hash)
+    except HeflError as error:
+        return _verdict(round_index, f"the committed aggregate cannot be read: {error}")
+    chosen = [(update, size) for i, update, size in found.usable if i in included]
+    try:
+        return strategy.check_aggregate(
+            global_model, [u.model for u, _ in chosen], [s for _, s in chosen], aggregate
+        )
+    except HeflError as error:
+        return _verdict(round_index, f"the committed aggregate cannot be checked: {error}")
 
 
 @dataclass
@@ -112,6 +233,11 @@ class ParticipantAgent:
     ledger: LedgerClient
     blobs: BlobStore
 
+    @property
+    def store(self) -> BlobStore:
+        """The agent's blob store as a cache of the chain (see :func:`chain_store`)."""
+        return chain_store(self.blobs, self.ledger)
+
     def pending(self, round_index: int) -> tuple[bytes, int] | None:
         """The global model blob (verified against its on-chain hash) and τ of an open round this
         participant still has to submit for; ``None`` when there is nothing to do."""
@@ -121,43 +247,80 @@ class ParticipantAgent:
         if self.ledger.get_submission(round_index, self.address).submitted:
             log.debug("P %s: round %d already submitted", self.address, round_index)
             return None
-        return self.blobs.get(record.global_model_hash), record.tau
+        return self.store.get(record.global_model_hash), record.tau
 
-    def deliver(self, round_index: int, update: LocalUpdate) -> None:
-        """Store the update's blobs and submit their hashes."""
-        model_hash = self.blobs.put(update.model)
-        extra_hash = self.blobs.put(update.extra)
-        self.ledger.submit(round_index, model_hash, extra_hash)
+    def seal(self, round_index: int, update: LocalUpdate) -> LocalUpdate:
+        """``update`` bound to this job, round and participant (:mod:`hefl.agents.envelope`)."""
+        return seal_update(update, round_binding(self.ledger, round_index, self.address))
+
+    def deliver(self, round_index: int, update: LocalUpdate) -> LocalUpdate:
+        """Seal the update's blobs, store them and submit: the bytes themselves in calldata when
+        they fit one transaction (the chain keeps them available), else their hashes. Returns
+        the sealed update (what went on chain)."""
+        sealed = self.seal(round_index, update)
+        self.send(round_index, sealed)
         log.info("P %s: round %d submitted", self.address, round_index)
+        return sealed
+
+    def send(self, round_index: int, sealed: LocalUpdate) -> None:
+        """Put a sealed update's blobs in the store and submit them to the ledger."""
+        self.blobs.put(sealed.model)
+        self.blobs.put(sealed.extra)
+        if fits_calldata(sealed.model, sealed.extra):
+            self.ledger.submit_blobs(round_index, sealed.model, sealed.extra)
+        elif self.ledger.blobs_on_chain():
+            raise AgentError(
+                f"P {self.address}: round {round_index}'s blobs ({len(sealed.model)} + "
+                f"{len(sealed.extra)} bytes) exceed one transaction, but this job takes blobs "
+                "only in calldata; deploy it without blobs on chain"
+            )
+        else:
+            self.ledger.submit(round_index, blob_hash(sealed.model), blob_hash(sealed.extra))
 
     def take_part(self, round_index: int, runner: UpdateRunner = run_here) -> bool:
-        """Run τ local steps for an open round and submit; ``False`` if there is nothing to do."""
+        """Run τ local steps for an open round and submit; ``False`` if there is nothing to do.
+
+        The update is checked against the round's header rules before it is sent, so an honest
+        participant never submits what the others would have to leave out."""
         work = self.pending(round_index)
         if work is None:
             return False
         global_model, tau = work
-        self.deliver(round_index, runner(self.strategy, global_model, self.part, tau))
+        update = runner(self.strategy, global_model, self.part, tau)
+        rules = submission_rules(self.ledger, self.ledger.get_round(round_index))
+        try:
+            self.strategy.validate_update(global_model, update, rules)
+        except HeflError as error:
+            raise AgentError(
+                f"P {self.address}: round {round_index}'s own update breaks the protocol's rules, "
+                f"not sent: {error}"
+            ) from error
+        self.deliver(round_index, update)
         return True
 
     def verify(self, round_index: int) -> Vote:
-        """Recompute Eq. 10 from the committed blobs; attest when the bytes match, else dispute."""
+        """Recompute Eq. 10 from the committed blobs; attest when the bytes match, else dispute
+        (with the reason logged). The round's status is read again just before voting, so a
+        round decided meanwhile gets no late vote."""
         record = self.ledger.get_round(round_index)
-        if record.status < RoundStatus.AGGREGATED:
+        if record.status is RoundStatus.OPEN or record.status is RoundStatus.NONE:
             raise AgentError(
                 f"round {round_index} is {record.status.name}, not aggregated yet: nothing to check"
             )
         me = self.ledger.participant_index(self.address)
         if me in record.attested_indices or me in record.disputed_indices:
             return Vote.ALREADY_VOTED
-        verdict = check_committed_aggregate(self.strategy, self.ledger, self.blobs, round_index)
         if record.status is not RoundStatus.AGGREGATED:
-            # Finalised or disputed by the others already: the ledger takes no more votes.
+            return Vote.DECIDED
+        verdict = check_committed_aggregate(self.strategy, self.ledger, self.store, round_index)
+        status = self.ledger.get_round(round_index).status
+        if status is not RoundStatus.AGGREGATED:
+            # Finalised, disputed or voided by the others meanwhile: the ledger takes no votes.
             if verdict is not None:
                 log.error(
-                    "P %s: round %d was decided, but its aggregate differs from ours",
-                    self.address,
-                    round_index,
-                )
+                    "P %s: round %d was decided (%s), but our check differs: %s",
+                    self.address, round_index, status.name, _reason(verdict),
+                )  # fmt: skip
             return Vote.DECIDED
         try:
             if verdict is None:
@@ -168,10 +331,19 @@ class ParticipantAgent:
         except ContractRevertError as error:
             if error.error_name != "RoundNotAggregated":
                 raise
-            # The others' votes decided the round while we recomputed: nothing left to vote on.
+            log.debug(
+                "P %s: round %d decided before our vote (%s)", self.address, round_index, error
+            )
             return Vote.DECIDED
-        log.warning("P %s: round %d disputed (aggregate differs)", self.address, round_index)
+        log.warning("P %s: round %d disputed: %s", self.address, round_index, _reason(verdict))
         return Vote.DISPUTED
+
+
+def _reason(verdict: bytes) -> str:
+    """A verdict blob's reason (a recomputed aggregate has none: its bytes differ)."""
+    if verdict.startswith(b"{"):
+        return verdict.decode(errors="replace")[:400]
+    return "the recomputed aggregate differs from the committed one"
 
 
 @dataclass
@@ -182,6 +354,11 @@ class ComputingPartyAgent:
     ledger: LedgerClient
     blobs: BlobStore
 
+    @property
+    def store(self) -> BlobStore:
+        """The agent's blob store as a cache of the chain (see :func:`chain_store`)."""
+        return chain_store(self.blobs, self.ledger)
+
     def open_round(self, global_model: bytes, iteration: int, tau: int, deadline: int = 0) -> int:
         """Store the global model blob and open the next round with its hash (and a submission
         deadline in unix time, 0 for none)."""
@@ -191,30 +368,58 @@ class ComputingPartyAgent:
         log.info("C: round %d opened (t=%d, τ=%d)", round_index, iteration, tau)
         return round_index
 
-    def commit(self, round_index: int) -> bytes:
-        """Aggregate the usable submissions (Eq. 10), store the result and commit its hash with
-        the set of participants it covers.
+    def void(self, round_index: int, why: str) -> None:
+        """Give round ``round_index`` up by the contract's rule (``voidRound``), saying why."""
+        self.ledger.void_round(round_index)
+        log.warning("C: round %d voided: %s", round_index, why)
 
-        In a round with a deadline, unusable submissions (missing, tampered or malformed blobs)
-        are left out and the replicas confirm that; without one, every submission must be used.
-        The contract refuses a commit that a late submission made stale: read again and retry."""
+    def commit(self, round_index: int) -> bytes | None:
+        """Aggregate the usable submissions (Eq. 10), store the result and commit it (its bytes in
+        calldata when they fit one transaction, else its hash) with the set of participants it
+        covers; ``None`` when the round had to be voided instead.
+
+        In a round with a deadline, unusable submissions (missing, replayed, copied, tampered,
+        malformed, or with headers the protocol does not allow) are left out — recorded on chain
+        as ``excluded`` — and the replicas reach the same verdict. Without a deadline every
+        submission must be used, so unusable ones make the party void the round and stop naming
+        them; so does a round with nothing usable. The contract refuses a commit that a late
+        submission made stale: read again and retry."""
         record = self.ledger.get_round(round_index)
-        global_model = self.blobs.get(record.global_model_hash)
-        found = sort_submissions(self.strategy, self.ledger, self.blobs, round_index, global_model)
+        global_model = self.store.get(record.global_model_hash)
+        found = sort_submissions(self.strategy, self.ledger, self.store, round_index, global_model)
         for index, why in found.unusable:
             log.warning("C: round %d leaves participant %d out: %s", round_index, index, why)
         if found.unusable and not record.deadline:
+            named = [i for i, _ in found.unusable]
+            self.void(round_index, f"participants {named} submitted unusable blobs")
             raise AgentError(
-                f"round {round_index} has unusable submissions {[i for i, _ in found.unusable]} "
-                "and no deadline, so they cannot be left out; open rounds with a deadline"
+                f"round {round_index} voided: participants {named} submitted unusable blobs "
+                f"({found.unusable[0][1]}) and a round without deadline cannot leave them out; "
+                "open rounds with a deadline"
             )
         if not found.usable:
-            raise AgentError(f"round {round_index} has no usable submission; wait for more")
-        aggregate = self.strategy.aggregate(
-            [u.model for _, u, _ in found.usable], [size for _, _, size in found.usable]
-        )
+            self.void(round_index, "no usable submission")
+            return None
         included = [i for i, _, _ in found.usable]
-        self.ledger.commit_aggregate(round_index, self.blobs.put(aggregate), included)
+        try:
+            aggregate = self.strategy.aggregate(
+                [u.model for _, u, _ in found.usable], [size for _, _, size in found.usable]
+            )
+        except HeflError as error:  # the header rules make this unreachable; refuse, never commit
+            raise AgentError(
+                f"round {round_index}: Eq. 10 over participants {included} failed before the "
+                f"commit: {error}"
+            ) from error
+        self.blobs.put(aggregate)
+        if fits_calldata(aggregate):
+            self.ledger.commit_aggregate_blob(round_index, aggregate, included)
+        elif self.ledger.blobs_on_chain():
+            raise AgentError(
+                f"round {round_index}'s aggregate ({len(aggregate)} bytes) exceeds one "
+                "transaction, but this job takes blobs only in calldata"
+            )
+        else:
+            self.ledger.commit_aggregate(round_index, blob_hash(aggregate), included)
         log.info("C: round %d committed over participants %s", round_index, included)
         return aggregate
 
@@ -222,21 +427,15 @@ class ComputingPartyAgent:
         """Decrypt what the party must and prepare the next global model (after commit)."""
         record = self.ledger.get_round(round_index)
         registry = self.ledger.participants()
-        indices = record.included_indices
         updates: list[LocalUpdate] = []
         sizes: list[int] = []
-        for i in indices:
+        for i in record.included_indices:
             submission = self.ledger.get_submission(round_index, registry[i].address)
-            updates.append(
-                LocalUpdate(
-                    model=self.blobs.get(submission.model_hash),
-                    extra=self.blobs.get(submission.extra_hash),
-                )
-            )
+            updates.append(open_submission(self.ledger, self.store, round_index, submission))
             sizes.append(registry[i].data_size)
         return self.strategy.conclude(
-            self.blobs.get(record.global_model_hash),
-            self.blobs.get(record.aggregate_hash),
+            self.store.get(record.global_model_hash),
+            self.store.get(record.aggregate_hash),
             updates,
             sizes,
         )

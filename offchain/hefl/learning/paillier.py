@@ -24,6 +24,18 @@ decryption (a fractional exponent is not an operation on Z_{n²}; dividing the d
 exact). It is a deterministic function of the committed ciphertexts and the |D_i| on chain, so every
 replica recomputes the same bytes.
 
+Headers are checked, not trusted. Every blob's header declares a scale exponent f and a bound B
+(|encoded integer| ≤ B). What they may be follows from public data (:class:`SubmissionRules`): a
+local model's scale lies in the window [f_g, f_g + K] above the global model's scale f_g, with
+K = 2·s (fused: one plaintext product of precision ≤ s plus slack) or K = 3·s·τ (literal: two
+products and the ridge factor per step), s the significant bits; and its bound, aligned to the
+window's top, is at most ⌊(n/3 − 1)/|D|⌋, so Eq. 10's Σ_i |D_i|·w_i, whose bound is
+Σ_i |D_i|·B_i·2^{f_max − f_i}, stays inside the safe band of Z_n whatever the usable blobs are:
+aggregation cannot overflow by construction. The gradients' blobs (only ever decrypted) must lie
+in [f_g, f_g + K + 2·s]. A blob declaring anything else is unusable. The global model's header
+carries the public, data-independent bound ⌊2^{32}·2^f⌋ (|w_k| < 2^32; a model beyond it has
+diverged), so it tells a reader nothing about the model.
+
 At the end of each round the computing party decrypts the aggregate, the local models and the two
 encrypted gradients each participant sent (for φ̂ and ω̂, Eqs. 22–23), and refreshes the global
 model — decrypt, re-encode at the base scale, re-encrypt — so the scale does not grow from round to
@@ -52,7 +64,17 @@ from hefl.errors import ConfigError, LearningError, SerializationError
 from hefl.learning.blobs import pack_bundle, unpack_bundle
 from hefl.learning.estimates import estimate_phi_omega
 from hefl.learning.fused import plan_update, precision_for, run_update
-from hefl.learning.strategy import LearningConfig, LocalUpdate, RoundOutcome, Strategy
+from hefl.learning.strategy import (
+    LearningConfig,
+    LocalUpdate,
+    RoundOutcome,
+    Strategy,
+    SubmissionRules,
+)
+
+#: The public bound of the global model's values, |w_k| ≤ 2^32: its header declares
+#: ⌊2^32·2^f⌋ whatever the model is (a model beyond it has diverged).
+MODEL_VALUE_BOUND = 2.0**32
 
 
 @dataclass(frozen=True)
@@ -136,21 +158,59 @@ class PaillierStrategy(Strategy):
     def _load(self, blob: bytes) -> EncryptedVector:
         return EncryptedVector.from_bytes(blob, self.public_key)
 
-    def validate_update(self, global_model: bytes, update: LocalUpdate) -> None:
+    def scale_growth(self, tau: int) -> int:
+        """K: how far above the global model's scale a local model's scale may lie after τ
+        steps (2·s fused, 3·s·τ literal; s the significant bits)."""
+        bits = self.fixed_point.significant_bits
+        return 2 * bits if self.config.mode == "fused" else 3 * bits * tau
+
+    def validate_update(
+        self, global_model: bytes, update: LocalUpdate, rules: SubmissionRules | None = None
+    ) -> None:
         """Both blobs parse under this key (every ciphertext in range and coprime to n), hold
-        vectors of the global model's length, and the extra blob holds exactly two."""
-        size = len(self._load(global_model))
-        vectors = [self._load(update.model)]
-        vectors += [self._load(blob) for blob in unpack_bundle(update.extra, 2)]
-        for vector in vectors:
+        vectors of the global model's length, and the extra blob holds exactly two. Given the
+        round's ``rules``, every header must declare what the protocol allows (module docstring:
+        the scale window and the bound that keeps Eq. 10 from overflowing)."""
+        start = self._load(global_model)
+        size = len(start)
+        model = self._load(update.model)
+        gradients = [self._load(blob) for blob in unpack_bundle(update.extra, 2)]
+        for vector in [model, *gradients]:
             if len(vector) != size:
                 raise SerializationError(
                     f"a submitted vector has {len(vector)} values, the model {size}"
                 )
+        if rules is None:
+            return
+        low = start.scale_bits
+        high = low + self.scale_growth(rules.tau)
+        self._check_scale("local model", model.scale_bits, low, high, rules)
+        limit = self.public_key.max_int // rules.total_data_size
+        aligned = model.bound << (high - model.scale_bits)
+        if aligned > limit:
+            raise SerializationError(
+                f"the local model declares a bound of {model.bound.bit_length()} bits at scale "
+                f"2^-{model.scale_bits} ({aligned.bit_length()} bits at the window's top "
+                f"2^-{high}); at most {limit.bit_length()} bits keep Eq. 10 over "
+                f"|D| = {rules.total_data_size} inside the key's safe band"
+            )
+        for which, vector in zip(("first", "second"), gradients, strict=True):
+            growth = 2 * self.fixed_point.significant_bits
+            self._check_scale(f"{which} gradient", vector.scale_bits, low, high + growth, rules)
+
+    @staticmethod
+    def _check_scale(what: str, scale: int, low: int, high: int, rules: SubmissionRules) -> None:
+        if not low <= scale <= high:
+            raise SerializationError(
+                f"the {what} declares scale exponent {scale}; with the global model at 2^-{low} "
+                f"and τ = {rules.tau} the protocol allows {low}..{high}"
+            )
 
     def _encrypt_model(self, w: np.ndarray) -> bytes:
         key = self._private_key or self.public_key  # the owner encrypts by CRT
-        return EncryptedVector.encrypt(key, w, self.fixed_point.model_scale_bits).to_bytes()
+        return EncryptedVector.encrypt(
+            key, w, self.fixed_point.model_scale_bits, value_bound=MODEL_VALUE_BOUND
+        ).to_bytes()
 
     def _matvec(self, matrix: np.ndarray, vector: EncryptedVector) -> EncryptedVector:
         return matvec(matrix, vector, precision_for(matrix, self.fixed_point.significant_bits))
@@ -228,13 +288,19 @@ class PaillierStrategy(Strategy):
 
         Replays the engine's bound rules on integers (no ciphertexts): per step the residual
         bound is B·g_X + |y|·2^f', the update bound that times g_step, and the model's bound after
-        aligning to the update's scale B·2^{Δf} plus the update's.
+        aligning to the update's scale B·2^{Δf} plus the update's; and the gradient the update
+        sends at the local model, [[A_i w]] − b_i, must fit too: B·g_A + |b|·2^{f+p_A}.
         """
         X, step, shrink = self._literal_matrices(part)
-        p_x = precision_for(X, self.fixed_point.significant_bits)
-        p_step = precision_for(step, self.fixed_point.significant_bits)
+        bits = self.fixed_point.significant_bits
+        p_x = precision_for(X, bits)
+        p_step = precision_for(step, bits)
         g_x, g_step = _encoded_row_sum_bound(X, p_x), _encoded_row_sum_bound(step, p_step)
         y_max = float(np.max(np.abs(part.y))) if part.size else 0.0
+        A = part.X.T @ part.X / part.size + 2.0 * self.config.ridge * np.eye(part.X.shape[1])
+        p_a = precision_for(A, bits)
+        g_a = _encoded_row_sum_bound(A, p_a)
+        b_max = float(np.max(np.abs(part.X.T @ part.y))) / part.size if part.size else 0.0
         limit = self.public_key.max_int
         bound, scale, tau = start_bound, start_scale, 0
         while True:
@@ -245,7 +311,8 @@ class PaillierStrategy(Strategy):
                 p_shrink = self.fixed_point.significant_bits
                 bound, scale = bound * (int(shrink * 2**p_shrink) + 1), scale + p_shrink
             new_bound = bound * 2 ** (new_scale - scale) + update
-            if max(residual, update, new_bound) > limit:
+            gradient = new_bound * g_a + abs(encode_float(b_max, new_scale + p_a)) + 1
+            if max(residual, update, new_bound, gradient) > limit:
                 return tau
             bound, scale, tau = new_bound, new_scale, tau + 1
 

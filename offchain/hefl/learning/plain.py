@@ -13,7 +13,13 @@ from hefl.errors import SerializationError
 from hefl.learning import linear
 from hefl.learning.blobs import pack_bundle, unpack_bundle
 from hefl.learning.estimates import estimate_phi_omega
-from hefl.learning.strategy import LearningConfig, LocalUpdate, RoundOutcome, Strategy
+from hefl.learning.strategy import (
+    LearningConfig,
+    LocalUpdate,
+    RoundOutcome,
+    Strategy,
+    SubmissionRules,
+)
 
 _MAGIC = b"HEFLPLN1"
 _HEADER = struct.Struct(">8sI")
@@ -67,7 +73,9 @@ class PlainStrategy(Strategy):
             extra=pack_bundle([encode_plain_vector(g) for g in gradients]),
         )
 
-    def validate_update(self, global_model: bytes, update: LocalUpdate) -> None:
+    def validate_update(
+        self, global_model: bytes, update: LocalUpdate, rules: SubmissionRules | None = None
+    ) -> None:
         size = len(decode_plain_vector(global_model))
         blobs = [update.model, *unpack_bundle(update.extra, 2)]
         if any(len(decode_plain_vector(blob)) != size for blob in blobs):

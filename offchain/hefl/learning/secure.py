@@ -32,7 +32,13 @@ from hefl.errors import ConfigError, LearningError, SerializationError
 from hefl.learning import linear
 from hefl.learning.blobs import pack_bundle
 from hefl.learning.plain import decode_plain_vector, encode_plain_vector
-from hefl.learning.strategy import LearningConfig, LocalUpdate, RoundOutcome, Strategy
+from hefl.learning.strategy import (
+    LearningConfig,
+    LocalUpdate,
+    RoundOutcome,
+    Strategy,
+    SubmissionRules,
+)
 from hefl.secagg import SCHEMES, SecureAggregationScheme, make_scheme
 from hefl.secagg.wire import frame_client_id
 
@@ -124,7 +130,9 @@ class SecureAggregationStrategy(Strategy):
         message = self._live().client_encrypt(self.client_id, weighted)
         return LocalUpdate(model=message, extra=pack_bundle([]))
 
-    def validate_update(self, global_model: bytes, update: LocalUpdate) -> None:
+    def validate_update(
+        self, global_model: bytes, update: LocalUpdate, rules: SubmissionRules | None = None
+    ) -> None:
         """The message's frame header names a client of this job (the scheme checks the rest)."""
         client = frame_client_id(update.model)
         if not 0 <= client < len(self.sizes):

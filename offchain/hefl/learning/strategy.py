@@ -74,6 +74,23 @@ class LocalUpdate:
 
 
 @dataclass(frozen=True)
+class SubmissionRules:
+    """What the protocol fixes about a round's submissions, from public data: the round's τ and
+    |D| = Σ_i |D_i| (Eq. 10's denominator, on chain). A strategy derives from them, the key and
+    its fixed-point configuration what every blob's header must declare
+    (:meth:`Strategy.validate_update`)."""
+
+    tau: int
+    total_data_size: int
+
+    def __post_init__(self) -> None:
+        if self.tau < 1 or self.total_data_size < 1:
+            raise ConfigError(
+                f"submission rules need τ ≥ 1 and |D| ≥ 1, got {self.tau}, {self.total_data_size}"
+            )
+
+
+@dataclass(frozen=True)
 class RoundOutcome:
     """What the computing party learns at the end of a round.
 
@@ -125,10 +142,14 @@ class Strategy(ABC):
         """Public parameters of the scheme, for the job configuration's commitment."""
         return {"strategy": self.name}
 
-    def validate_update(self, global_model: bytes, update: LocalUpdate) -> None:
+    def validate_update(
+        self, global_model: bytes, update: LocalUpdate, rules: SubmissionRules | None = None
+    ) -> None:
         """Raise :class:`~hefl.errors.SerializationError` if a participant's blobs cannot be used
-        with ``global_model`` (malformed, wrong key, wrong length). Anyone can run it: the party
-        to leave such a submission out, a replica to confirm that leaving it out was right."""
+        with ``global_model`` (malformed, wrong key, wrong length, or, given the round's
+        ``rules``, a header that declares what the protocol does not allow). Anyone can run it:
+        the party to leave such a submission out, a replica to confirm that leaving it out was
+        right, the participant itself before it submits."""
         self.aggregate([update.model], [1])
 
     def check_tau(self, global_model: bytes, part: Part, tau: int) -> None:
