@@ -12,7 +12,9 @@ and decrypted with λ = lcm(p − 1, q − 1), or — as here and in phe — by 
 likewise for q, then m = m_p + p·((m_q − m_p)·p^(−1) mod q). Each half is one powmod with a
 (|n|/2)-bit exponent modulo a |n|-bit modulus; the two halves are independent, and gmpy2's
 ``powmod_base_list`` releases the GIL, so :meth:`PrivateKey.decrypt_ints` runs them on two threads
-(see :mod:`hefl.crypto.pool`).
+(see :mod:`hefl.crypto.pool`). A plaintext known to be small, |x| < p/2 (every fixed-point
+vector's bound is far below), is its m_p alone: :meth:`PrivateKey.decrypt_small` runs the p-half
+only, half the work.
 
 Key files (:mod:`hefl.crypto.keyfile`) and phe interop (:mod:`hefl.crypto.interop`) live in their
 own modules; the ``save`` / ``load`` / ``to_json`` / ``from_json`` and ``to_phe`` / ``from_phe``
@@ -89,7 +91,7 @@ from hefl.crypto.keyfile import (
     write_key_file,
 )
 from hefl.crypto.multiexp import CombTable, cached_comb_table, comb_pow
-from hefl.crypto.pool import decrypt_batch
+from hefl.crypto.pool import decrypt_batch, half_powers_batch
 from hefl.errors import (
     CryptoValueError,
     InsecureKeyWarning,
@@ -372,6 +374,27 @@ class PrivateKey:
     def decrypt_ints(self, ciphertexts: Sequence[int], *, workers: int | None = None) -> list[mpz]:
         """Decrypt many ciphertexts; the p- and q-halves run on parallel threads (GIL released)."""
         return decrypt_batch(self, ciphertexts, workers=workers)
+
+    def small_bound_fits(self, bound: int) -> bool:
+        """Whether |x| ≤ ``bound`` leaves x determined by x mod p (2·bound < p)."""
+        return 2 * int(bound) < self.p
+
+    def decrypt_small(self, ciphertexts: Sequence[int], *, workers: int | None = None) -> list[int]:
+        """Signed plaintexts x with |x| < p/2 from the p-half of CRT alone: half the work.
+
+        x ≡ m (mod n) and |x| < p/2 make x the signed residue of m_p = L_p(c^(p−1) mod p²)·h_p
+        mod p, so the q-half is not needed. Callers check |x| against the bound they expect (see
+        :func:`hefl.crypto.vector.decrypt_vectors`): a ciphertext of some m outside the bound
+        passes that check only if m mod p happens to land within it, with probability
+        ≈ 2·bound/p over the secret p (< 2^−800 for hefl's vectors at 2048 bits), where the full
+        CRT would have refused it for certain.
+        """
+        half = self.p // 2
+        out: list[int] = []
+        for u in half_powers_batch(ciphertexts, self._p_minus_1, self.psquare, workers=workers):
+            mp = int((u - 1) // self.p * self.hp % self.p)
+            out.append(mp - int(self.p) if mp > half else mp)
+        return out
 
     # --- CRT encryption for the key owner --------------------------------------------------------
     def _combs(self) -> tuple[CombTable, CombTable]:

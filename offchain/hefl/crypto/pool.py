@@ -26,7 +26,14 @@ from typing import Protocol
 import gmpy2
 from gmpy2 import mpz
 
-__all__ = ["BATCH_THREAD_THRESHOLD", "DEFAULT_WORKERS", "CrtKey", "decrypt_batch", "shutdown"]
+__all__ = [
+    "BATCH_THREAD_THRESHOLD",
+    "DEFAULT_WORKERS",
+    "CrtKey",
+    "decrypt_batch",
+    "half_powers_batch",
+    "shutdown",
+]
 
 #: Smallest batch decrypted on threads; measured: threads win from one ciphertext on.
 BATCH_THREAD_THRESHOLD = 1
@@ -117,4 +124,28 @@ def decrypt_batch(
         out.extend(
             key.crt_combine(a, b) for a, b in zip(results[2 * i], results[2 * i + 1], strict=True)
         )
+    return out
+
+
+def half_powers_batch(
+    ciphertexts: Sequence[int], exponent: mpz, modulus: mpz, *, workers: int | None = None
+) -> list[mpz]:
+    """[c^exponent mod modulus for c in ciphertexts], the batch cut into ``workers`` chunks on
+    threads (one CRT half for every ciphertext: the small-plaintext decryption of
+    :meth:`hefl.crypto.keys.PrivateKey.decrypt_small`)."""
+    cts = [mpz(c) for c in ciphertexts]
+    w = DEFAULT_WORKERS if workers is None else max(1, int(workers))
+    if w == 1 or len(cts) < 2:
+        return list(gmpy2.powmod_base_list(cts, exponent, modulus)) if cts else []
+    size = -(-len(cts) // w)
+    chunks = [cts[i : i + size] for i in range(0, len(cts), size)]
+    executor = _get_executor(max(1, len(chunks) - 1))
+    futures: list[Future[list[mpz]]] = [
+        executor.submit(gmpy2.powmod_base_list, chunk, exponent, modulus) for chunk in chunks[:-1]
+    ]
+    last = gmpy2.powmod_base_list(chunks[-1], exponent, modulus)
+    out: list[mpz] = []
+    for f in futures:
+        out.extend(f.result())
+    out.extend(last)
     return out
