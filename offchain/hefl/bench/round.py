@@ -21,11 +21,11 @@ keys. In one run it times:
     participants' plans run standalone by :func:`hefl.crypto.multiexp.multi_exp_rows` on
     random ciphertexts and exponents of the same shape and bit length, 3·d re-randomisations per
     participant by the comb (``randomizer_djn``), Eq. 10 as d multi-exponentiations of N
-    ciphertexts, and the party's batch CRT decryption of the same number of ciphertexts
-    (``decrypt_ints``);
+    ciphertexts, and the party's batch decryption of the same number of ciphertexts (the p-half
+    of CRT that small plaintexts need, ``decrypt_small``, on both threads);
   * the **naive floor**: the same round with one raw gmpy2 powmod per plaintext-matrix entry of
-    three d × d products (what a round costs without multi-exponentiation), per Eq. 10 term and
-    per CRT half.
+    three d × d products (what a round costs without multi-exponentiation), a full r^n powmod per
+    re-randomisation, one per Eq. 10 term, and both CRT halves per decryption on one core.
 
   ``round / kernel floor`` near 1 says the round is its kernels and nothing else; ``round /
   naive floor`` below 1 is what the multi-exponentiation saves;
@@ -150,12 +150,12 @@ def _kernel_floor_ms(
         lambda: [multi_exp_rows(bases, [list(sizes)], public.nsquare) for _ in range(d)]
     )
     batch = [public.encrypt_int(secrets.randbelow(1000)) for _ in range(min(ciphertexts, 64))]
-    dec_s, _ = _seconds(lambda: private.decrypt_ints(batch))
+    dec_s, _ = _seconds(lambda: private.decrypt_small(batch))
     return {
         "updates (the plans' multi-exponentiations, standalone)": updates_s * 1e3,
         "re-randomise (3·d per participant, comb)": comb_s / 20 * 3 * d * n * 1e3,
         "aggregate (d multi-exponentiations of N)": agg_s * 1e3,
-        "decrypt (batch CRT, both threads)": dec_s / len(batch) * ciphertexts * 1e3,
+        "decrypt (p-half of CRT, batch on both threads)": dec_s / len(batch) * ciphertexts * 1e3,
     }
 
 
