@@ -12,8 +12,7 @@ try:
 except ImportError:  # run from a checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "offchain"))
 
-from eth_utils import keccak
-
+from hefl.canonical import keccak256
 from hefl.chain import connect_embedded
 from hefl.chain.pow_ledger import deploy_pow_ledger
 from hefl.pow.miner import search
@@ -35,8 +34,8 @@ def measure(owners: int, aggregators: int) -> list[tuple[str, int, int | None]]:
         accounts[0],
         owner_accounts,
         agg_accounts,
-        keccak(b"w0"),
-        keccak(b"config"),
+        keccak256(b"w0"),
+        keccak256(b"config"),
         initial_target=difficulty_to_target(16),
         target_block_time=1,
         retarget_interval=2,
@@ -51,11 +50,11 @@ def measure(owners: int, aggregators: int) -> list[tuple[str, int, int | None]]:
     ]
     for t in (1, 2):
         gas = [
-            ledger.as_sender(o).submit_gradient(t, keccak(f"g{t}{i}".encode())).gas_used
+            ledger.as_sender(o).submit_gradient(t, keccak256(f"g{t}{i}".encode())).gas_used
             for i, o in enumerate(owner_accounts)
         ]
         previous = ledger.head_model_hash()
-        new = keccak(f"w{t}".encode())
+        new = keccak256(f"w{t}".encode())
         header = PuzzleHeader(chain.chain_id, ledger.address, t, previous, new, agg_accounts[0])
         nonce, _ = search(header.prefix, ledger.current_target(), 0, 1, 1 << 20)
         assert nonce is not None

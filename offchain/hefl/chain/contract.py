@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
 from eth_typing import ChecksumAddress
-from eth_utils import is_address, keccak, to_checksum_address
+from eth_utils import is_address, to_checksum_address
 from hexbytes import HexBytes
 from web3.contract import Contract
 from web3.types import TxReceipt
 
+from hefl.canonical import keccak256
 from hefl.chain.artifact import LedgerArtifact
 from hefl.chain.node import Chain
 from hefl.chain.revert import RevertDecoder, abi_signature
@@ -104,7 +105,7 @@ class ContractAbi:
         self.artifact = artifact
         self.decoder = RevertDecoder(artifact.abi, contract=contract, enums=dict(enums))
         self.event_by_topic: dict[bytes, str] = {
-            keccak(text=abi_signature(e)): str(e["name"])
+            keccak256(abi_signature(e).encode()): str(e["name"])
             for e in artifact.abi
             if e.get("type") == "event"
         }

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eth_utils import keccak
-
+from hefl.canonical import keccak256
 from hefl.chain.fl_ledger import deploy_ledger
 from hefl.chain.node import Chain, connect_embedded
 
@@ -22,7 +21,7 @@ SUBMIT_TARGET_RATIO = 1.3
 
 
 def _h(label: str) -> bytes:
-    return keccak(text=label)
+    return keccak256(label.encode())
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_abi import decode as abi_decode
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 
+from hefl.canonical import keccak256
 from hefl.errors import ContractRevertError
 
 _REVERTED_PREFIX = "execution reverted: "
-_ERROR_STRING = keccak(text="Error(string)")[:4]
-_PANIC = keccak(text="Panic(uint256)")[:4]
+_ERROR_STRING = keccak256(b"Error(string)")[:4]
+_PANIC = keccak256(b"Panic(uint256)")[:4]
 
 
 def _abi_type(param: Mapping[str, Any]) -> str:
@@ -120,7 +121,7 @@ class RevertDecoder:
             if entry.get("type") != "error":
                 continue
             inputs = entry.get("inputs", [])
-            selector = keccak(text=abi_signature(entry))[:4]
+            selector = keccak256(abi_signature(entry).encode())[:4]
             self._specs[selector] = _ErrorSpec(
                 name=str(entry["name"]),
                 names=tuple(str(p.get("name", "")) for p in inputs),

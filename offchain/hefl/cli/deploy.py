@@ -74,8 +74,7 @@ def _parse_participant(text: str) -> tuple[str, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from eth_utils import keccak
-
+    from hefl.canonical import keccak256
     from hefl.chain import DeploymentRecord, connect_embedded, connect_rpc, deploy_ledger
 
     chain = connect_rpc(args.rpc) if args.rpc else connect_embedded()
@@ -105,8 +104,8 @@ def run(args: argparse.Namespace) -> int:
         party,
         participants,
         sizes,
-        args.public_key_hash or keccak(DEMO_PUBLIC_KEY_LABEL),
-        args.config_hash or keccak(DEMO_CONFIG_LABEL),
+        args.public_key_hash or keccak256(DEMO_PUBLIC_KEY_LABEL),
+        args.config_hash or keccak256(DEMO_CONFIG_LABEL),
     )
     record = DeploymentRecord.from_client(client)
     path = record.save(args.out) if args.out else None

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from eth_abi import encode as abi_encode
 from eth_typing import ChecksumAddress
-from eth_utils import keccak
 
+from hefl.canonical import keccak256
 from hefl.chain.contract import checksum_address, to_hash32
 from hefl.errors import ConfigError
 
@@ -80,7 +80,7 @@ class PuzzleHeader:
         return full[:-32]
 
     def digest(self, nonce: int) -> bytes:
-        return keccak(self.prefix + nonce.to_bytes(32, "big"))
+        return keccak256(self.prefix + nonce.to_bytes(32, "big"))
 
 
 def pow_digest(
