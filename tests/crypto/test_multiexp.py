@@ -17,8 +17,10 @@ from hefl.crypto.multiexp import (
     multi_exp_cost,
     multi_exp_pippenger,
     multi_exp_rows,
+    multi_exp_sorted,
     wnaf_digits,
 )
+from hefl.errors import CryptoValueError
 
 
 @given(st.integers(0, 2**300), st.integers(2, 8))
@@ -132,3 +134,25 @@ def test_matvec_stack_equals_separate_matvecs_byte_for_byte(small_keypair) -> No
     for got, m, p in zip(stacked, mats, precisions, strict=True):
         assert got == matvec(m, v, p)
         np.testing.assert_allclose(got.decrypt(sk), m @ v.decrypt(sk), atol=len(m[0]) * 2.0**-p)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(0, 3000), min_size=1, max_size=12), st.booleans())
+def test_sorted_buckets_match_powmod(small_keypair, exps, repeat) -> None:
+    pk, _ = small_keypair
+    m = pk.nsquare
+    if repeat:  # Eq. 10 with equal |D_i|: few distinct exponents
+        exps = [exps[0]] * len(exps)
+    bases = pk.encrypt_ints(range(5, len(exps) + 5))
+    want = functools.reduce(
+        lambda acc, be: acc * gmpy2.powmod(be[0], be[1], m) % m,
+        zip(bases, exps, strict=True),
+        gmpy2.mpz(1),
+    )
+    assert multi_exp_sorted(bases, exps, m) == want == multi_exp_rows(bases, [exps], m)[0]
+
+
+def test_sorted_buckets_refuse_negative_exponents(small_keypair) -> None:
+    pk, _ = small_keypair
+    with pytest.raises(CryptoValueError):
+        multi_exp_sorted(pk.encrypt_ints([1, 2]), [3, -1], pk.nsquare)

@@ -13,7 +13,9 @@ uses the same c_k).
   at least w − 1 zeros between non-zero digits, so a row costs B + t·B/(w + 1) multiplications,
   with tables of odd powers of the base and of its inverse (2^(w−2) each + one inversion).
 
-(t = non-zero terms per row.) ``multi_exp_rows`` evaluates the estimated count of both methods for
+(t = non-zero terms per row.) A single row of non-negative exponents with few distinct values
+(Eq. 10's |D_i|) goes to :func:`multi_exp_sorted` (buckets by value) when that is cheaper.
+``multi_exp_rows`` evaluates the estimated count of both methods for
 every w and runs the cheapest; :func:`multi_exp_cost` returns that count, so callers can choose
 between algebraically equal forms of a product (e.g. the dense and the low-rank fused update of
 :mod:`hefl.learning.paillier`) before doing any work.
@@ -61,6 +63,7 @@ __all__ = [
     "multi_exp_cost",
     "multi_exp_pippenger",
     "multi_exp_rows",
+    "multi_exp_sorted",
     "powers_table",
     "wnaf_digits",
 ]
@@ -162,6 +165,10 @@ def multi_exp_rows(
     exp_bits = max((abs(e).bit_length() for row in rows for e in row), default=0)
     if exp_bits == 0:
         return [mpz(1)] * len(rows)
+    if len(rows) == 1 and min(rows[0]) >= 0:
+        t_row = sum(1 for e in rows[0] if e)
+        if _sorted_cost(rows[0]) < multi_exp_cost(1, t_row, exp_bits, t_row):
+            return [multi_exp_sorted(bases, rows[0], modulus)]
     need_pos = [any(row[k] > 0 for row in rows) for k in range(d)]
     need_neg = [any(row[k] < 0 for row in rows) for k in range(d)]
     n_tables = sum(need_pos) + sum(need_neg)
@@ -252,6 +259,46 @@ def _multi_exp_fixed(
                     acc = table[digit] if acc is None else acc * table[digit] % modulus
         out.append(mpz(1) if acc is None else acc)
     return out
+
+
+def _sorted_cost(exponents: Sequence[int]) -> float:
+    values = sorted({e for e in exponents if e})
+    gaps = [b - a for a, b in zip([0, *values], values, strict=False)]
+    return sum(1 for e in exponents if e) + len(values) + sum(1.5 * g.bit_length() for g in gaps)
+
+
+def multi_exp_sorted(bases: Sequence[mpz], exponents: Sequence[int], modulus: mpz) -> mpz:
+    """Π_k bases[k]^exponents[k] mod modulus for one row of non-negative exponents with few
+    distinct values — Eq. 10's Π_i [[w_i]]^{|D_i|}, where the |D_i| repeat across participants.
+
+    Bucket by exponent value: B_v = Π_{k: e_k = v} bases[k]; with the distinct values
+    v_1 < … < v_m and suffix products S_j = Π_{l ≥ j} B_{v_l},
+
+        Π_v B_v^v = Π_j S_j^(v_j − v_(j−1))     (v_0 = 0),
+
+    so a row costs one multiplication per term, m for the suffixes and m small powmods of the
+    gaps — e.g. N + 2 multiplications and one powmod when every participant holds as many
+    samples (vs N·B/(w+1) plus tables for Straus). ``multi_exp_rows`` uses it for a single row
+    whenever its estimated count is lower; the residue is the same either way.
+    """
+    buckets: dict[int, mpz] = {}
+    for base, e in zip(bases, exponents, strict=True):
+        if e < 0:
+            raise CryptoValueError("multi_exp_sorted takes non-negative exponents")
+        if e:
+            held = buckets.get(e)
+            buckets[e] = mpz(base) % modulus if held is None else held * base % modulus
+    acc = mpz(1)
+    suffix: mpz | None = None
+    previous = 0
+    steps: list[tuple[mpz, int]] = []
+    for value in sorted(buckets, reverse=True):
+        suffix = buckets[value] if suffix is None else suffix * buckets[value] % modulus
+        steps.append((suffix, value))
+    for suffix_j, value in reversed(steps):  # ascending values: S_j^(v_j − v_(j−1))
+        acc = acc * gmpy2.powmod(suffix_j, value - previous, modulus) % modulus
+        previous = value
+    return acc
 
 
 def multi_exp_pippenger(
