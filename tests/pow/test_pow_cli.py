@@ -146,7 +146,7 @@ def test_verify_notices_a_tampered_gradient(tmp_path: Path) -> None:
     vector = decode_plain_vector(path.read_bytes())
     path.write_bytes(encode_plain_vector(vector + np.float64(1e-9)))
     report = audit_pow(history, blobs)
-    assert any("block 1 gradient of owner 1" in p and "corrupt" in p for p in report.problems)
+    assert any("block 1 gradient of owner 1" in p and "tampered" in p for p in report.problems)
 
 
 def test_verify_refuses_a_forged_history_entry(tmp_path: Path) -> None:
