@@ -19,6 +19,7 @@ import pytest
 from eth_utils import keccak
 from web3 import Web3
 
+from hefl.agents.identity import load_private_key
 from hefl.chain.anvil import free_port, wait_until_ready
 from hefl.chain.artifact import load_artifact
 
@@ -139,8 +140,12 @@ def check_history(cluster: Cluster, address: str) -> list[tuple]:
 
 
 def no_secrets_leaked(cluster: Cluster) -> None:
-    paillier = json.loads((cluster.root / "party" / "paillier.json").read_text())
-    secrets = [PASSWORD] + [str(v) for k, v in paillier.items() if k in ("p", "q")]
+    stored = (cluster.root / "party" / "paillier.json").read_text()
+    key = load_private_key(cluster.root / "party" / "paillier.json", PASSWORD)
+    # Encrypted at rest: neither prime appears in the key file, in hex or in decimal.
+    primes = [str(int(key.p)), hex(int(key.p))[2:], str(int(key.q)), hex(int(key.q))[2:]]
+    assert not any(prime in stored for prime in primes)
+    secrets = [PASSWORD, *primes]
     logs = [p.read_text() for p in cluster.root.glob("*.out")]
     logs += [p.read_text() for p in cluster.root.glob("*/agent.log")]
     for text in logs:

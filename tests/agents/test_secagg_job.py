@@ -10,6 +10,7 @@ import pytest
 
 from hefl.agents.audit import audit
 from hefl.agents.job import InProcessJob, JobConfig
+from hefl.agents.roles import open_submission
 from hefl.chain import LocalBlobStore, RoundStatus, connect_embedded
 from hefl.control import FixedTauController
 from hefl.crypto import keccak256
@@ -45,9 +46,14 @@ def test_secure_aggregation_rounds_land_on_the_ledger(tmp_path, strategy, plain_
         assert record.status is RoundStatus.FINALISED and record.included_indices == (0, 1, 2)
         transcript = json.loads(blobs.get(record.aggregate_hash))
         hashes = [ledger.get_submission(g, p.address).model_hash for p in ledger.participants()]
-        # Each client's ciphertext hash is on chain, and the transcript covers exactly those.
-        assert transcript["message_hashes"] == ["0x" + h.hex() for h in hashes]
         assert all(keccak256(blobs.get(h)) == h for h in hashes)
+        # Each client's ciphertext is on chain inside its sealed submission (hefl.agents.
+        # envelope), and the transcript covers exactly those ciphertexts.
+        messages = [
+            open_submission(ledger, blobs, g, ledger.get_submission(g, p.address)).model
+            for p in ledger.participants()
+        ]
+        assert transcript["message_hashes"] == ["0x" + keccak256(m).hex() for m in messages]
         # The sum is all the server learnt; no plaintext update is stored anywhere.
         assert len(transcript["sum"]) == secure.data.model_size
     report = audit(ledger, blobs)

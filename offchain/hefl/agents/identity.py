@@ -7,12 +7,15 @@ Layout of an agent directory::
 
     keystore.json      eth-account V3 keystore (scrypt), 0600
     identity.json      public: address (and, for a participant, |D_i| and |w|)
-    paillier.json      the party's Paillier private key, 0600 (party only)
-    data.npz           a participant's private data: X (with the bias column) and y
+    paillier.json      the party's Paillier private key encrypted like the keystore: AES-256-GCM
+                       under a key scrypt derives from the same password (eth-account's
+                       parameters n = 2^18, r = 8, p = 1), 0600 (party only)
+    data.npz           a participant's private data: X (with the bias column) and y, 0600
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -23,8 +26,10 @@ import numpy as np
 from eth_account import Account
 from eth_utils import to_checksum_address
 
+from hefl.crypto import PrivateKey
 from hefl.data.prepare import Part
 from hefl.errors import AgentError, ConfigError
+from hefl.files import atomic_write
 
 #: Environment variable holding the keystore password.
 PASSWORD_ENV = "HEFL_KEYSTORE_PASSWORD"
@@ -32,6 +37,9 @@ KEYSTORE = "keystore.json"
 IDENTITY = "identity.json"
 PAILLIER_KEY = "paillier.json"
 DATA = "data.npz"
+#: The encrypted Paillier key file's type, and eth-account's scrypt parameters (its keystore's).
+ENCRYPTED_KEY_TYPE = "hefl-paillier-private-encrypted"
+SCRYPT_PARAMS = {"n": 2**18, "r": 8, "p": 1, "dklen": 32}
 
 
 def read_password(password_file: str | os.PathLike[str] | None = None) -> str:
@@ -54,6 +62,78 @@ def write_private(path: Path, text: str) -> None:
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
     os.replace(tmp, path)
+
+
+def _scrypt(password: str, salt: bytes, params: dict[str, int]) -> bytes:
+    return hashlib.scrypt(
+        password.encode(),
+        salt=salt,
+        n=params["n"],
+        r=params["r"],
+        p=params["p"],
+        dklen=params["dklen"],
+        maxmem=256 * params["n"] * params["r"] + 2**20,
+    )
+
+
+def save_private_key(path: Path, key: PrivateKey, password: str) -> Path:
+    """Write the Paillier private key encrypted under a scrypt key of ``password`` (0600)."""
+    from Crypto.Cipher import AES
+
+    salt, nonce = secrets.token_bytes(32), secrets.token_bytes(12)
+    cipher = AES.new(_scrypt(password, salt, SCRYPT_PARAMS), AES.MODE_GCM, nonce=nonce)
+    ciphertext, tag = cipher.encrypt_and_digest(json.dumps(key.to_json()).encode())
+    document = {
+        "type": ENCRYPTED_KEY_TYPE,
+        "version": 1,
+        "fingerprint": key.public_key.fingerprint_hex,
+        "kdf": "scrypt",
+        "kdfparams": {**SCRYPT_PARAMS, "salt": salt.hex()},
+        "cipher": "aes-256-gcm",
+        "nonce": nonce.hex(),
+        "ciphertext": ciphertext.hex(),
+        "tag": tag.hex(),
+    }
+    return atomic_write(path, json.dumps(document, indent=2))
+
+
+def load_private_key(path: Path, password: str, *, allow_insecure: bool = False) -> PrivateKey:
+    """Read a key written by :func:`save_private_key`; a wrong password is one clear error."""
+    from Crypto.Cipher import AES
+
+    try:
+        document = json.loads(path.read_text())
+        if document.get("type") != ENCRYPTED_KEY_TYPE:
+            raise ConfigError(
+                f"{path} is not an encrypted Paillier key (type {document.get('type')!r}); "
+                "set the job up again with this hefl"
+            )
+        params = {k: int(document["kdfparams"][k]) for k in SCRYPT_PARAMS}
+        salt = bytes.fromhex(document["kdfparams"]["salt"])
+        cipher = AES.new(
+            _scrypt(password, salt, params), AES.MODE_GCM, nonce=bytes.fromhex(document["nonce"])
+        )
+        plain = cipher.decrypt_and_verify(
+            bytes.fromhex(document["ciphertext"]), bytes.fromhex(document["tag"])
+        )
+    except (OSError, KeyError, TypeError) as error:
+        raise ConfigError(f"cannot read the Paillier key {path}: {error}") from error
+    except ValueError as error:  # JSON, hex, or the GCM tag (a wrong password)
+        raise ConfigError(
+            f"cannot decrypt the Paillier key {path}: wrong password (--password-file or "
+            f"${PASSWORD_ENV}) or a damaged file"
+        ) from error
+    return PrivateKey.from_json(json.loads(plain), allow_insecure=allow_insecure)
+
+
+def save_private_data(path: Path, part: Part) -> Path:
+    """A participant's private data as ``.npz`` with mode 0600 from the start (never readable by
+    others, not even briefly)."""
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, X=part.X, y=part.y)
+    return atomic_write(path, buffer.getvalue())
 
 
 @dataclass(frozen=True)

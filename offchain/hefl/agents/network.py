@@ -38,9 +38,11 @@ from hefl.agents.identity import (
     Identity,
     create_agent,
     load_data,
+    load_private_key,
+    save_private_key,
 )
 from hefl.agents.job import config_document, public_key_blob
-from hefl.agents.roles import ComputingPartyAgent, ParticipantAgent
+from hefl.agents.roles import ComputingPartyAgent, ParticipantAgent, Vote
 from hefl.canonical import canonical_json
 from hefl.chain import (
     BlobStore,
@@ -52,7 +54,9 @@ from hefl.chain import (
     blob_hash,
     deploy_ledger,
 )
-from hefl.crypto import PrivateKey, PublicKey, generate_keypair
+from hefl.chain.availability import blobs_on_chain_for
+from hefl.chain.fl_ledger import DEFAULT_VOID_TIMEOUT_S, NEVER
+from hefl.crypto import PublicKey, generate_keypair
 from hefl.errors import AgentError, ChainError, ConfigError, ContractRevertError
 from hefl.learning import linear
 from hefl.learning.paillier import FixedPointConfig
@@ -80,6 +84,11 @@ class Schedule:
         submission_deadline_s: seconds after a round opens (its block's timestamp) after which the
             party aggregates whoever submitted.
         poll_min_s / poll_max_s: the back-off range of the agents' polling.
+        void_timeout_s: the ledger's ``voidTimeout``: seconds after a round's deadline (Open) or
+            commit (Aggregated) after which a round without verdict is voided (by the party, or
+            by anyone); at least :data:`~hefl.chain.node.NODE_OUTAGE_LIMIT_S`, so a node
+            outage an agent rides out never costs a live round.
+        report_every_s: how often a waiting agent says on whom and for what it waits.
     """
 
     tau: int = 5
@@ -87,12 +96,19 @@ class Schedule:
     submission_deadline_s: float = 60.0
     poll_min_s: float = 0.2
     poll_max_s: float = 2.0
+    void_timeout_s: int = DEFAULT_VOID_TIMEOUT_S
+    report_every_s: float = 30.0
 
     def __post_init__(self) -> None:
         if self.tau < 1 or self.rounds < 1:
             raise ConfigError(f"tau and rounds must be ≥ 1, got {self.tau}, {self.rounds}")
         if self.submission_deadline_s <= 0:
             raise ConfigError(f"deadline must be > 0 s, got {self.submission_deadline_s}")
+        if self.void_timeout_s < 0 or self.report_every_s <= 0:
+            raise ConfigError(
+                f"--void-timeout must be ≥ 0 s and the report interval > 0 s, got "
+                f"{self.void_timeout_s}, {self.report_every_s}"
+            )
 
 
 @dataclass(frozen=True)
@@ -191,8 +207,53 @@ def setup_job(
     allow_insecure_keys: bool = False,
     fund_wei: int = 0,
     strategy: StrategyName = "paillier",
+    force: bool = False,
 ) -> JobFile:
-    """The party's side of setting up a job; writes ``party_dir/job.json`` and returns it."""
+    """The party's side of setting up a job; writes ``party_dir/job.json`` and returns it.
+
+    The Paillier private key is stored encrypted under the keystore's password
+    (:func:`~hefl.agents.identity.save_private_key`). A setup that fails removes the party files
+    it wrote, so it can simply be run again; a directory that already holds a party's files is
+    refused unless ``force`` (``--force``) replaces them."""
+    existing = [name for name in PARTY_FILES if (party_dir / name).exists()]
+    if existing and not force:
+        raise ConfigError(
+            f"{party_dir} already holds a party's files ({', '.join(existing)}); pass --force to "
+            "replace them (a ledger deployed from them stays on chain)"
+        )
+    for name in existing:
+        (party_dir / name).unlink()
+    try:
+        return _setup_job(
+            chain, party_dir, password, participants, blobs, schedule=schedule,
+            learning=learning, fixed_point=fixed_point, key_bits=key_bits,
+            allow_insecure_keys=allow_insecure_keys, fund_wei=fund_wei, strategy=strategy,
+        )  # fmt: skip
+    except BaseException:
+        for name in PARTY_FILES:
+            (party_dir / name).unlink(missing_ok=True)
+        raise
+
+
+#: The files a party's setup writes into its directory (removed again if the setup fails).
+PARTY_FILES = (KEYSTORE, IDENTITY, PAILLIER_KEY, JOB_FILE)
+
+
+def _setup_job(
+    chain: Chain,
+    party_dir: Path,
+    password: str,
+    participants: Sequence[Identity],
+    blobs: BlobStore,
+    *,
+    schedule: Schedule,
+    learning: LearningConfig,
+    fixed_point: FixedPointConfig | None,
+    key_bits: int,
+    allow_insecure_keys: bool,
+    fund_wei: int,
+    strategy: StrategyName,
+) -> JobFile:
     spec = strategy_spec(strategy)
     if not (spec.multi_process and spec.needs_keypair):
         raise ConfigError(
@@ -214,7 +275,7 @@ def setup_job(
         for address in [party, *(p.address for p in participants)]:
             chain.transact({"from": funder, "to": address, "value": fund_wei})
     public_key, private_key = generate_keypair(key_bits, allow_insecure=allow_insecure_keys)
-    private_key.save(party_dir / PAILLIER_KEY)
+    save_private_key(party_dir / PAILLIER_KEY, private_key, password)
     party_strategy = build_strategy(
         strategy,
         learning,
@@ -223,7 +284,8 @@ def setup_job(
         fixed_point=fixed_point,
         sizes=data_sizes,
     )
-    initial_hash = blobs.put(party_strategy.initial_model(model_size))
+    initial_model = party_strategy.initial_model(model_size)
+    initial_hash = blobs.put(initial_model)
     document = config_document(
         "multi-process",
         party_strategy,
@@ -235,8 +297,10 @@ def setup_job(
     config_hash = blobs.put(canonical_json(document))
     key_hash = blobs.put(public_key_blob(public_key))
     ledger = deploy_ledger(
-        chain, party, [p.address for p in participants], data_sizes, key_hash, config_hash
-    )
+        chain, party, [p.address for p in participants], data_sizes, key_hash, config_hash,
+        void_timeout_s=schedule.void_timeout_s,
+        blobs_on_chain=blobs_on_chain_for(initial_model),
+    )  # fmt: skip
     job = JobFile(chain.chain_id, ledger.address, int(public_key.n), document)
     job.save(party_dir / JOB_FILE)
     RunDirectory(party_dir).write_setup(DeploymentRecord.from_client(ledger), document)
@@ -266,6 +330,25 @@ class Follower:
         else:
             self.delay = min(self.delay * 2, self.max_s)
         self.seen_block = max(head, self.seen_block)
+
+
+class Waiting:
+    """Makes waiting visible: what an agent waits for, said when it changes and then every
+    ``every_s`` seconds, at info level (so a stuck job tells on whom it waits)."""
+
+    def __init__(self, who: str, every_s: float, clock: Callable[[], float] = time.monotonic):
+        self.who, self.every_s, self.clock = who, every_s, clock
+        self._last: tuple[str, float] | None = None
+
+    def on(self, message: str) -> None:
+        now = self.clock()
+        if self._last is None or self._last[0] != message or now - self._last[1] >= self.every_s:
+            log.info("%s: waiting %s", self.who, message)
+            self._last = (message, now)
+
+
+def _names(indices: Sequence[int]) -> str:
+    return ", ".join(str(i) for i in indices) or "nobody"
 
 
 #: Consecutive failed steps (node errors, transactions overtaken by others) before giving up.
@@ -308,8 +391,9 @@ class PartyDaemon:
         *,
         test_data: tuple[np.ndarray, np.ndarray] | None = None,
         clock: Callable[[], float] = time.time,
+        password: str,
     ) -> None:
-        private_key = PrivateKey.load(directory / PAILLIER_KEY)
+        private_key = load_private_key(directory / PAILLIER_KEY, password)
         if private_key.public_key != job.public_key:
             raise AgentError("the party's Paillier key is not the job's key")
         job.check(ledger)
@@ -322,6 +406,8 @@ class PartyDaemon:
         self.run_dir = RunDirectory(directory)  # the files `hefl run` writes, round by round
         self.test_data = test_data
         self.clock = clock
+        self.quorum = ledger.quorum()
+        self.waiting = Waiting("C", self.schedule.report_every_s)
 
     def _deadline_passed(self, record: RoundRecord) -> bool:
         # One second of slack: the commit's block must carry a timestamp after the deadline.
@@ -332,7 +418,13 @@ class PartyDaemon:
         self.agent.open_round(global_model, iteration, self.schedule.tau, deadline)
 
     def step(self) -> bool:
-        """Do whatever the ledger's state calls for; ``True`` once the job is complete."""
+        """Do whatever the ledger's state calls for; ``True`` once the job is complete.
+
+        A round the party cannot finalise is given up by the contract's rule (``voidRound``):
+        an Open round past its deadline with nothing usable, an Aggregated one without verdict
+        :attr:`Schedule.void_timeout_s` after the commit; then the round is redone from the same
+        t, as after a dispute. While it waits, it says every :attr:`Schedule.report_every_s`
+        seconds on whom and for what."""
         count = self.ledger.round_count()
         if count == 0:
             initial = bytes.fromhex(self.job.config["initial_model_hash"][2:])
@@ -340,18 +432,16 @@ class PartyDaemon:
             return False
         g = count - 1
         record = self.ledger.get_round(g)
-        everyone = record.submission_count == len(self.ledger.participants())
+        people = self.ledger.participants()
         if record.status is RoundStatus.OPEN:
-            if record.submission_count and (everyone or self._deadline_passed(record)):
-                try:
-                    self.agent.commit(g)
-                except ContractRevertError as error:  # a submission landed meanwhile: retry
-                    log.info("C: round %d commit retried (%s)", g, error.error_name)
-            return False
+            return self._step_open(record, len(people))
         if record.status is RoundStatus.AGGREGATED:
-            return False
-        if record.status is RoundStatus.DISPUTED:
-            log.warning("C: round %d disputed; redoing it from t=%d", g, record.iteration)
+            return self._step_aggregated(record, [p.index for p in people])
+        if record.status in (RoundStatus.DISPUTED, RoundStatus.VOIDED):
+            log.warning(
+                "C: round %d %s; redoing it from t=%d",
+                g, record.status.name.lower(), record.iteration,
+            )  # fmt: skip
             self._open(self.blobs.get(record.global_model_hash), record.iteration)
             return False
         outcome = self.agent.conclude(g)
@@ -359,6 +449,45 @@ class PartyDaemon:
         if _finalised(self.ledger.history()) >= self.schedule.rounds:
             return True
         self._open(outcome.next_global, record.iteration + record.tau)
+        return False
+
+    def _step_open(self, record: RoundRecord, participants: int) -> bool:
+        g = record.round
+        if record.submission_count == participants or self._deadline_passed(record):
+            try:
+                if record.submission_count:
+                    self.agent.commit(g)  # voids the round itself when nothing is usable
+                else:
+                    self.agent.void(g, "nobody submitted before the deadline")
+            except ContractRevertError as error:  # a submission landed meanwhile: read again
+                log.info("C: round %d commit retried (%s)", g, error)
+            return False
+        missing = [i for i in range(participants) if not record.included >> i & 1]
+        self.waiting.on(
+            f"for submissions to round {g} from participants {_names(missing)} "
+            f"(deadline in {record.deadline - self.clock():.0f} s)"
+        )
+        return False
+
+    def _step_aggregated(self, record: RoundRecord, indices: Sequence[int]) -> bool:
+        g = record.round
+        voted = record.attested | record.disputed
+        silent = [i for i in indices if not voted >> i & 1]
+        allowed = self.ledger.void_allowed_from(record, str(self.ledger.sender))
+        if allowed != NEVER and self.clock() > allowed + 1:
+            try:
+                self.agent.void(
+                    g, f"no verdict {self.ledger.void_timeout()} s after the commit "
+                    f"(participants {_names(silent)} did not vote)",
+                )  # fmt: skip
+            except ContractRevertError as error:  # decided meanwhile
+                log.info("C: round %d not voided (%s)", g, error)
+            return False
+        self.waiting.on(
+            f"for votes on round {g} from participants {_names(silent)} ({record.votes} votes of "
+            f"{self.quorum} needed, {record.dispute_count} disputes; void in "
+            f"{allowed - self.clock():.0f} s)"
+        )
         return False
 
     def _record(self, record: RoundRecord, outcome: RoundOutcome) -> None:
@@ -387,28 +516,36 @@ class ParticipantDaemon:
             identity.address, load_data(directory), strategy, ledger, blobs
         )
         self.ledger, self.schedule = ledger, job.schedule
+        self.waiting = Waiting(f"P {identity.address}", self.schedule.report_every_s)
 
     def step(self) -> bool:
-        """Submit or vote if the latest round calls for it; ``True`` once the job is complete."""
+        """Submit or vote if the latest round calls for it; ``True`` once the job is complete.
+        Otherwise say (every :attr:`Schedule.report_every_s` seconds) what it waits for."""
         count = self.ledger.round_count()
         if count == 0:
+            self.waiting.on("for the party to open round 0")
             return False
         g = count - 1
         record = self.ledger.get_round(g)
         if record.status is RoundStatus.OPEN:
             try:
-                self.agent.take_part(g)
+                if not self.agent.take_part(g):
+                    self.waiting.on(f"for the party to commit round {g}")
             except ContractRevertError as error:
                 log.warning(
-                    "P %s: round %d closed before our submission (%s)",
-                    self.agent.address,
-                    g,
-                    error.error_name,
+                    "P %s: round %d closed before our submission (%s)", self.agent.address, g, error
                 )
         elif record.status is RoundStatus.AGGREGATED:
-            self.agent.verify(g)
+            if self.agent.verify(g) is Vote.ALREADY_VOTED:
+                voted = record.attested | record.disputed
+                silent = [p.index for p in self.ledger.participants() if not voted >> p.index & 1]
+                self.waiting.on(f"for votes on round {g} from participants {_names(silent)}")
         elif record.status is RoundStatus.FINALISED:
-            return _finalised(self.ledger.history()) >= self.schedule.rounds
+            if _finalised(self.ledger.history()) >= self.schedule.rounds:
+                return True
+            self.waiting.on(f"for the party to open round {g + 1}")
+        else:
+            self.waiting.on(f"for the party to redo round {g} ({record.status.name.lower()})")
         return False
 
     def run(self) -> None:

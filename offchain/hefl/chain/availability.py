@@ -103,7 +103,7 @@ class ChainBackedStore(BlobStore):
     that hash and written to the cache."""
 
     def __init__(self, cache: BlobStore, ledger: LedgerClient) -> None:
-        self.cache = cache.cache if isinstance(cache, ChainBackedStore) else cache
+        self.cache: BlobStore = cache.cache if isinstance(cache, ChainBackedStore) else cache
         self.ledger = ledger
 
     def __repr__(self) -> str:

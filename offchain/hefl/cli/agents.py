@@ -24,10 +24,18 @@ from typing import Any
 
 import numpy as np
 
-from hefl.agents.identity import KEYSTORE, Identity, create_agent, read_password
+from hefl.agents.identity import (
+    KEYSTORE,
+    Identity,
+    create_agent,
+    read_password,
+    save_private_data,
+)
 from hefl.agents.network import JobFile, ParticipantDaemon, PartyDaemon, Schedule, setup_job
 from hefl.chain import LedgerClient, LocalBlobStore, connect_rpc
+from hefl.chain.fl_ledger import DEFAULT_VOID_TIMEOUT_S
 from hefl.data import DATASET_NAMES, SplitConfig, load_dataset, prepare
+from hefl.data.prepare import Part
 from hefl.errors import ConfigError
 from hefl.learning.paillier import FixedPointConfig
 from hefl.learning.registry import STRATEGIES
@@ -68,6 +76,18 @@ def register(subparsers: Any) -> None:
     )
     setup.add_argument("--key-bits", type=int, default=2048)
     setup.add_argument("--fund", action="store_true", help="fund the accounts from the node")
+    setup.add_argument(
+        "--void-timeout",
+        type=int,
+        default=DEFAULT_VOID_TIMEOUT_S,
+        metavar="S",
+        help="seconds after a round's deadline or commit after which a round without verdict "
+        f"is voided and redone (default {DEFAULT_VOID_TIMEOUT_S}; at least the node-outage "
+        "limit an agent rides out)",
+    )
+    setup.add_argument(
+        "--force", action="store_true", help="replace a party's files already in --dir"
+    )
     setup.set_defaults(func=run_party_setup)
     prun = party_cmd.add_parser("run", help="run the rounds until the job is complete")
     _common(prun)
@@ -116,16 +136,14 @@ def run_split(args: argparse.Namespace) -> int:
         SplitConfig(participants=args.participants, n_samples=None, seed=args.seed),
     )
     args.out.mkdir(parents=True, exist_ok=True)
-    for i, part in enumerate(data.parts):
-        np.savez(args.out / f"participant_{i}.npz", X=part.X, y=part.y)
-    np.savez(args.out / "test.npz", X=data.X_test, y=data.y_test)
+    for i, part in enumerate(data.parts):  # private data: 0600 from the start
+        save_private_data(args.out / f"participant_{i}.npz", part)
+    save_private_data(args.out / "test.npz", Part(X=data.X_test, y=data.y_test))
     print(f"wrote {len(data.parts)} participant files and test.npz to {args.out}")
     return 0
 
 
 def run_participant_init(args: argparse.Namespace) -> int:
-    from hefl.data.prepare import Part
-
     with np.load(args.data) as archive:
         part = Part(X=np.asarray(archive["X"]), y=np.asarray(archive["y"]))
     identity = create_agent(args.dir, read_password(args.password_file), part)
@@ -149,12 +167,18 @@ def run_party_setup(args: argparse.Namespace) -> int:
         read_password(args.password_file),
         identities,
         LocalBlobStore(args.blobs),
-        schedule=Schedule(tau=args.tau, rounds=args.rounds, submission_deadline_s=args.deadline),
+        schedule=Schedule(
+            tau=args.tau,
+            rounds=args.rounds,
+            submission_deadline_s=args.deadline,
+            void_timeout_s=args.void_timeout,
+        ),
         learning=LearningConfig(eta=args.eta, mode=args.mode),
         fixed_point=FixedPointConfig(),
         key_bits=args.key_bits,
         fund_wei=FUND_WEI if args.fund else 0,
         strategy=args.strategy,
+        force=args.force,
     )
     print(json.dumps({"ledger": job.ledger, "chain_id": job.chain_id, "job": str(args.dir)}))
     return 0
@@ -170,7 +194,14 @@ def run_party(args: argparse.Namespace) -> int:
     if args.test:
         with np.load(args.test) as archive:
             test = (np.asarray(archive["X"]), np.asarray(archive["y"]))
-    PartyDaemon(args.dir, ledger, LocalBlobStore(args.blobs), job, test_data=test).run()
+    PartyDaemon(
+        args.dir,
+        ledger,
+        LocalBlobStore(args.blobs),
+        job,
+        test_data=test,
+        password=read_password(args.password_file),
+    ).run()
     return 0
 
 
