@@ -52,10 +52,15 @@ contract DsoLedger is IDsoLedger {
     /// @notice K, iterations between checkpoints.
     uint32 public immutable interval;
 
+    /// @dev The agents' accounts, in agent-index order.
     address[] private _agents;
+    /// @dev The agents' Paillier key fingerprints, in agent-index order.
     bytes32[] private _fingerprints;
+    /// @dev Each registered account's index and last committed checkpoint.
     mapping(address account => Member) private _members;
+    /// @dev Checkpoint -> agent index -> its commitment.
     mapping(uint256 checkpoint => mapping(uint256 index => Commitment)) private _commitments;
+    /// @dev Checkpoint -> how many agents have committed it.
     mapping(uint256 checkpoint => uint256) private _commitCount;
 
     // ------------------------------------------------------------------------------------------

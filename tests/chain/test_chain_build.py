@@ -24,7 +24,7 @@ HARDHAT = REPO_ROOT / "node_modules" / ".bin" / "hardhat"
 HARDHAT_TIMEOUT_S = 300
 
 #: Every contract hefl builds; each test below runs once per contract.
-each_contract = pytest.mark.parametrize("name", ["FLLedger", "PowLedger"])
+each_contract = pytest.mark.parametrize("name", ["FLLedger", "PowLedger", "DsoLedger"])
 
 
 def _source(name: str) -> Path:
@@ -35,8 +35,8 @@ def _artifact(name: str) -> Path:
     return REPO_ROOT / "contracts" / "build" / f"{name}.json"
 
 
-def test_the_build_table_lists_both_contracts() -> None:
-    assert list(CONTRACTS) == ["FLLedger", "PowLedger"]
+def test_the_build_table_lists_every_contract() -> None:
+    assert list(CONTRACTS) == ["FLLedger", "PowLedger", "DsoLedger"]
 
 
 @each_contract
@@ -93,7 +93,9 @@ def _undocumented(path: Path) -> list[str]:
     return missing
 
 
-@pytest.mark.parametrize("unit", ["IFLLedger", "FLLedger", "IPowLedger", "PowLedger"])
+@pytest.mark.parametrize(
+    "unit", ["IFLLedger", "FLLedger", "IPowLedger", "PowLedger", "IDsoLedger", "DsoLedger"]
+)
 def test_natspec_documents_every_declaration(unit: str) -> None:
     assert _undocumented(REPO_ROOT / "contracts" / f"{unit}.sol") == []
 

@@ -1,6 +1,7 @@
-"""Reproducible build of ``contracts/FLLedger.sol`` and ``contracts/PowLedger.sol``
-(``hefl compile``, ``deploy/compile.py``): :data:`CONTRACTS` lists them with the interface each
-imports, :func:`build_contract` / :func:`compile_contract` build one by name.
+"""Reproducible build of ``contracts/FLLedger.sol``, ``contracts/PowLedger.sol`` and
+``contracts/DsoLedger.sol`` (``hefl compile``, ``deploy/compile.py``): :data:`CONTRACTS` lists
+them with the interface each imports, :func:`build_contract` / :func:`compile_contract` build one
+by name.
 
 A contract and the source units it imports go to solc together, as the ``sources`` of one
 standard-JSON input, each under its path in the checkout (``contracts/IFLLedger.sol``), so that a
@@ -40,6 +41,13 @@ from hefl.chain.artifact import (
     load_pow_artifact,
     repo_root,
     sha256_hex,
+)
+from hefl.chain.dso_ledger import (
+    DSO_CONTRACT_NAME,
+    DSO_INTERFACE_SOURCE_NAME,
+    DSO_SOURCE_NAME,
+    default_dso_artifact_path,
+    load_dso_artifact,
 )
 from hefl.errors import CompileError
 
@@ -265,6 +273,14 @@ CONTRACTS: dict[str, ContractSpec] = {
         default_pow_artifact_path,
         load_pow_artifact,
         imports=(POW_INTERFACE_SOURCE_NAME,),
+    ),
+    DSO_CONTRACT_NAME: ContractSpec(
+        DSO_CONTRACT_NAME,
+        DSO_SOURCE_NAME,
+        DSO_CONTRACT_NAME,
+        default_dso_artifact_path,
+        load_dso_artifact,
+        imports=(DSO_INTERFACE_SOURCE_NAME,),
     ),
 }
 

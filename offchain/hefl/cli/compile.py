@@ -1,10 +1,11 @@
 """``hefl compile``: rebuild (or check) the contracts' build artifacts with the pinned solc.
 
-``contracts/FLLedger.sol`` -> ``contracts/build/FLLedger.json`` and ``contracts/PowLedger.sol`` ->
-``contracts/build/PowLedger.json``, each compiled with the interface it imports
-(``contracts/IFLLedger.sol``, ``contracts/IPowLedger.sol``; the table
-:data:`hefl.chain.compile.CONTRACTS`); ``--contract`` picks one (default: all). ``--check``
-compares the bytecode, the ABI and the hashes of every source unit with the committed artifact.
+``contracts/FLLedger.sol`` -> ``contracts/build/FLLedger.json``, ``contracts/PowLedger.sol`` ->
+``contracts/build/PowLedger.json`` and ``contracts/DsoLedger.sol`` ->
+``contracts/build/DsoLedger.json``, each compiled with the interface it imports
+(``contracts/I<name>.sol``; the table :data:`hefl.chain.compile.CONTRACTS`); ``--contract`` picks
+one (default: all). ``--check`` compares the bytecode, the ABI and the hashes of every source
+unit with the committed artifact.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from hefl.chain.artifact import CONTRACT_NAME, POW_CONTRACT_NAME, SOLC_VERSION
+from hefl.chain.dso_ledger import DSO_CONTRACT_NAME
 from hefl.errors import CompileError, ConfigError
 
 #: ``--contract`` choices: every contract of :data:`hefl.chain.compile.CONTRACTS`, or all of them.
-CONTRACT_CHOICES = ("all", CONTRACT_NAME, POW_CONTRACT_NAME)
+CONTRACT_CHOICES = ("all", CONTRACT_NAME, POW_CONTRACT_NAME, DSO_CONTRACT_NAME)
 
 
 def register(subparsers: Any) -> None:
