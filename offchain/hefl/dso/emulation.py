@@ -4,7 +4,8 @@ Drives the same :class:`~hefl.dso.agent.AgentCore` objects as the encrypted run,
 and computes what each agent would decrypt, v_ij = A_{j→i}·(X_j − X_i), and then
 Δ_ij = A_{i→j}·v_ij, directly in Python integers. Paillier decryption of a value within the bound is
 exact, so the trajectories are bit-identical to the encrypted run with the same seeds — which
-``tests/dso/test_dso_protocol.py`` checks (512-, 1024- and 2048-bit keys), and which is the only reason experiments may use this.
+``tests/dso/test_dso_protocol.py`` checks (512-, 1024- and 2048-bit keys), and which is the only
+reason experiments may use this.
 """
 
 from __future__ import annotations
