@@ -14,8 +14,8 @@ pytest.importorskip("phe")
 
 
 @pytest.fixture(scope="module")
-def result() -> dict:
-    return bench_round.run(quick=True, features=6, participants=2, tau=2)
+def result(toy_round) -> dict:
+    return toy_round
 
 
 def test_round_reports_both_floors_and_their_ratios(result) -> None:
