@@ -241,3 +241,22 @@ def test_checkpoints_on_a_live_node(anvil_url: str, tmp_path, capsys) -> None:
     exported.write_text(json.dumps(history))
     assert main(["verify", str(out), "--rpc", anvil_url]) == 0
     assert main(["verify", str(out)]) == 1
+
+
+def test_verify_replays_the_configuration_the_chain_committed_to(run_dir, tmp_path) -> None:
+    """Shortening the run in run.json (checking only its first half) does not pass: the replay
+    follows config.json, whose keccak256 is the ledger's configHash."""
+    out, _ = run_dir
+    copy = _tampered_copy(out, tmp_path)
+    run = json.loads((copy / "run.json").read_text())
+    run["config"]["iterations"] = 50
+    (copy / "run.json").write_text(json.dumps(run))
+    report = verify_run(copy)
+    assert (
+        report.first_mismatch
+        == "run.json's config differs from config.json's (the ledger's configHash)"
+    )
+    assert report.checked_commitments == 50  # all ten checkpoints were still replayed
+    (copy / "config.json").write_bytes((copy / "config.json").read_bytes().replace(b"100", b"50"))
+    problems = [p for _, p in verify_run(copy).problems]
+    assert "config.json does not hash to the ledger's configHash" in problems

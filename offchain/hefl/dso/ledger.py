@@ -219,11 +219,30 @@ def verify_run(
     run = json.loads((directory / "run.json").read_text())
     ledger, source = _ledger_view(directory, rpc, address)
     report = DsoAuditReport(directory, source)
-    config = DsoConfig.from_json(run["config"])
-    graph = Graph.from_json(run["graph"])
+    # The configuration replayed is config.json, whose hash is on chain, never run.json alone.
     blob = (directory / "config.json").read_bytes()
     if "0x" + keccak256(blob).hex() != ledger["config_hash"]:
         report.problems.append((-1, "config.json does not hash to the ledger's configHash"))
+    committed = json.loads(blob)
+    for part in ("config", "graph", "problem"):
+        if run.get(part) != committed[part]:
+            report.problems.append(
+                (-1, f"run.json's {part} differs from config.json's (the ledger's configHash)")
+            )
+    config = DsoConfig.from_json(committed["config"])
+    graph = Graph.from_json(committed["graph"])
+    if (config.iterations, config.checkpoint_interval) != (
+        ledger["iterations"],
+        ledger["interval"],
+    ):
+        report.problems.append(
+            (-1, "config.json's iterations and checkpoint interval are not the ledger's T and K")
+        )
+    if graph.n != len(ledger["agents"]):
+        report.problems.append(
+            (-1, f"config.json has {graph.n} agents, the ledger {len(ledger['agents'])}")
+        )
+        return report
     keys: list[PublicKey] = []
     agents_dir = directory / "agents"
     for i in range(graph.n):
