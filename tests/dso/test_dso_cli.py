@@ -174,11 +174,12 @@ def test_regression_on_a_random_graph(tmp_path, capsys) -> None:
     """The README's second command: 6 agents on a seeded random graph, diabetes regression."""
     out = tmp_path / "diabetes"
     argv = ["dso", "run", "--graph", "random", "--agents", "6", "--problem", "diabetes"]
-    assert main([*argv, "--iterations", "10", "--out", str(out)]) == 0
+    assert main([*argv, "--lam", "0.2,0.01,1", "--iterations", "10", "--out", str(out)]) == 0
     assert "10/10" in capsys.readouterr().err
     run = json.loads((out / "run.json").read_text())
     assert run["graph"]["n"] == 6 and run["graph"]["name"].startswith("random(")
     assert run["problem"]["dataset"] == "diabetes" and len(run["optimum"]) == 11
+    assert run["config"]["lam"] == {"scale": 0.2, "coef": 0.01, "power": 1.0}
     assert main(["verify", str(out)]) == 0
 
 
