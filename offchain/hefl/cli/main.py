@@ -26,6 +26,7 @@ COMMANDS: tuple[str, ...] = (
     "bench",
     "verify",
     "experiment",
+    "costs",
     "node",
     "agents",
     "dso",
