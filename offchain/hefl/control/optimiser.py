@@ -41,6 +41,10 @@ binds this is the closed form G* = (E·ξ² / (γ(c_L³ + Σ_i c_i³)))^{1/3}; o
 (Brent's method to machine precision). With fixed frequencies (only-aggregation) G* = E/P_τ(f),
 capped by ξ/max(t_L, t_S) in ``total`` mode.
 
+**Hefl's fused update** (``params.local_update = "fused"``): every τ·Δ^L_1i above becomes the
+round's Δ^F_i, constant in τ (:meth:`hefl.costs.CostModel.round_local_cycles`), so G* no longer
+falls with τ and (25) trades only A(τ) against τ.
+
 **Outer loop.** τ = 1 … τ_max; stop at the first τ with A(τ) ≤ 0 (A decreases in τ) or with fewer
 than one whole round (T < τ; G* decreases in τ, a round's least energy and time growing with
 it); G = ⌊G*⌋ whole rounds at the frequencies of the continuous optimum (deadline
@@ -227,24 +231,24 @@ def min_round_energy(model: CostModel, tau: int, deadline: float) -> RoundSoluti
     headroom = model.caps - c / d
     if np.any(headroom <= 0):
         return None
-    d1, d2 = model.local_cycles, model.aggregation_cycles
-    s_lo = float(np.max(tau * d1 / headroom[:n]))
+    r1, d2 = model.round_local_cycles(tau), model.aggregation_cycles
+    s_lo = float(np.max(r1 / headroom[:n]))
     s_hi = d - d2 / headroom[n]
     if s_hi <= 0 or s_lo > s_hi * (1 + _RTOL):
         return None
-    a = tau * float(np.cbrt(np.sum(d1**3)))
+    a = float(np.cbrt(np.sum(r1**3)))
     b = d2
     s_star = a * d / (a + b)
     s = min(max(s_star, s_lo), s_hi)
     regime: Regime = "interior" if s == s_star else "coupling"
-    local = tau * d1 / s
+    local = r1 / s
     aggregation = d2 / (d - s)
     consensus = np.outer(c / d, np.ones(model.consensus_cycles.shape[1]))
     consensus = consensus * model.participation[:, 2:]
     plan = FrequencyPlan.from_arrays(local, aggregation, consensus)
     gamma = model.params.gamma
     energy = gamma * (
-        tau * float(np.sum(d1 * local**2)) + d2 * aggregation**2 + float(np.sum(c**3)) / d**2
+        float(np.sum(r1 * local**2)) + d2 * aggregation**2 + float(np.sum(c**3)) / d**2
     )
     return RoundSolution(
         tau=tau,
@@ -266,17 +270,17 @@ def min_deadline(model: CostModel, tau: int) -> float:
     tau = _check_tau(tau)
     n = model.participants
     c, caps = model.consensus_totals, model.caps
-    d1, d2 = model.local_cycles, model.aggregation_cycles
+    r1, d2 = model.round_local_cycles(tau), model.aggregation_cycles
     floor = float(np.max(c / caps))
 
     def gap(d: float) -> float:
         headroom = caps - c / d
         if np.any(headroom <= 0):
             return -math.inf
-        return d - d2 / headroom[n] - float(np.max(tau * d1 / headroom[:n]))
+        return d - d2 / headroom[n] - float(np.max(r1 / headroom[:n]))
 
     # At the caps with no consensus, a round needs at least this long; bracket above it.
-    scale = floor + float(np.max(tau * d1 / caps[:n])) + d2 / caps[n]
+    scale = floor + float(np.max(r1 / caps[:n])) + d2 / caps[n]
     lo, hi = floor, 2 * scale
     while gap(hi) <= 0:
         lo, hi = hi, 2 * hi
@@ -325,8 +329,8 @@ def _whole_rounds(real: float) -> int:
 
 def closed_form_rounds(model: CostModel, tau: int, energy: float, time_budget: float) -> float:
     """G* = (E·ξ²/(γ(c_L³ + Σ_i c_i³)))^{1/3}, ``total`` mode when no clip binds (notes §2)."""
-    d1 = model.local_cycles
-    c_l = tau * float(np.cbrt(np.sum(d1**3))) + model.aggregation_cycles
+    r1 = model.round_local_cycles(tau)
+    c_l = float(np.cbrt(np.sum(r1**3))) + model.aggregation_cycles
     c_s3 = float(np.sum(model.consensus_totals**3))
     return float(np.cbrt(energy * time_budget**2 / (model.params.gamma * (c_l**3 + c_s3))))
 

@@ -16,7 +16,13 @@ from hefl.costs.model import (
     step_energy,
     step_time,
 )
-from hefl.costs.parameters import B0_BY_DATASET, ONLY_RESOURCE_TAU, CostParameters
+from hefl.costs.parameters import (
+    B0_BY_DATASET,
+    LOCAL_UPDATES,
+    ONLY_RESOURCE_TAU,
+    CostParameters,
+    LocalUpdate,
+)
 from hefl.costs.pbft import (
     CONSENSUS_STEPS,
     Operation,
@@ -31,6 +37,7 @@ from hefl.costs.pbft import (
 __all__ = [
     "B0_BY_DATASET",
     "CONSENSUS_STEPS",
+    "LOCAL_UPDATES",
     "ONLY_RESOURCE_TAU",
     "PRIMARY_PARTICIPATION",
     "REPLICA_PARTICIPATION",
@@ -38,6 +45,7 @@ __all__ = [
     "CostModel",
     "CostParameters",
     "FrequencyPlan",
+    "LocalUpdate",
     "Operation",
     "Primitive",
     "Role",

@@ -219,6 +219,18 @@ class CostModel:
         )
 
     @cached_property
+    def fused_cycles(self) -> np.ndarray:
+        """Δ^F_i = μ_F·|w|² per participant: one fused round, whatever τ and |D_i|."""
+        return np.full(self.participants, self.params.mu_fused * self.model_size**2)
+
+    def round_local_cycles(self, tau: int) -> np.ndarray:
+        """A round's local cycles per participant: τ·Δ^L_1i (Eq. 12, ``per-step``) or Δ^F_i
+        (``fused``, constant in τ)."""
+        if self.params.local_update == "fused":
+            return self.fused_cycles
+        return tau * self.local_cycles
+
+    @cached_property
     def aggregation_cycles(self) -> float:
         """Δ^L_2 at C (Eq. 13)."""
         return aggregation_cycles(self.params, self.model_size, self.dataset_sizes)
@@ -301,17 +313,20 @@ class CostModel:
         return float(gamma * (self.aggregation_cycles * plan.aggregation**2 + consensus.sum()))
 
     def round_energy(self, plan: FrequencyPlan, tau: int) -> float:
-        """Energy of one round: τ·F_J(f) + F_Q(f)."""
-        return tau * self.local_energy(plan) + self.aggregation_energy(plan)
+        """Energy of one round: τ·F_J(f) + F_Q(f) (``fused``: Σ_i Δ^F_i·γ·(f^L_1i)² + F_Q(f))."""
+        local = self.round_local_cycles(tau) * self.params.gamma * plan.local_array**2
+        return float(np.sum(local)) + self.aggregation_energy(plan)
 
     def total_energy(self, plan: FrequencyPlan, iterations: float, tau: int) -> float:
-        """F_e(f, T, τ) = T·(F_J(f) + F_Q(f)/τ) (Eq. 21)."""
-        return iterations * (self.local_energy(plan) + self.aggregation_energy(plan) / tau)
+        """F_e(f, T, τ) = T·(F_J(f) + F_Q(f)/τ) (Eq. 21), i.e. T/τ rounds of
+        :meth:`round_energy`."""
+        return iterations / tau * self.round_energy(plan, tau)
 
     # time (C3, C4 per round) ---------------------------------------------------------------------
     def learning_time(self, plan: FrequencyPlan, tau: int) -> float:
-        """max_i τ·Δ^L_1i/f^L_1i + Δ^L_2/f^L_2: one round's learning time (the bracket of C3)."""
-        local = float(np.max(tau * self.local_cycles / plan.local_array))
+        """max_i τ·Δ^L_1i/f^L_1i + Δ^L_2/f^L_2: one round's learning time (the bracket of C3;
+        ``fused``: Δ^F_i in place of τ·Δ^L_1i)."""
+        local = float(np.max(self.round_local_cycles(tau) / plan.local_array))
         return local + self.aggregation_cycles / plan.aggregation
 
     def consensus_time(self, plan: FrequencyPlan) -> float:

@@ -7,10 +7,21 @@ energies in joules. "1500 M cycles" for the maximum computation resource f_i is 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Literal, get_args
 
 from hefl.errors import ConfigError
+
+#: How a round's local learning is priced: ``"per-step"`` is Eq. 12 (μ1·|w|·|D_i| cycles per local
+#: step, so a round of τ steps costs τ times that); ``"fused"`` is what hefl runs — the τ steps as
+#: one affine map, applied as |w|×|w| plaintext-matrix × ciphertext-vector products whose cost per
+#: round does not depend on τ (or |D_i|): μ_F·|w|² cycles.
+LocalUpdate = Literal["per-step", "fused"]
+LOCAL_UPDATES: tuple[LocalUpdate, ...] = get_args(LocalUpdate)
 
 #: The control parameter B0 of the bound (24) per data set (Table 1).
 B0_BY_DATASET: dict[str, float] = {"boston": 1.5, "fish": 2.0}
@@ -38,6 +49,10 @@ class CostParameters:
         tau_max_factor: τ_max = tau_max_factor × the current τ (Table 1 "10τ", C5).
         transactions_per_block: K of Eqs. 14–17; ``None`` means one transaction per participant
             (the N local-model transactions ELW_Pi a block carries, Eq. 11).
+        local_update: how a round's local learning is priced (:data:`LOCAL_UPDATES`).
+        mu_fused: μ_F, cycles per |w|² of one participant's fused round (the τ-step map and the
+            two gradients for φ̂, ω̂: three |w|×|w| matrix × ciphertext products); the default
+            prices each ciphertext product at Table 1's μ1. ``hefl costs calibrate`` measures it.
     """
 
     mu1: float = 10e6
@@ -52,10 +67,16 @@ class CostParameters:
     b0: float = 1.5
     tau_max_factor: int = 10
     transactions_per_block: int | None = None
+    local_update: LocalUpdate = "per-step"
+    mu_fused: float = 30e6
 
     def __post_init__(self) -> None:
         for item in fields(self):
             value = getattr(self, item.name)
+            if item.name == "local_update":
+                if value not in LOCAL_UPDATES:
+                    raise ConfigError(f"local_update must be one of {LOCAL_UPDATES}, got {value!r}")
+                continue
             if item.name == "transactions_per_block":
                 if value is not None and (not isinstance(value, int) or value < 1):
                     raise ConfigError(
@@ -80,3 +101,25 @@ class CostParameters:
         values: dict[str, object] = {"b0": B0_BY_DATASET[key]}
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+    def save(self, path: str | Path) -> Path:
+        """Write the parameters as JSON (what ``hefl costs calibrate`` produces)."""
+        target = Path(path)
+        target.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
+        return target
+
+    @classmethod
+    def load(cls, path: str | Path) -> CostParameters:
+        """Read a parameters file written by :meth:`save`; unknown or bad fields are refused."""
+        source = Path(path)
+        try:
+            values = json.loads(source.read_text())
+        except (OSError, ValueError) as error:
+            raise ConfigError(f"cannot read cost parameters from {source}: {error}") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source} must hold a JSON object of cost parameters")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"{source}: unknown cost parameter(s) {unknown}")
+        return cls(**values)
