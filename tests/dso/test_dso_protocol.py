@@ -273,3 +273,36 @@ def test_agents_as_os_processes_equal_emulation(tmp_path) -> None:
     key_file = tmp_path / "agent-0" / "key.json"
     assert key_file.stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "agent-0" / "sent.jsonl").read_text().count("\n") == 3 * 4
+
+
+class _ForgingTransport(InProcessTransport):
+    """A faulty neighbour (test helper): agent 1's response to agent 0 at iteration 2 is
+    encrypted under agent 1's own key instead of agent 0's."""
+
+    def __init__(self, forger_key: PublicKey) -> None:
+        super().__init__()
+        self.forger_key = forger_key
+
+    def send(self, message: Message) -> None:
+        if (message.iteration, message.kind, message.sender, message.recipient) == (2, 1, 1, 0):
+            forged = EncryptedVector.encrypt_ints(self.forger_key, [7], bound=10)
+            message = replace(message, payload=forged.to_bytes())
+        super().send(message)
+
+
+def test_a_run_with_a_faulty_neighbour_stops_with_the_iteration_not_applied() -> None:
+    keys = small_keys(5)
+    agents: list = []
+    problem, graph, config = EstimationProblem(), ring(5), replace(SMALL, iterations=5)
+    with pytest.raises(DsoMessageError, match="agent 0 refused iteration 2 response 1→0"):
+        run_private(
+            problem,
+            graph,
+            config,
+            keys=keys,
+            transport=_ForgingTransport(keys[1].public_key),
+            agents_out=agents,
+        )
+    honest = run_emulation(problem, graph, replace(config, iterations=2))
+    assert agents[0].core.k == 2
+    assert agents[0].core.x.tobytes() == honest.states[2][0].tobytes()
