@@ -205,7 +205,8 @@ def test_a_divergent_eta_stops_with_the_safe_eta_and_keeps_its_rounds(
     auto = tmp_path / "auto"
     assert main(["run", "--eta", "auto", "--rounds", "2", *FAST, "--out", str(auto)]) == 0
     assert f"η = {1 / largest:.4g}" in capsys.readouterr().out  # 1/L: half the bound
-    losses = [r["metrics"]["train_loss"] for r in json.loads((auto / "history.json").read_text())["rounds"]]  # fmt: skip
+    rounds = json.loads((auto / "history.json").read_text())["rounds"]
+    losses = [r["metrics"]["train_loss"] for r in rounds]
     assert losses[1] < losses[0]
 
 
