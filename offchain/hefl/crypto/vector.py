@@ -78,14 +78,25 @@ def _bits(x: int) -> str:
     return f"{math.log2(x):.2f}" if x > 0 else "0"
 
 
+#: An overflow within this many bits of the band suggests an operand that claimed the whole band.
+_FULL_BAND_HINT_BITS = 64
+
+
 def _check_bound(public_key: PublicKey, op: str, bound: int) -> int:
     """Return ``bound`` if it fits the safe band, else raise EncodingOverflowError."""
     if bound > public_key.max_int:
+        hint = ""
+        if bound <= public_key.max_int << _FULL_BAND_HINT_BITS:
+            hint = (
+                "; an operand that claims the whole band has no headroom — a vector from "
+                "EncryptedVector.from_phe(...) without bound= does: pass bound= (the largest "
+                "|integer| it encodes)"
+            )
         raise EncodingOverflowError(
             f"{op}: the result needs {_bits(bound)} bits of magnitude (log2 of its bound) but a "
             f"{public_key.bits}-bit key has {_bits(public_key.max_int)} bits available "
             "(|x| ≤ n/3 − 1); lower the precision bits or scale, or decrypt and "
-            "re-encrypt to reset the scale"
+            f"re-encrypt to reset the scale{hint}"
         )
     return bound
 
@@ -434,7 +445,8 @@ class EncryptedVector:
     ) -> EncryptedVector:
         """Wrap phe ``EncryptedNumber`` s. Exponents are aligned to the smallest one (base 16).
 
-        phe tracks no magnitude, so the bound defaults to max_int (no headroom) unless given.
+        phe tracks no magnitude, so the bound defaults to max_int (no headroom) unless given:
+        without ``bound=`` every later operation overflows (the error says to pass ``bound=``).
         """
         if not numbers:
             raise ShapeMismatchError("from_phe needs at least one number")
