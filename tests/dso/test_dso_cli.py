@@ -74,6 +74,10 @@ def test_verify_and_history_on_the_run(run_dir, capsys) -> None:
     rows = [line.split() for line in lines[2:]]
     assert [int(r[1]) for r in rows] == list(range(10, 101, 10))
     assert all(r[2] == "5/5" for r in rows)
+    assert main(["history", "--run", str(out), "--json"]) == 0
+    checkpoints = json.loads(capsys.readouterr().out)
+    assert [c["checkpoint"] for c in checkpoints] == list(range(1, 11))
+    assert all(len(c["transcripts"]) == 5 and c["mse"] > 0 for c in checkpoints)
 
 
 def _tampered_copy(run_dir: Path, tmp_path: Path) -> Path:

@@ -157,7 +157,8 @@ def _plot(path: Path, curves: dict[str, np.ndarray], summary: dict[str, Any]) ->
     ax.set_ylabel("MSE to the centralised optimum")
     ax.set_title(
         f"{summary['problem']} on {summary['graph']} (N={summary['agents']}), "
-        f"mean and {BAND[0]}–{BAND[1]} % band over {summary['seeds']} seeds"
+        f"S_x = 2^{summary['state_bits']}, mean and {BAND[0]}–{BAND[1]} % band over "
+        f"{summary['seeds']} seeds"
     )
     ax.legend()
     fig.tight_layout()
