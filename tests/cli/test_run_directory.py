@@ -215,7 +215,7 @@ def test_a_divergent_eta_stops_with_the_safe_eta_and_keeps_its_rounds(
     [
         (["--key-bits", "1000"], "add --allow-insecure-keys"),
         (["--eta", "-1"], "--eta -1 must be > 0"),
-        (["-n", "400"], "participants"),
+        (["-n", "400"], "--dataset diabetes -n 400: 354 training samples cannot be shared"),
     ],
 )
 def test_bad_options_name_their_flag_before_anything_goes_on_chain(

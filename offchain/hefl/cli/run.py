@@ -149,16 +149,20 @@ def build_controller(args: argparse.Namespace) -> Controller:
     )
 
 
+def split_config(args: argparse.Namespace) -> SplitConfig:
+    return SplitConfig(
+        participants=args.participants,
+        n_samples=PAPER_SAMPLES.get(args.dataset),
+        seed=args.seed,
+        partition=args.partition,
+    )
+
+
 def job_config(args: argparse.Namespace) -> JobConfig:
     return JobConfig(
         dataset=args.dataset,
         target=args.target,
-        split=SplitConfig(
-            participants=args.participants,
-            n_samples=PAPER_SAMPLES.get(args.dataset),
-            seed=args.seed,
-            partition=args.partition,
-        ),
+        split=split_config(args),
         learning=LearningConfig(eta=args.eta, ridge=args.ridge, mode=args.mode),
         fixed_point=FixedPointConfig(workers=args.workers),
         strategy=args.strategy,
@@ -201,20 +205,26 @@ def check_key_size(args: argparse.Namespace) -> None:
         )
 
 
-def resolve_eta(args: argparse.Namespace) -> PreparedData | None:
-    """``--eta auto``: prepare the data, take the participants' published bounds 2/L_i and set
-    ``args.eta`` to :func:`~hefl.learning.divergence.auto_eta` of the least; the data prepared
-    (so the job does not prepare it again), or ``None`` for a numeric η."""
+def prepared_data(args: argparse.Namespace) -> PreparedData:
+    """The participants' data, prepared before anything goes on chain; a data set that cannot
+    be split as asked is refused naming the flags (e.g. too few rows for ``-n``)."""
+    dataset = load_dataset(args.dataset, target=args.target)
+    try:
+        return prepare(dataset, split_config(args))
+    except ConfigError as error:
+        raise ConfigError(f"--dataset {args.dataset} -n {args.participants}: {error}") from error
+
+
+def resolve_eta(args: argparse.Namespace, data: PreparedData) -> None:
+    """``--eta auto``: take the participants' published bounds 2/L_i and set ``args.eta`` to
+    :func:`~hefl.learning.divergence.auto_eta` of the least; a numeric η must be positive."""
     if args.eta != AUTO:
         if args.eta <= 0:
             raise ConfigError(f"--eta {args.eta:g} must be > 0 (or {AUTO!r})")
-        return None
-    split = job_config(argparse.Namespace(**{**vars(args), "eta": QUICKSTART_ETA})).split
-    data = prepare(load_dataset(args.dataset, target=args.target), split)
+        return
     bound = step_size_bound(published_bound(part, args.ridge) for part in data.parts)
     args.eta = auto_eta(bound)
     print(f"--eta auto: η = {args.eta:.4g} (the largest safe η for this data is < {bound:.4g})")
-    return data
 
 
 def resumed_args(args: argparse.Namespace) -> argparse.Namespace:
@@ -261,7 +271,8 @@ def run(args: argparse.Namespace) -> int:
     check_key_size(args)
     if args.allow_insecure_keys:  # asked for by its flag: no warning with a Python argument
         warnings.simplefilter("ignore", InsecureKeyWarning)
-    data = resolve_eta(args)
+    data = prepared_data(args)
+    resolve_eta(args, data)
     config = job_config(args)
     controller = build_controller(args)
     out = args.out or Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
