@@ -192,7 +192,8 @@ def test_an_edge_list_file_and_the_process_transport(tmp_path, capsys) -> None:
     edges.write_text("# a path of four agents\n0 1\n1 2\n2 3\n")
     out = tmp_path / "processes"
     argv = ["dso", "run", "--graph", f"file:{edges}", "--transport", "processes"]
-    assert main([*argv, "--iterations", "4", "--quiet", "--out", str(out), *SMALL]) == 0
+    assert main([*argv, "--iterations", "4", "--out", str(out), *SMALL]) == 0
+    assert "4/4" in capsys.readouterr().err  # the progress bar follows the slowest agent
     run = json.loads((out / "run.json").read_text())
     assert run["graph"]["edges"] == [[0, 1], [1, 2], [2, 3]] and run["transport"] == "processes"
     key = out / "agents" / "agent-0" / "key.json"

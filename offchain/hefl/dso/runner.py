@@ -251,6 +251,7 @@ def run_processes(
         p.start()
     done: dict[int, dict[str, int]] = {}
     reported = [0] * graph.n
+    finished = 0  # iterations every agent has reported
     try:
         while len(done) < graph.n:
             item = results.get(timeout=3600)
@@ -258,8 +259,10 @@ def run_processes(
             if kind == "state":
                 states[item[2], index] = item[3]
                 reported[index] = item[2]
-                if progress is not None and min(reported) == item[2] and index == graph.n - 1:
-                    progress(item[2] - 1)
+                while finished < min(reported):
+                    if progress is not None:
+                        progress(finished)
+                    finished += 1
             elif kind == "checkpoint" and checkpoint is not None:
                 checkpoint(CheckpointRecord(index, item[2], item[3], item[4], item[5]))
             elif kind == "done":
