@@ -172,6 +172,8 @@ def test_quiet_turns_the_progress_bar_off(tmp_path, capsys) -> None:
     captured = capsys.readouterr()
     assert captured.err == ""
     assert captured.out.startswith("hefl dso run: 3 iterations of 3 agents on ring")
+    assert main([*argv, *SMALL]) == 1  # the same --out again: refused, the run kept
+    assert "--out" in capsys.readouterr().err and (out / "run.json").exists()
 
 
 def test_regression_on_a_random_graph(tmp_path, capsys) -> None:

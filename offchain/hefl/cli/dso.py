@@ -86,6 +86,8 @@ def run_command(args: argparse.Namespace) -> int:
     from hefl.dso.runner import generate_keys
     from hefl.dso.schedule import PowerSchedule
 
+    if (args.out / "run.json").exists():
+        raise ConfigError(f"--out {args.out} already holds a run; choose another directory")
     graph = _flag(
         "--graph",
         lambda: make_graph(args.graph, args.agents, seed=args.seed, p=args.edge_probability),
