@@ -262,6 +262,15 @@ def test_graphs(tmp_path) -> None:
         load_edge_list(path)
     with pytest.raises(GraphError, match="unknown graph"):
         make_graph("star", 5)
+    for text, message in [
+        ("0 1\n1 two\n", r"edges.txt:2: expected 'i j'"),
+        ("0 1\n1 1\n", "self-loop"),
+        ("0 1\n-1 2\n", "negative agent index"),
+        ("# nothing\n", "has no edges"),
+    ]:
+        path.write_text(text)
+        with pytest.raises(GraphError, match=message):
+            load_edge_list(path)
 
 
 @pytest.mark.slow
