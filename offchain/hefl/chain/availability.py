@@ -37,6 +37,7 @@ __all__ = [
     "blobs_on_chain_for",
     "calldata_blobs",
     "fits_calldata",
+    "paillier_submission_bytes",
     "rebuild_from_chain",
 ]
 
@@ -54,6 +55,14 @@ BLOB_EVENTS = ("Submitted", "AggregateCommitted")
 #: A submission's size in global models: the local model and the extra blob (for Paillier two
 #: gradients), plus room for the envelopes.
 SUBMISSION_MODELS = 3
+
+
+def paillier_submission_bytes(model_size: int, key_bits: int) -> int:
+    """Bytes of a sealed Paillier submission (the local model and the bundle of two gradients,
+    each vector 43 + |n| + d·|n²| bytes, envelopes 62 bytes, the bundle 12 + 8 per blob)."""
+    n_bytes = -(-key_bits // 8)
+    vector = 43 + n_bytes + model_size * 2 * n_bytes
+    return (62 + vector) + (62 + 12 + 2 * (8 + vector))
 
 
 def blobs_on_chain_for(global_model: bytes | int) -> bool:
