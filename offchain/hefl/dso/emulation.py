@@ -22,7 +22,7 @@ from hefl.dso.graph import Graph
 from hefl.dso.problems import Problem
 
 
-@dataclass
+@dataclass(frozen=True)
 class Trajectory:
     """States x_i(k) for k = 0…T (shape (T+1, N, d)) and what the run measured."""
 

@@ -45,7 +45,7 @@ RUN_FORMAT = "hefl-dso-run/v1"
 TRANSPORTS: tuple[str, ...] = ("inprocess", "processes")
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunSummary:
     directory: Path
     trajectory: Trajectory
