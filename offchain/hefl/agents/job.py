@@ -396,7 +396,15 @@ class InProcessJob:
 
         ``round_index`` continues a round already open on the ledger (``--resume`` on a node,
         after a stop mid-round): whoever has not submitted submits, the party commits if it has
-        not, and every replica votes."""
+        not, and every replica votes. A round whose submission deadline passed meanwhile is
+        voided by the party (``FLLedger.voidRound``) and run again from the same global model, so
+        that the job reaches the model an uninterrupted run reaches."""
+        if round_index is not None and self._expired(round_index):
+            self.ledger.void_round(round_index)
+            log.warning(
+                "round %d voided: its deadline passed while the job was stopped", round_index
+            )
+            round_index = None
         if round_index is None:
             for agent in self.participants:  # refuse an impossible τ before anything goes on chain
                 agent.strategy.check_tau(global_model, agent.part, plan.tau)
@@ -420,6 +428,16 @@ class InProcessJob:
             if agent.verify(g) is Vote.DISPUTED:
                 log.warning("round %d disputed by %s", g, agent.address)
         return g, self.party.conclude(g)
+
+    def _expired(self, round_index: int) -> bool:
+        """Whether an open round can no longer take every participant's submission."""
+        record = self.ledger.get_round(round_index)
+        if record.status is not RoundStatus.OPEN or not record.deadline:
+            return False
+        if record.submission_count == len(self.participants):
+            return False
+        now = int(self.chain.w3.eth.get_block("latest")["timestamp"])
+        return now > record.deadline
 
     def _model_bits(self) -> int:
         fixed = self.config.fixed_point
@@ -455,6 +473,8 @@ class InProcessJob:
             ):
                 pending = g
                 break
+            if record.status is RoundStatus.VOIDED:
+                continue  # no verdict, no model: the next round starts where this one did
             if record.status is not RoundStatus.FINALISED:
                 raise HeflError(
                     f"round {g} ended {record.status.name.lower()}; nothing may build on it, so "

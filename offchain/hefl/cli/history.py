@@ -49,9 +49,13 @@ def add_metrics(rows: list[dict[str, str]], metrics: Sequence[dict[str, Any] | N
     """Append a run's train/test loss and seconds to the rows of :func:`history_rows`."""
     for row, m in zip(rows, metrics, strict=False):
         m = m or {}
-        row["train loss"] = f"{m['train_loss']:.6f}" if "train_loss" in m else "-"
-        row["test loss"] = f"{m['test_loss']:.6f}" if "test_loss" in m else "-"
-        row["seconds"] = f"{m['seconds']:.1f}" if "seconds" in m else "-"
+        for column, key, digits in (
+            ("train loss", "train_loss", 6),
+            ("test loss", "test_loss", 6),
+            ("seconds", "seconds", 1),
+        ):
+            value = m.get(key)  # None: not measured (a party without training data)
+            row[column] = "-" if value is None else f"{value:.{digits}f}"
 
 
 def print_run_history(directory: Path, rpc: str | None, *, as_json: bool = False) -> None:
