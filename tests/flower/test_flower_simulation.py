@@ -17,7 +17,7 @@ from hefl.control import FixedTauController
 from hefl.flower.simulate import simulate
 from hefl.learning.paillier import FixedPointConfig
 
-from .conftest import KEY_BITS, job_spec
+from .conftest import KEY_BITS, bash, finish, job_spec, readme_blocks
 
 pytestmark = pytest.mark.timeout(400)
 
@@ -26,33 +26,29 @@ def _history(out: Path) -> dict:
     return json.loads((out / "history.json").read_text())
 
 
-def test_five_clients_three_rounds_final_verified_and_equal_to_hefl_run(tmp_path, capsys):
-    """Through the command line: hefl flower simulate --clients 5 --rounds 3 --out DIR."""
-    spec = job_spec(participants=5, rounds=3)
-    out = tmp_path / "flower"
-    status = main(
-        ["flower", "simulate", "--clients", "5", "--rounds", "3", "--tau", "5", "--eta", "0.05",
-         "--seed", "0", "--key-bits", str(KEY_BITS), "--allow-insecure-keys", "--out", str(out)]
-    )  # fmt: skip
-    printed = capsys.readouterr().out
-    assert status == 0, printed
-    assert "5 simulated SuperNodes" in printed and f"hefl verify {out}" in printed
+def test_five_clients_three_rounds_final_verified_and_equal_to_hefl_run(tmp_path):
+    """The README's simulation block, run verbatim: hefl flower simulate --clients 5 --rounds 3
+    --out runs/flower, then hefl verify and hefl history --run on that directory."""
+    block = readme_blocks()[0]
+    assert "hefl flower simulate --clients 5 --rounds 3" in block
+    printed = finish(bash(block, tmp_path), timeout_s=360)
+    out = tmp_path / "runs" / "flower"
+    assert "5 simulated SuperNodes" in printed and f"hefl verify {Path('runs/flower')}" in printed
     history = _history(out)
-    assert [r["status"] for r in history["rounds"]] == ["finalised"] * 3
+    assert [r["status"] for r in history["rounds"]] == ["finalised"] * 3, printed
     assert all(r["included"] == [0, 1, 2, 3, 4] for r in history["rounds"])
     for name in ("history.json", "metrics.csv", "deployment.json", "config.json"):
         assert (out / name).is_file()
     assert not (out / "error.txt").exists()
 
-    # hefl verify and hefl history --run work on the exported run.
-    assert main(["verify", str(out)]) == 0
-    assert "3 finalised with quorum" in capsys.readouterr().out
-    assert main(["history", "--run", str(out)]) == 0
-    assert len([line for line in capsys.readouterr().out.splitlines() if "finalised" in line]) >= 3
+    # hefl verify (its summary line) and hefl history --run (three finalised rows) ran on it.
+    assert "3 finalised with quorum" in printed
+    assert len([line for line in printed.splitlines() if " finalised" in line]) >= 2 * 3
     report = audit(ExportedHistory.load(out), LocalBlobStore(out / "blobs"))
     assert report.ok and report.finalised == 3
 
     # The same job in process (same data split, seed and τ): Flower adds transport, not arithmetic.
+    spec = job_spec(participants=5, rounds=3)  # the block's defaults: τ = 5, η = 0.05, seed 0
     reference = InProcessJob(
         JobConfig(
             split=spec.split,

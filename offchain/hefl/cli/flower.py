@@ -24,6 +24,8 @@ from hefl.learning.strategy import UPDATE_MODES, LearningConfig
 #: Defaults as ``hefl run``'s quick start.
 DEFAULT_ETA = 0.05
 DEFAULT_TAU = 5
+#: The run config ``hefl flower prepare`` writes into the job's directory.
+RUN_CONFIG_FILE = "run-config.toml"
 #: Smallest key accepted without --allow-insecure-keys.
 SECURE_KEY_BITS = 2048
 
@@ -42,7 +44,37 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    data = simulate.add_argument_group("data")
+    add_job_options(simulate, rpc_required=False)
+    simulate.add_argument("--out", type=Path, help="output directory (default runs/flower-<time>)")
+    simulate.add_argument("--verbose", action="store_true", help="Flower's and Ray's logs")
+    simulate.set_defaults(func=run_simulate)
+
+    prepare = commands.add_parser(
+        "prepare",
+        help="prepare a job for a Flower deployment: agents, keys, ledger, DIR/run-config.toml",
+        description="Prepare the job on the node at --rpc (the party's and every participant's "
+        "directory, the Paillier key pair, FLLedger) and write DIR/run-config.toml for "
+        "`flwr run APP SUPERLINK --run-config DIR/run-config.toml`. Each SuperNode then runs "
+        "with --node-config \"participant-dir='DIR/participants/pI'\".",
+    )
+    prepare.add_argument("directory", type=Path, metavar="DIR", help="where the job goes")
+    add_job_options(prepare, rpc_required=True)
+    prepare.set_defaults(func=run_prepare)
+
+    new = commands.add_parser(
+        "new",
+        help="write a Flower app (pyproject.toml with [tool.flwr.app]) for flwr run",
+        description="Write a Flower app whose components are hefl's ServerApp and ClientApp. "
+        "Pass the prepared job with `flwr run DIR SUPERLINK --run-config FILE`.",
+    )
+    new.add_argument("directory", type=Path, metavar="DIR", help="a new (or empty) directory")
+    new.set_defaults(func=run_new)
+    parser.set_defaults(func=usage(parser))
+
+
+def add_job_options(parser: argparse.ArgumentParser, *, rpc_required: bool) -> None:
+    """The options that define a Flower job (those of ``hefl run`` that apply)."""
+    data = parser.add_argument_group("data")
     data.add_argument(
         "--dataset", default="diabetes", help=f"{', '.join(DATASET_NAMES)} or a CSV path"
     )
@@ -50,7 +82,7 @@ def register(subparsers: Any) -> None:
     data.add_argument("--clients", type=int, default=3, help="simulated SuperNodes N (default 3)")
     data.add_argument("--partition", choices=PARTITIONS, default="iid")
     data.add_argument("--seed", type=int, default=0)
-    learn = simulate.add_argument_group("learning (as hefl run)")
+    learn = parser.add_argument_group("learning (as hefl run)")
     learn.add_argument("--tau", type=int, help=f"local steps per round (default {DEFAULT_TAU})")
     learn.add_argument("--rounds", type=int, default=5, help="rounds with the fixed τ")
     learn.add_argument("--eta", type=float, default=DEFAULT_ETA, help="learning rate η")
@@ -63,7 +95,7 @@ def register(subparsers: Any) -> None:
         help="fixed τ (default), or joint / only-aggregation / only-resource under --energy",
     )
     learn.add_argument("--energy", type=float, help="energy budget E in joules (controllers)")
-    machinery = simulate.add_argument_group("keys and machinery")
+    machinery = parser.add_argument_group("keys and machinery")
     machinery.add_argument("--key-bits", type=int, default=2048, help="Paillier modulus bits")
     machinery.add_argument(
         "--allow-insecure-keys", action="store_true", help="permit keys below 2048 bits"
@@ -71,20 +103,12 @@ def register(subparsers: Any) -> None:
     machinery.add_argument(
         "--deadline", type=float, default=60.0, help="seconds a round takes submissions"
     )
-    machinery.add_argument("--rpc", metavar="URL", help="a JSON-RPC node (default: Anvil here)")
-    machinery.add_argument("--out", type=Path, help="output directory (default runs/flower-<time>)")
-    machinery.add_argument("--verbose", action="store_true", help="Flower's and Ray's logs")
-    simulate.set_defaults(func=run_simulate)
-
-    new = commands.add_parser(
-        "new",
-        help="write a Flower app (pyproject.toml with [tool.flwr.app]) for flwr run",
-        description="Write a Flower app whose components are hefl's ServerApp and ClientApp. "
-        "Pass the prepared job with `flwr run DIR SUPERLINK --run-config FILE`.",
+    machinery.add_argument(
+        "--rpc",
+        metavar="URL",
+        required=rpc_required,
+        help="the JSON-RPC node of the job" + ("" if rpc_required else " (default: Anvil here)"),
     )
-    new.add_argument("directory", type=Path, metavar="DIR", help="a new (or empty) directory")
-    new.set_defaults(func=run_new)
-    parser.set_defaults(func=usage(parser))
 
 
 def _positive(value: float | None, flag: str, *, minimum: float = 1) -> None:
@@ -160,6 +184,26 @@ def run_simulate(args: argparse.Namespace) -> int:
     print(f"wrote {result.out} (hefl verify {result.out}; hefl history --run {result.out})")
     if result.error is not None:
         raise ConfigError(f"the job stopped: {result.error}")
+    return 0
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    from hefl.flower import require_flower
+
+    require_flower()
+    from hefl.flower.deployment import write_run_config
+    from hefl.flower.simulate import prepare_run, run_config_for
+
+    spec = job_spec(args)
+    prepared = prepare_run(spec, args.directory, args.rpc)
+    config = write_run_config(args.directory / RUN_CONFIG_FILE, run_config_for(prepared, args.rpc))
+    print(f"ledger deployed at {prepared.job.ledger} (chain {prepared.job.chain_id})")
+    print(f"wrote {config}: flwr run APP SUPERLINK --run-config {config} --stream")
+    for index in range(len(prepared.data.parts)):
+        print(
+            f"  SuperNode {index}: --node-config "
+            f"\"participant-dir='{prepared.participant_dir(index)}'\""
+        )
     return 0
 
 

@@ -77,6 +77,15 @@ def loopback_chain(rpc: str | None) -> Iterator[str]:
             process.kill()
 
 
+def prepare_run(spec: FlowerJobSpec, out: Path, rpc: str) -> PreparedJob:
+    """The job in ``out`` on the node at ``rpc``: the agents' keystores encrypted with a random
+    password kept in ``out/password`` (0600), the ledger deployed (:func:`prepare_job`)."""
+    out.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(24)
+    write_private(out / PASSWORD_FILE, password)
+    return prepare_job(spec, connect_rpc(rpc), out, password)
+
+
 def run_config_for(prepared: PreparedJob, rpc: str, **extra: Any) -> dict[str, Any]:
     """The run config both apps read (the keys of :mod:`hefl.flower.wire`)."""
     config = {
@@ -124,13 +133,9 @@ def simulate(
     require_flower()
     from hefl.flower.apps import LAST_RUN, build_apps
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    password = secrets.token_urlsafe(24)
-    write_private(out / PASSWORD_FILE, password)
     with loopback_chain(rpc) as url:
-        chain = connect_rpc(url)
-        prepared = prepare_job(spec, chain, out, password)
+        prepared = prepare_run(spec, Path(out), url)
+        out = prepared.root
         config = run_config_for(
             prepared,
             url,
