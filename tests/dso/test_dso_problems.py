@@ -22,6 +22,7 @@ from hefl.dso.config import default_a_range
 from hefl.dso.quantise import quantise
 from hefl.dso.schedule import PowerSchedule
 from hefl.dso.update import make_update_rule
+from hefl.errors import ConfigError
 
 #: A stepsize for the regression problems (the estimation example's λ_k decays too fast for them).
 REGRESSION_LAMBDA = PowerSchedule(0.2, 0.01, 1.0)
@@ -135,6 +136,8 @@ def test_update_rule_is_step_5_by_hand() -> None:
     lam_k = 0.05 / (1 + 0.1 * 7)
     by_hand = x + gamma_k * np.array([3.0, -0.5, 12345 / 2**44]) - lam_k * 1.25 * g
     assert np.allclose(rule.step(x, delta_sum, k, g, u), by_hand, rtol=0, atol=1e-15)
+    with pytest.raises(ConfigError, match="unknown update rule 'exact'; use one of reconstruction"):
+        make_update_rule(replace(config, update_rule="exact"))
 
 
 def test_convergence_short() -> None:
