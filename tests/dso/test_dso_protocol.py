@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from dso_testing import small_keys
 
-from conftest import small_keys
 from hefl.crypto import EncryptedVector, PrivateKey, PublicKey
 from hefl.dso import (
     DsoConfig,
