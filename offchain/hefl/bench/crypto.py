@@ -45,7 +45,7 @@ from typing import Any
 import gmpy2
 import numpy as np
 
-from hefl.bench import BenchResult
+from hefl.bench import BenchResult, machine_info
 from hefl.crypto import (
     EncryptedVector,
     encode_array,
@@ -397,6 +397,7 @@ def run(*, quick: bool = False) -> BenchResult:
             "gmp": gmpy2.mp_version(),
             "cpu_count": os.cpu_count(),
             "load_average_1min": {"start": load_before[0], "end": os.getloadavg()[0]},
+            "date": machine_info()["date"],
         },
         "precompute_ms": {"public_comb_table": table_ms, "owner_crt_comb_tables": owner_table_ms},
         "operations": rows,

@@ -74,11 +74,12 @@ def _round(result: Mapping[str, Any]) -> str:
     return (
         f"- `hefl bench round` on {result['data']} (d = {result['features']}, "
         f"N = {result['participants']}, τ = {result['tau']}; {_when(result)}): the fused update "
-        f"takes {u['fused']:.2f} s, {r['fused_vs_phe_literal']:.0f}× faster than the literal "
+        f"takes {u['fused']:.2f} s CPU, {r['fused_vs_phe_literal']:.0f}× faster than the literal "
         f"update on phe (hefl's literal mode {r['hefl_literal_vs_phe_literal']:.1f}×); a serial "
         f"fused round is {r['round_vs_kernel_floor']:.2f}× hefl's own kernels run standalone "
         f"(honest floor) and {r['round_vs_naive_floor']:.2f}× the naive one-powmod-per-entry "
         f"floor; the in-process job's round on the embedded chain {result['job_round_s']:.1f} s "
+        "wall clock "
         f"({'; '.join(forms)}; gradients at {'/'.join(str(b) for b in bits)} bits)."
     )
 
