@@ -139,10 +139,10 @@ def run_rounds(
     else:
         model, rounds, iteration = done.model, list(done.rounds), done.iterations
         initial_train, initial_test = done.initial_train_loss, done.initial_test_loss
-        for summary in done.rounds:
+        for index, summary in enumerate(done.rounds):
             if plan is None:
                 break
-            plan = controller.observe(_report(summary))
+            plan = controller.observe(_report(index, summary))
     while plan is not None:
         began = time.perf_counter()
         result = step(plan, iteration)
@@ -168,14 +168,15 @@ def run_rounds(
             progress(summary)
         if result.stop is not None:
             raise result.stop
-        plan = controller.observe(_report(summary))
+        plan = controller.observe(_report(len(rounds) - 1, summary))
     return Trace(initial_train, initial_test, tuple(rounds), model)
 
 
-def _report(summary: RoundSummary) -> RoundReport:
-    """What the controller observes of a finished round."""
+def _report(index: int, summary: RoundSummary) -> RoundReport:
+    """What the controller observes of the ``index``-th finished round (its position in the
+    job, which is the ledger's round index unless a round was voided)."""
     return RoundReport(
-        round_index=summary.round,
+        round_index=index,
         iteration=summary.iteration,
         tau=summary.tau,
         train_loss=summary.train_loss,
