@@ -14,7 +14,9 @@ from hefl.agents.job import InProcessJob, JobConfig
 from hefl.chain import LocalBlobStore, connect_embedded
 from hefl.cli.main import main
 from hefl.control import FixedTauController
-from hefl.flower.simulate import simulate
+from hefl.flower import wire
+from hefl.flower.deployment import EXAMPLE_APP, LoopbackDeployment, write_run_config
+from hefl.flower.simulate import loopback_chain, prepare_run, run_config_for, simulate
 from hefl.learning.paillier import FixedPointConfig
 
 from .conftest import KEY_BITS, bash, finish, job_spec, readme_blocks
@@ -126,14 +128,24 @@ def test_unusable_clients_left_out_and_two_dropouts_of_five(tmp_path, capsys):
 
 
 def test_server_committing_a_wrong_aggregate_is_disputed_never_final(tmp_path, capsys):
-    spec = job_spec(participants=3, rounds=2)
-    result = simulate(spec, tmp_path / "flower", server_fault="wrong-aggregate:0")
-    assert result.error is not None and "disputed" in result.error
-    history = _history(result.out)
+    """Through ``flwr run`` of the example app on a SuperLink running the simulation engine
+    (``flower-superlink --simulation``; ``--federation-config num-supernodes=3``): the party
+    commits Eq. 10 with wrong weights in round 0; the replicas dispute and the job stops."""
+    out = tmp_path / "job"
+    with loopback_chain(None) as url:
+        prepared = prepare_run(job_spec(participants=3, rounds=2), out, url)
+        config = run_config_for(prepared, url, **{wire.RUN_SERVER_FAULT: "wrong-aggregate:0"})
+        run_config = write_run_config(tmp_path / "run-config.toml", config)
+        dirs = [prepared.participant_dir(i) for i in range(3)]
+        with LoopbackDeployment(tmp_path / "flwr", dirs, simulation=True) as engine:
+            finished = engine.run(EXAMPLE_APP, run_config, timeout_s=300)
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    assert "disputed" in (out / "error.txt").read_text()
+    history = _history(out)
     assert len(history["rounds"]) == 1
     only = history["rounds"][0]
     assert only["status"] == "disputed"
     assert only["disputed"] == [0, 1, 2] or len(only["disputed"]) >= 2
     assert only["attested"] == []
-    assert main(["verify", str(result.out)]) == 1  # the audit recomputes Eq. 10 and disagrees
+    assert main(["verify", str(out)]) == 1  # the audit recomputes Eq. 10 and disagrees
     assert "does not match the committed aggregate" in capsys.readouterr().out

@@ -1,5 +1,7 @@
 """A Flower deployment on loopback as real processes: one SuperLink, one SuperNode per
-participant, and ``flwr run`` — the deployment engine that spans machines, shrunk to one.
+participant, and ``flwr run`` — the deployment engine that spans machines, shrunk to one. With
+``simulation=True`` the SuperLink runs Flower's simulation engine instead (``--simulation``, one
+simulated SuperNode per participant), so ``flwr run`` starts the same app on Ray.
 
 Every process listens on 127.0.0.1 only, runs without TLS (``--insecure``) and is stopped on exit
 (:meth:`LoopbackDeployment.close`). Between machines the same commands take TLS certificates
@@ -54,6 +56,9 @@ class LoopbackDeployment:
     workdir: Path
     participant_dirs: list[Path]
     port: int = field(default_factory=free_port)
+    #: ``True``: the SuperLink runs Flower's simulation engine (``--simulation``) with one
+    #: simulated SuperNode per participant directory, instead of real SuperNode processes.
+    simulation: bool = False
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -86,11 +91,13 @@ class LoopbackDeployment:
                 "--disable-runtime-dependency-installation",
                 "--host", "127.0.0.1",
                 "--port", str(self.port),
+                *(["--simulation"] if self.simulation else []),
             ],
         )  # fmt: skip
         self._wait_for_port(self.port)
-        for index, directory in enumerate(self.participant_dirs):
-            self.start_supernode(index, directory)
+        if not self.simulation:
+            for index, directory in enumerate(self.participant_dirs):
+                self.start_supernode(index, directory)
 
     def start_supernode(self, index: int, directory: Path) -> subprocess.Popen[bytes]:
         return self._spawn(
@@ -119,8 +126,12 @@ class LoopbackDeployment:
     def run(
         self, app: Path, run_config: Path, timeout_s: float
     ) -> subprocess.CompletedProcess[str]:
-        """``flwr run APP loopback --run-config FILE --stream``, bounded by ``timeout_s``."""
+        """``flwr run APP loopback --run-config FILE --stream``, bounded by ``timeout_s`` (on the
+        simulation engine with ``--federation-config num-supernodes=N``)."""
         command = [_bin("flwr"), "run", str(app), "loopback", "--run-config", str(run_config)]
+        if self.simulation:
+            supernodes = len(self.participant_dirs)
+            command += ["--federation-config", f"num-supernodes={supernodes}"]
         return subprocess.run(
             [*command, "--stream"],
             env=self.env,
