@@ -15,9 +15,16 @@ arithmetic, the ledger and the roles of the main paper:
   disputes (:mod:`hefl.flower.client`).
 
 The job is prepared before the Flower run exactly as in the multi-process mode
-(:mod:`hefl.flower.setup`): keystores, data, the party's key pair, the ledger and ``job.json``.
-``hefl flower simulate`` runs it on the simulation engine; ``examples/flower/`` (or
-``hefl flower new DIR``) is a Flower app that ``flwr run`` starts on a SuperLink.
+(:mod:`hefl.flower.setup`): keystores, data, the party's key pair, the ledger and ``job.json``,
+whose text reaches every ClientApp through Flower's run config (:mod:`hefl.flower.wire`).
+``hefl flower simulate`` runs it on the simulation engine (:mod:`hefl.flower.simulate`);
+``hefl flower prepare DIR`` prepares it for a deployment; ``examples/flower/`` (or
+``hefl flower new DIR``, :mod:`hefl.flower.template`) is a Flower app that ``flwr run`` starts on
+a SuperLink, with real SuperNodes or on the simulation engine (:mod:`hefl.flower.deployment`
+runs both on loopback).
+
+Yang et al.'s multi-key secure aggregation runs on Flower as a ClientApp mod, each client's side
+of the protocol on the client and the server learning only the sum (:mod:`hefl.flower.multikey`).
 """
 
 from __future__ import annotations
