@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hefl.control import FIRST_ROUNDS, TIME_LIMITS
+from hefl.costs import LOCAL_UPDATES, CostParameters
 from hefl.data.prepare import PARTITIONS
 from hefl.experiments.adaptive import (
     FIGURES,
@@ -59,6 +60,10 @@ def register(subparsers: Any) -> None:
                         help="drop the τ_max = 10 × current τ cap")  # fmt: skip
     parser.add_argument("--whole-rounds", action="store_true",
                         help="only-resource runs whole rounds of its τ (figs 4-5)")  # fmt: skip
+    parser.add_argument("--cost-model", choices=LOCAL_UPDATES, default=defaults.cost_model,
+                        help="per-step (Eq. 12) or hefl fused-update round cost")  # fmt: skip
+    parser.add_argument("--cost-params", type=Path,
+                        help="parameters file of hefl costs calibrate (fused model)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="seed of the secagg comparison")
     parser.add_argument("--encrypted", action="store_true",
                         help="run every job through the encrypted round loop (slow)")  # fmt: skip
@@ -103,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         first_round=args.first_round,
         growth_cap=not args.no_growth_cap,
         shorten_last_round=not args.whole_rounds,
+        cost_model=args.cost_model,
+        calibrated=None if args.cost_params is None else CostParameters.load(args.cost_params),
         encrypted=args.encrypted,
         key_bits=args.key_bits,
     )

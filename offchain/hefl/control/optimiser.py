@@ -528,6 +528,8 @@ def optimise(
 
     rows: list[TauCandidate] = []
     best: tuple[float, TauSolution, float] | None = None
+    if model.params.local_update == "fused":
+        candidates_tau = _fused_candidates(candidates_tau, eta_v, phi, omega, b0_v)
     for tau in candidates_tau:
         a = bound_denominator(tau, eta_v, phi, omega, b0_v)
         if a <= 0:
@@ -581,6 +583,29 @@ def optimise(
         time_limit=mode,
         candidates=tuple(rows),
     )
+
+
+def _fused_candidates(
+    taus: list[int], eta: float, phi: float, omega: float, b0: float
+) -> list[int]:
+    """Under the fused cost a round costs the same for every τ, so G does not depend on τ and (25)
+    maximises τ·A(τ) = τη(1 − φη/2) − B0·h(τ) — concave, h being convex — over the candidates.
+    Its maximiser is the first τ after which τ·A(τ) stops growing (binary search on the sign of
+    the discrete slope); that τ is the only candidate the outer loop then needs (``[1, τ]`` when
+    A(τ) ≤ 0 there, which only happens when A(1) ≤ 0 and lets the loop report it)."""
+
+    def gain(t: int) -> float:
+        return t * bound_denominator(t, eta, phi, omega, b0)
+
+    lo, hi = 0, len(taus) - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if gain(taus[mid + 1]) > gain(taus[mid]):
+            lo = mid + 1
+        else:
+            hi = mid
+    best = taus[lo]
+    return [best] if bound_denominator(best, eta, phi, omega, b0) > 0 else taus[:1]
 
 
 def _infeasible_message(

@@ -3,12 +3,13 @@ Algorithm 1 the controllers run with, and the tolerance the claims are judged wi
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Literal, get_args
 
 from hefl.control import FIRST_ROUNDS, FirstRound, TimeLimit
-from hefl.costs import CostParameters
+from hefl.costs import B0_BY_DATASET, LOCAL_UPDATES, CostParameters, LocalUpdate
 from hefl.data.prepare import PARTITIONS
 from hefl.errors import ConfigError
 
@@ -56,6 +57,10 @@ class ExperimentConfig:
         growth_cap: Wang et al.'s τ_max = 10 × the current τ.
         shorten_last_round: only-resource may end with one shorter round (Figs. 4–5).
         params: Table 1 (B0 from the data set when left ``None``).
+        cost_model: how a round's local learning is priced: ``"per-step"`` (Eq. 12, the paper)
+            or ``"fused"`` (hefl's fused update, constant in τ; :mod:`hefl.costs.parameters`).
+        calibrated: the parameters ``hefl costs calibrate`` measured, used (with each data set's
+            B0) when ``cost_model`` is ``"fused"``; ``None``: Table 1 with μ_F = 3·μ1.
         encrypted: run the jobs through the encrypted round loop instead of plaintext.
         key_bits: Paillier modulus for ``encrypted``.
     """
@@ -78,6 +83,8 @@ class ExperimentConfig:
     growth_cap: bool = True
     shorten_last_round: bool = True
     params: CostParameters | None = None
+    cost_model: LocalUpdate = "per-step"
+    calibrated: CostParameters | None = None
     encrypted: bool = False
     key_bits: int = 2048
 
@@ -104,6 +111,8 @@ class ExperimentConfig:
             raise ConfigError(f"tolerance must be ≥ 0, got {self.tolerance!r}")
         if not 0 < self.alpha < 1:
             raise ConfigError(f"alpha must lie in (0, 1), got {self.alpha!r}")
+        if self.cost_model not in LOCAL_UPDATES:
+            raise ConfigError(f"cost_model must be one of {LOCAL_UPDATES}, got {self.cost_model!r}")
         if self.first_round not in FIRST_ROUNDS:
             raise ConfigError(
                 f"first_round must be one of {FIRST_ROUNDS}, got {self.first_round!r}"
@@ -111,7 +120,11 @@ class ExperimentConfig:
 
     @property
     def table1(self) -> CostParameters:
-        return self.params or CostParameters.for_dataset(self.dataset)
+        """The cost parameters the controllers get (Table 1, or the calibrated fused model)."""
+        base = self.params or CostParameters.for_dataset(self.dataset)
+        if self.cost_model == "fused" and self.calibrated is not None:
+            return dataclasses.replace(self.calibrated, b0=B0_BY_DATASET[self.dataset])
+        return dataclasses.replace(base, local_update=self.cost_model)
 
     @property
     def budget(self) -> float:
