@@ -665,9 +665,7 @@ def test_void_round_rule_for_an_open_round(deploy: Deployer, accounts: Sequence[
         outsider.void_round(2)
 
 
-def test_void_round_rule_for_an_aggregated_round(
-    deploy: Deployer, accounts: Sequence[str]
-) -> None:
+def test_void_round_rule_for_an_aggregated_round(deploy: Deployer, accounts: Sequence[str]) -> None:
     """A split vote with silent voters (n = 4, q = 3: one attest, one dispute, one silent)
     reaches no verdict; voidTimeout seconds after the commit anyone may void it."""
     ledger = deploy(3)

@@ -243,7 +243,9 @@ class LedgerClient(ContractClient):
         """Submit the blobs themselves (calldata); the contract hashes them (empty extra: none)."""
         return self._transact("submitBlobs", round, bytes(model), bytes(extra))
 
-    def commit_aggregate_blob(self, round: int, aggregate: bytes, included: Iterable[int]) -> TxResult:
+    def commit_aggregate_blob(
+        self, round: int, aggregate: bytes, included: Iterable[int]
+    ) -> TxResult:
         """Commit the aggregate's bytes (calldata) over the participants ``included``."""
         bitmap = sum(1 << int(i) for i in set(included))
         return self._transact("commitAggregateBlob", round, bytes(aggregate), bitmap)
