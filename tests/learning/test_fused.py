@@ -69,7 +69,10 @@ def test_every_form_decrypts_to_the_same_products(keys, few_rows, ridge) -> None
             np.testing.assert_allclose(local, want_local, atol=1e-8)
             locals_[model_form, gradient_form] = local
             # gradients: each within the rounding bound of its operator, times ‖w‖
-            bound = fused.GRADIENT_FORMS[gradient_form].rounding_bound(few_rows, ridge, g, 30)
+            x_norm = float(np.linalg.norm(few_rows.X, 2))
+            bound = fused.GRADIENT_FORMS[gradient_form].rounding_bound(
+                few_rows, ridge, g, 30, x_norm
+            )
             for got, want, v in zip((g_start, g_local), want_grads, (w, want_local), strict=True):
                 assert np.linalg.norm(got - want) <= bound * np.linalg.norm(v) + 1e-8
             # φ̂'s secant quotient within the documented tolerance

@@ -87,36 +87,44 @@ def _gram(part: Part, ridge: float) -> np.ndarray:
     return part.X.T @ part.X / part.size + 2.0 * ridge * np.eye(d)
 
 
-def _smallest_positive_eigenvalue(part: Part, ridge: float) -> float:
-    """λ⁺_min(A) from the smaller Gram matrix (XXᵀ and XᵀX share their non-zero eigenvalues)."""
+def _spectrum(part: Part, ridge: float) -> tuple[float, float]:
+    """(λ⁺_min(A), ‖X‖₂) from the smaller Gram matrix (XXᵀ and XᵀX share their non-zero
+    eigenvalues, so the smaller one has no structural zeros)."""
     X = part.X
     gram = X @ X.T if X.shape[0] < X.shape[1] else X.T @ X
-    eig = np.linalg.eigvalsh(gram / part.size)  # the smaller Gram: no structural zeros
-    return max(float(np.min(eig)), 0.0) + 2.0 * ridge if eig.size else 2.0 * ridge
+    eig = np.linalg.eigvalsh(gram)
+    if not eig.size:
+        return 2.0 * ridge, 0.0
+    lowest = max(float(np.min(eig)), 0.0) / part.size + 2.0 * ridge
+    return lowest, math.sqrt(max(float(np.max(eig)), 0.0))
 
 
-def _dense_rounding_bound(part: Part, ridge: float, g: int, significant_bits: int) -> float:
+def _dense_rounding_bound(
+    part: Part, ridge: float, g: int, significant_bits: int, x_norm: float
+) -> float:
     """‖E‖₂ ≤ d·2^−(p+1) for Ã rounded at g significant bits (module docstring)."""
     p = precision_for(_gram(part, ridge), g)
     return part.X.shape[1] * 2.0 ** -(p + 1)
 
 
-def _low_rank_rounding_bound(part: Part, ridge: float, g: int, significant_bits: int) -> float:
+def _low_rank_rounding_bound(
+    part: Part, ridge: float, g: int, significant_bits: int, x_norm: float
+) -> float:
     """‖E‖₂ ≤ ‖X‖₂·√(|D_i|·d)·(2^−(p_g+1) + 2^−(p+1))/|D_i| for X̃ᵀ_g X̃/|D_i|."""
     n, d = part.X.shape
     p_g = precision_for(part.X.T / n, g)
     p_x = precision_for(part.X, significant_bits)
-    norm = float(np.linalg.norm(part.X, 2))
-    return norm * math.sqrt(n * d) * (2.0 ** -(p_g + 1) + 2.0 ** -(p_x + 1)) / n
+    return x_norm * math.sqrt(n * d) * (2.0 ** -(p_g + 1) + 2.0 ** -(p_x + 1)) / n
 
 
 def gradient_bits(part: Part, ridge: float, significant_bits: int, form: str = "dense") -> int:
     """Fewest significant bits g ∈ [16, significant_bits] with ‖E‖₂ ≤ tolerance·λ⁺_min(A) for
     the gradient form ``form`` (a key of :data:`GRADIENT_FORMS`)."""
     bound = GRADIENT_FORMS[form].rounding_bound
-    target = GRADIENT_TOLERANCE * _smallest_positive_eigenvalue(part, ridge)
+    lowest, x_norm = _spectrum(part, ridge)
+    target = GRADIENT_TOLERANCE * lowest
     for g in range(MIN_GRADIENT_BITS, significant_bits):
-        if bound(part, ridge, g, significant_bits) <= target:
+        if bound(part, ridge, g, significant_bits, x_norm) <= target:
             return g
     return significant_bits
 
@@ -284,7 +292,7 @@ class _ModelForm:
 class _GradientForm:
     products: Callable[[int, int, int, int, bool], tuple[Product, ...]]
     apply: Callable[[_Context, EncryptedVector, int], tuple[EncryptedVector, EncryptedVector]]
-    rounding_bound: Callable[[Part, float, int, int], float]
+    rounding_bound: Callable[[Part, float, int, int, float], float]
     #: whether a model form may stack this form's operator with M^τ on [[w₀]]
     stackable: bool
 
