@@ -1,0 +1,78 @@
+"""The README's performance figures are generated from the benches' JSON: the committed README
+quotes exactly what deploy/bench_results.json says, and deploy/perf_figures.py writes and checks
+the block from a fresh (toy) bench result."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hefl.bench import secagg as bench_secagg
+from hefl.bench.figures import BEGIN, END, read_results, render_figures, replace_block
+from hefl.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "deploy" / "perf_figures.py"
+
+
+def test_readme_quotes_the_committed_results() -> None:
+    results = read_results(ROOT / "deploy" / "bench_results.json")
+    readme = (ROOT / "README.md").read_text()
+    block = render_figures(results)
+    assert block in readme
+    assert replace_block(readme, block) == readme
+    for name in ("crypto", "round", "secagg"):
+        assert f"`hefl bench {name}`" in block
+    # every figure is the JSON's, e.g. the honest-floor ratio of each round run
+    for run in results["round"]:
+        assert f"{run['ratios']['round_vs_kernel_floor']:.2f}× hefl's own kernels" in block
+        assert run["machine"]["date"] in block
+
+
+@pytest.fixture(scope="module")
+def toy_secagg() -> dict:
+    return bench_secagg.run(
+        sizes=[300], n_clients=3, kappa1=512, paillier_bits=512, paillier_sample=60
+    )
+
+
+def test_script_writes_and_checks_the_block(tmp_path, toy_round, toy_secagg) -> None:
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"round": [toy_round], "secagg": toy_secagg}))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n## Benchmarks\n\n{BEGIN}\nold figures\n{END}\n\n## after\n")
+
+    def script(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                str(SCRIPT),
+                "--results",
+                str(results),
+                "--readme",
+                str(readme),
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    assert script("--check").returncode == 1
+    assert script("--write").returncode == 0
+    text = readme.read_text()
+    assert "old figures" not in text and text.endswith("## after\n")
+    assert "`hefl bench round` on synthetic-6 (d = 6, N = 2, τ = 2;" in text
+    assert "setup included" in text
+    assert script("--check").returncode == 0
+    printed = script().stdout.strip()
+    assert printed == render_figures(read_results(results), results.name)
+
+
+def test_a_readme_without_markers_is_refused_in_one_line() -> None:
+    with pytest.raises(ConfigError, match="no generated performance block"):
+        replace_block("# README without the block\n", render_figures({}))
