@@ -152,3 +152,41 @@ def test_estimates_stay_within_one_percent_of_full_precision(keys, dataset) -> N
         fused.plan_update(part, 0.0, encrypted.fixed_point.significant_bits) for part in data.parts
     ]
     assert all(p.gradient_bits < encrypted.fixed_point.significant_bits for p in plans)
+
+
+def test_a_low_rank_update_passes_the_protocols_header_checks(keys, caplog) -> None:
+    """The low-rank model's three products stay inside the scale window every replica checks,
+    and decrypt to τ plaintext steps."""
+    from hefl.learning.strategy import SubmissionRules
+
+    public, private = keys
+    rng = np.random.default_rng(5)
+    wide = Part(rng.uniform(-1, 1, (8, 60)), rng.uniform(-1, 1, 8))
+    plan = fused.plan_update(wide, 0.0, 30)
+    assert plan.model_form == "low-rank"
+    party = PaillierStrategy(public, LearningConfig(eta=0.05), private_key=private)
+    participant = party.for_participant(0)
+    start = party.initial_model(60)
+    with caplog.at_level(logging.INFO, logger="hefl.learning.fused"):
+        update = participant.local_update(start, wide, 25)
+    assert "model low-rank" in caplog.text and "dense form runs instead" not in caplog.text
+    party.validate_update(start, update, SubmissionRules(tau=25, total_data_size=100))
+    (local,) = party.decrypt_many([EncryptedVector.from_bytes(update.model, public)])
+    want = linear.local_steps(np.zeros(60), wide.X, wide.y, 0.05, 25)
+    np.testing.assert_allclose(local, want, atol=1e-8)
+
+
+def test_the_dense_form_runs_when_the_low_rank_scale_would_leave_the_window(keys, caplog):
+    public, private = keys
+    rng = np.random.default_rng(6)
+    wide = Part(rng.uniform(-1, 1, (8, 60)), rng.uniform(-1, 1, 8))
+    start = EncryptedVector.encrypt(public, np.zeros(60), 40)
+    plan = fused.plan_update(wide, 0.0, 30)
+    with caplog.at_level(logging.INFO, logger="hefl.learning.fused"):
+        out = fused.run_update(
+            plan, start, wide, 5, eta=0.05, ridge=0.0, significant_bits=30, max_scale_growth=40
+        )
+    assert "the dense form runs instead" in caplog.text
+    assert out.local.scale_bits - start.scale_bits <= 40
+    want = linear.local_steps(np.zeros(60), wide.X, wide.y, 0.05, 5)
+    np.testing.assert_allclose(out.local.decrypt(private), want, atol=1e-8)

@@ -162,8 +162,17 @@ class _Context:
     shared by the low-rank model and the low-rank gradients)."""
 
     def __init__(
-        self, part: Part, start: EncryptedVector, tau: int, eta: float, ridge: float, bits: int
+        self,
+        part: Part,
+        start: EncryptedVector,
+        tau: int,
+        eta: float,
+        ridge: float,
+        bits: int,
+        max_growth: int | None = None,
     ) -> None:
+        #: the protocol's window for the local model's scale above [[w₀]]'s (None: no limit)
+        self.max_growth = max_growth
         self.part, self.start, self.tau, self.eta, self.ridge, self.bits = (
             part,
             start,
@@ -230,6 +239,15 @@ def _model_dense(ctx: _Context, grad_matrix: np.ndarray | None, g: int) -> Encry
 def _model_low_rank(ctx: _Context, grad_matrix: np.ndarray | None, g: int) -> EncryptedVector:
     part = ctx.part
     low = linear.low_rank_update_map(part.X, part.y, ctx.eta, ctx.tau, ctx.ridge)
+    growth = 2 * precision_for(part.X, ctx.bits) + precision_for(low.P, ctx.bits)
+    if ctx.max_growth is not None and growth > ctx.max_growth:
+        logger.info(
+            "participant update: the low-rank model's scale would grow %d bits, the window "
+            "allows %d; the dense form runs instead",
+            growth,
+            ctx.max_growth,
+        )
+        return _model_dense(ctx, grad_matrix, g)
     u = ctx.data_product(ctx.start)
     moved = _product(part.X.T, _product(low.P, u, ctx.bits), ctx.bits)  # Xᵀ P X [[w₀]]
     kept = ctx.start if low.s_tau == 1.0 else ctx.start.mul_fixed(low.s_tau, ctx.bits)
@@ -342,11 +360,14 @@ def run_update(
     ridge: float,
     significant_bits: int,
     literal_local: Callable[[], EncryptedVector] | None = None,
+    max_scale_growth: int | None = None,
 ) -> EncryptedProducts:
     """Compute the three products in the planned forms (``literal_local`` supplies w_τ in the
-    literal mode)."""
+    literal mode). ``max_scale_growth`` is the protocol's window for the local model's scale
+    above [[w₀]]'s: the low-rank model's three products grow it by 2·p_X + p_P bits, and when
+    that exceeds the window the dense form runs instead (logged)."""
     logger.info("participant update: %s", plan.describe(part))
-    ctx = _Context(part, start, tau, eta, ridge, significant_bits)
+    ctx = _Context(part, start, tau, eta, ridge, significant_bits, max_scale_growth)
     grad_form = GRADIENT_FORMS[plan.gradient_form]
     if literal_local is not None:
         local = literal_local()

@@ -27,8 +27,9 @@ replica recomputes the same bytes.
 Headers are checked, not trusted. Every blob's header declares a scale exponent f and a bound B
 (|encoded integer| ≤ B). What they may be follows from public data (:class:`SubmissionRules`): a
 local model's scale lies in the window [f_g, f_g + K] above the global model's scale f_g, with
-K = 2·s (fused: one plaintext product of precision ≤ s plus slack) or K = 3·s·τ (literal: two
-products and the ridge factor per step), s the significant bits; and its bound, aligned to the
+K = 4·s (fused: the dense form's one plaintext product of precision ≤ s, or the low-rank form's
+three, which :mod:`hefl.learning.fused` keeps inside K) or K = 3·s·τ (literal: two products and
+the ridge factor per step), s the significant bits; and its bound, aligned to the
 window's top, is at most ⌊(n/3 − 1)/|D|⌋, so Eq. 10's Σ_i |D_i|·w_i, whose bound is
 Σ_i |D_i|·B_i·2^{f_max − f_i}, stays inside the safe band of Z_n whatever the usable blobs are:
 aggregation cannot overflow by construction. The gradients' blobs (only ever decrypted) must lie
@@ -160,9 +161,9 @@ class PaillierStrategy(Strategy):
 
     def scale_growth(self, tau: int) -> int:
         """K: how far above the global model's scale a local model's scale may lie after τ
-        steps (2·s fused, 3·s·τ literal; s the significant bits)."""
+        steps (4·s fused, 3·s·τ literal; s the significant bits)."""
         bits = self.fixed_point.significant_bits
-        return 2 * bits if self.config.mode == "fused" else 3 * bits * tau
+        return 4 * bits if self.config.mode == "fused" else 3 * bits * tau
 
     def validate_update(
         self, global_model: bytes, update: LocalUpdate, rules: SubmissionRules | None = None
@@ -245,6 +246,7 @@ class PaillierStrategy(Strategy):
             ridge=cfg.ridge,
             significant_bits=bits,
             literal_local=None if fused else lambda: self._literal_steps(start, part, tau),
+            max_scale_growth=self.scale_growth(tau),
         )
         gradients = [g.rerandomize() for g in (products.grad_start, products.grad_local)]
         return LocalUpdate(
