@@ -141,6 +141,16 @@ class RunDirectory:
         except (OSError, ValueError) as error:
             raise ConfigError(f"cannot read the model {self.model}: {error}") from error
 
+    def kept(self, *, resume: str | None = None) -> str:
+        """What a run stopped by an error keeps, for its one error line (``resume``: the command
+        that continues it, if any)."""
+        done = len(self.exported_metrics())
+        if not done:
+            return f"no round finished; the deployment record is in {self.root}"
+        rounds = "round 0 is" if done == 1 else f"rounds 0–{done - 1} are"
+        then = f"; continue with {resume}" if resume else ""
+        return f"{rounds} kept in {self.root} (hefl verify {self.root}{then})"
+
     def save_options(self, options: Mapping[str, Any]) -> None:
         _write_json(self.options, dict(options))
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from hefl.agents.export import RunDirectory
 from hefl.agents.identity import (
     KEYSTORE,
     Identity,
@@ -36,7 +37,7 @@ from hefl.chain import LedgerClient, LocalBlobStore, connect_rpc
 from hefl.chain.fl_ledger import DEFAULT_VOID_TIMEOUT_S
 from hefl.data import DATASET_NAMES, SplitConfig, load_dataset, prepare
 from hefl.data.prepare import Part
-from hefl.errors import ConfigError
+from hefl.errors import ConfigError, HeflError
 from hefl.learning.paillier import FixedPointConfig
 from hefl.learning.registry import STRATEGIES
 from hefl.learning.strategy import UPDATE_MODES, LearningConfig
@@ -194,14 +195,19 @@ def run_party(args: argparse.Namespace) -> int:
     if args.test:
         with np.load(args.test) as archive:
             test = (np.asarray(archive["X"]), np.asarray(archive["y"]))
-    PartyDaemon(
+    daemon = PartyDaemon(
         args.dir,
         ledger,
         LocalBlobStore(args.blobs),
         job,
         test_data=test,
         password=read_password(args.password_file),
-    ).run()
+    )
+    try:
+        daemon.run()
+    except HeflError as error:  # one line: what failed, and what the party's directory keeps
+        resume = f"hefl party run --dir {args.dir} (it resumes from the chain)"
+        raise HeflError(f"{error}; {RunDirectory(args.dir).kept(resume=resume)}") from error
     return 0
 
 

@@ -317,7 +317,8 @@ def run(args: argparse.Namespace) -> int:
         result = job.run(controller, progress, resume=resume)
     except HeflError as error:  # one line: what failed, and what the run directory keeps
         resumable = not isinstance(error, DivergenceError)  # the same η would diverge again
-        raise HeflError(f"{error}; {kept(run_dir, resumable=resumable)}") from error
+        resume = f"hefl run --resume {run_dir.root}" if resumable else None
+        raise HeflError(f"{error}; {run_dir.kept(resume=resume)}") from error
     finally:
         if bar is not None:
             bar.close()
@@ -334,13 +335,3 @@ def run(args: argparse.Namespace) -> int:
         failure="the job failed its own audit ({count} problems)",
     )
     return 0
-
-
-def kept(run_dir: RunDirectory, *, resumable: bool = True) -> str:
-    """How a failed run's one error line says what it kept."""
-    done = len(run_dir.exported_metrics())
-    if not done:
-        return f"no round finished; the deployment record is in {run_dir.root}"
-    rounds = "round 0 is" if done == 1 else f"rounds 0–{done - 1} are"
-    resume = f"; continue with hefl run --resume {run_dir.root}" if resumable else ""
-    return f"{rounds} kept in {run_dir.root} (hefl verify {run_dir.root}{resume})"
