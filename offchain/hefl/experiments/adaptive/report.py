@@ -343,6 +343,21 @@ def _participants_section(
 
 
 # --- the whole experiment -----------------------------------------------------------------------
+def _headlines(report: list[str]) -> list[str]:
+    """Every claim's verdict line under the heading it belongs to, gathered at the top."""
+    out = ["## Verdicts at a glance", ""]
+    section = sub = ""
+    for line in report:
+        if line.startswith("## "):
+            section, sub = line[3:], ""
+        elif line.startswith("### "):
+            sub = line[4:]
+        elif line.startswith("**Claim") or (line.startswith("- **") and "ordering" in line):
+            where = f"{section} — {sub}" if sub else section
+            out.append(f"- *{where}*: {line.lstrip('- ')}")
+    return [*out, ""] if len(out) > 2 else []
+
+
 def _title(config: ExperimentConfig, what: str, partition: str) -> str:
     return f"{what} — {partition}, {_seeds(config)}, mean ± 95 % band"
 
@@ -465,6 +480,8 @@ def run_experiments(
     if "costs" in figures:
         report += _costs_section(config, configs, out, paths, progress)
 
+    top = report.index("## What these numbers rest on")
+    report[top:top] = _headlines(report)
     settings_path = out / "settings.json"
     settings_path.write_text(json.dumps(describe_settings(config), indent=2, default=str))
     paths["settings"] = settings_path
