@@ -266,14 +266,10 @@ class ParticipantAgent:
         """Put a sealed update's blobs in the store and submit them to the ledger."""
         self.blobs.put(sealed.model)
         self.blobs.put(sealed.extra)
-        if fits_calldata(sealed.model, sealed.extra):
+        # A job deployed with blobsOnChain takes bytes whatever their size (the node's gas limit
+        # is then the limit); otherwise bytes go on chain while they fit a relayable transaction.
+        if self.ledger.blobs_on_chain() or fits_calldata(sealed.model, sealed.extra):
             self.ledger.submit_blobs(round_index, sealed.model, sealed.extra)
-        elif self.ledger.blobs_on_chain():
-            raise AgentError(
-                f"P {self.address}: round {round_index}'s blobs ({len(sealed.model)} + "
-                f"{len(sealed.extra)} bytes) exceed one transaction, but this job takes blobs "
-                "only in calldata; deploy it without blobs on chain"
-            )
         else:
             self.ledger.submit(round_index, blob_hash(sealed.model), blob_hash(sealed.extra))
 
@@ -411,13 +407,8 @@ class ComputingPartyAgent:
                 f"commit: {error}"
             ) from error
         self.blobs.put(aggregate)
-        if fits_calldata(aggregate):
+        if self.ledger.blobs_on_chain() or fits_calldata(aggregate):
             self.ledger.commit_aggregate_blob(round_index, aggregate, included)
-        elif self.ledger.blobs_on_chain():
-            raise AgentError(
-                f"round {round_index}'s aggregate ({len(aggregate)} bytes) exceeds one "
-                "transaction, but this job takes blobs only in calldata"
-            )
         else:
             self.ledger.commit_aggregate(round_index, blob_hash(aggregate), included)
         log.info("C: round %d committed over participants %s", round_index, included)
