@@ -417,6 +417,11 @@ class ComputingPartyAgent:
     def conclude(self, round_index: int) -> RoundOutcome:
         """Decrypt what the party must and prepare the next global model (after commit)."""
         record = self.ledger.get_round(round_index)
+        if not record.committed:
+            raise AgentError(
+                f"round {round_index} is {record.status.name.lower()} without a committed "
+                "aggregate: nothing to conclude"
+            )
         registry = self.ledger.participants()
         updates: list[LocalUpdate] = []
         sizes: list[int] = []
