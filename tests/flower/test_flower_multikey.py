@@ -17,6 +17,8 @@ from hefl.flower.simulate import simulate_multikey
 from hefl.learning import linear
 from hefl.secagg.quantise import Quantiser
 
+from .faults import MultiKeyDropouts
+
 pytestmark = pytest.mark.timeout(300)
 
 CLIENTS, ROUNDS, TAU, ETA = 5, 2, 5, 0.05
@@ -42,7 +44,7 @@ def job(tmp_path_factory):
         spec,
         tmp_path_factory.mktemp("multikey"),
         split=SplitConfig(participants=CLIENTS, n_samples=None, seed=0),
-        faults=",".join(f"drop@{p}:1" for p in sorted(DROPPED)),
+        update_hook=MultiKeyDropouts(frozenset(DROPPED), round=1),
     )
 
 

@@ -14,12 +14,12 @@ from hefl.agents.job import InProcessJob, JobConfig
 from hefl.chain import LocalBlobStore, connect_embedded
 from hefl.cli.main import main
 from hefl.control import FixedTauController
-from hefl.flower import wire
 from hefl.flower.deployment import EXAMPLE_APP, LoopbackDeployment, write_run_config
 from hefl.flower.simulate import loopback_chain, prepare_run, run_config_for, simulate
 from hefl.learning.paillier import FixedPointConfig
 
 from .conftest import KEY_BITS, bash, finish, job_spec, readme_blocks
+from .faults import Faults, WrongAggregateStrategy
 
 pytestmark = pytest.mark.timeout(400)
 
@@ -104,12 +104,8 @@ def test_unusable_clients_left_out_and_two_dropouts_of_five(tmp_path, capsys):
     """Round 0: a malformed and a wrong-key ciphertext are excluded on chain and the honest
     replicas attest; round 1: two of five clients drop out and Eq. 10 renormalises over three."""
     spec = job_spec(participants=5, rounds=2, deadline_s=12.0)
-    result = simulate(
-        spec,
-        tmp_path / "flower",
-        faults="malformed@1:0,wrong-key@2:0,drop@3:1,drop@4:1",
-        reply_timeout_s=60.0,
-    )
+    faults = Faults({(1, 0): "malformed", (2, 0): "wrong-key", (3, 1): "drop", (4, 1): "drop"})
+    result = simulate(spec, tmp_path / "flower", update_hook=faults, reply_timeout_s=60.0)
     assert result.error is None
     history = _history(result.out)
     first, second = history["rounds"]
@@ -128,24 +124,35 @@ def test_unusable_clients_left_out_and_two_dropouts_of_five(tmp_path, capsys):
 
 
 def test_server_committing_a_wrong_aggregate_is_disputed_never_final(tmp_path, capsys):
-    """Through ``flwr run`` of the example app on a SuperLink running the simulation engine
-    (``flower-superlink --simulation``; ``--federation-config num-supernodes=3``): the party
-    commits Eq. 10 with wrong weights in round 0; the replicas dispute and the job stops."""
-    out = tmp_path / "job"
-    with loopback_chain(None) as url:
-        prepared = prepare_run(job_spec(participants=3, rounds=2), out, url)
-        config = run_config_for(prepared, url, **{wire.RUN_SERVER_FAULT: "wrong-aggregate:0"})
-        run_config = write_run_config(tmp_path / "run-config.toml", config)
-        dirs = [prepared.participant_dir(i) for i in range(3)]
-        with LoopbackDeployment(tmp_path / "flwr", dirs, simulation=True) as engine:
-            finished = engine.run(EXAMPLE_APP, run_config, timeout_s=300)
-    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
-    assert "disputed" in (out / "error.txt").read_text()
-    history = _history(out)
+    """The party commits Eq. 10 with wrong weights in round 0 (tests/flower/faults.py); the
+    replicas recompute it, dispute, and the job stops."""
+    spec = job_spec(participants=3, rounds=2)
+    result = simulate(spec, tmp_path / "flower", strategy_class=WrongAggregateStrategy)
+    assert result.error is not None and "disputed" in result.error
+    history = _history(result.out)
     assert len(history["rounds"]) == 1
     only = history["rounds"][0]
     assert only["status"] == "disputed"
     assert only["disputed"] == [0, 1, 2] or len(only["disputed"]) >= 2
     assert only["attested"] == []
-    assert main(["verify", str(out)]) == 1  # the audit recomputes Eq. 10 and disagrees
+    assert main(["verify", str(result.out)]) == 1  # the audit recomputes Eq. 10 and disagrees
     assert "does not match the committed aggregate" in capsys.readouterr().out
+
+
+def test_flwr_run_starts_the_example_app_on_the_simulation_engine(tmp_path, capsys):
+    """``flwr run examples/flower`` on a SuperLink running the simulation engine
+    (``flower-superlink --simulation``, ``--federation-config num-supernodes=3``)."""
+    out = tmp_path / "job"
+    with loopback_chain(None) as url:
+        prepared = prepare_run(job_spec(participants=3, rounds=2), out, url)
+        run_config = write_run_config(tmp_path / "run-config.toml", run_config_for(prepared, url))
+        dirs = [prepared.participant_dir(i) for i in range(3)]
+        with LoopbackDeployment(tmp_path / "flwr", dirs, simulation=True) as engine:
+            finished = engine.run(EXAMPLE_APP, run_config, timeout_s=300)
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    assert "3 simulated SuperNodes" in finished.stdout + finished.stderr
+    assert not (out / "error.txt").exists()
+    rounds = _history(out)["rounds"]
+    assert [(r["status"], r["included"]) for r in rounds] == [("finalised", [0, 1, 2])] * 2
+    assert main(["verify", str(out)]) == 0
+    assert "2 finalised with quorum" in capsys.readouterr().out

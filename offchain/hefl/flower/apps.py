@@ -36,9 +36,17 @@ def _reply(message: Message, payload: dict[str, Any]) -> Message:
     return Message(wire.record(payload), reply_to=message)
 
 
-def build_apps(overrides: Mapping[str, Any] | None = None) -> tuple[ServerApp, ClientApp]:
+def build_apps(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    update_hook: client.UpdateHook | None = None,
+    strategy_class: type[HeflStrategy] = HeflStrategy,
+) -> tuple[ServerApp, ClientApp]:
     """A ServerApp and a ClientApp whose run config is Flower's, updated with ``overrides``
-    (``run_simulation`` passes no run config; ``flwr run`` the app's and ``--run-config``)."""
+    (``run_simulation`` passes no run config; ``flwr run`` the app's and ``--run-config``).
+
+    ``update_hook`` (:data:`hefl.flower.client.UpdateHook`) and ``strategy_class`` (a subclass of
+    :class:`HeflStrategy`) are extension points the tests use to play dishonest agents."""
     fixed = dict(overrides or {})
     client_app = ClientApp()
     server_app = ServerApp()
@@ -57,7 +65,8 @@ def build_apps(overrides: Mapping[str, Any] | None = None) -> tuple[ServerApp, C
         payload = wire.payload(message)
         me = participant(context)
         round_index = wire.get_int(payload, "round")
-        return _reply(message, client.train(me, round_index, wire.get_bytes(payload, "global")))
+        model = wire.get_bytes(payload, "global")
+        return _reply(message, client.train(me, round_index, model, update_hook))
 
     @client_app.evaluate()
     def evaluate(message: Message, context: Context) -> Message:
@@ -69,7 +78,8 @@ def build_apps(overrides: Mapping[str, Any] | None = None) -> tuple[ServerApp, C
 
     @server_app.main()
     def main(grid: Grid, context: Context) -> None:
-        LAST_RUN.append(run_party(grid, {**dict(context.run_config), **fixed}))
+        config = {**dict(context.run_config), **fixed}
+        LAST_RUN.append(run_party(grid, config, strategy_class=strategy_class))
 
     return server_app, client_app
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,6 @@ from hefl.agents.identity import IDENTITY, KEYSTORE, Identity, load_data, read_p
 from hefl.agents.network import JobFile
 from hefl.agents.roles import ParticipantAgent, Vote
 from hefl.chain import LedgerClient, RoundStatus, connect_rpc
-from hefl.crypto import EncryptedVector, generate_keypair
 from hefl.data.prepare import Part
 from hefl.errors import AgentError, ChainError, ConfigError, HeflError
 from hefl.flower import wire
@@ -47,17 +47,15 @@ class Participant:
     part: Part
     strategy: Strategy
     ledger: LedgerClient
-    faults: dict[int, str]
 
     def agent(self, store: wire.MemoryBlobStore) -> ParticipantAgent:
         return ParticipantAgent(self.address, self.part, self.strategy, self.ledger, store)
 
-    def fault(self, round_index: int) -> str | None:
-        kind = self.faults.get(self.index)
-        if kind is None:
-            return None
-        name, _, when = kind.partition(":")
-        return name if not when or int(when) == round_index else None
+
+#: An extension point of the ClientApp: (participant, round, its update) → the update it submits.
+#: None in hefl's apps; the tests play broken or dishonest participants with it
+#: (``tests/flower/faults.py``: malformed or wrong-key ciphertexts, a participant that drops out).
+UpdateHook = Callable[[Participant, int, LocalUpdate], LocalUpdate]
 
 
 #: One loaded participant per (directory, job file) in this process (Ray actors live long).
@@ -121,30 +119,22 @@ def load_participant(run_config: dict[str, Any], node_config: dict[str, Any]) ->
         part=load_data(directory),
         strategy=strategy,
         ledger=ledger,
-        faults=wire.parse_faults(str(run_config.get(wire.RUN_FAULTS, ""))),
     )
     _LOADED[key] = participant
     log.info("P %s (index %d): job %s checked", address, participant.index, job.ledger)
     return participant
 
 
-def _tamper(participant: Participant, update: LocalUpdate, kind: str) -> LocalUpdate:
-    """Test faults: what a broken or dishonest participant would hand in (``malformed``: bytes
-    that are no ciphertext vector; ``wrong-key``: a well-formed vector under another key)."""
-    if kind == "malformed":
-        return replace(update, model=b"not a ciphertext " + update.model[:64])
-    if kind == "wrong-key":
-        other, _ = generate_keypair(1024, allow_insecure=True)
-        size = participant.part.X.shape[1]
-        return replace(update, model=EncryptedVector.encrypt(other, [0.0] * size, 40).to_bytes())
-    raise ConfigError(f"unknown test fault {kind!r}")
-
-
 def identity_reply(participant: Participant) -> dict[str, Any]:
     return {"address": participant.address, "index": participant.index, "pid": os.getpid()}
 
 
-def train(participant: Participant, round_index: int, global_model: bytes) -> dict[str, Any]:
+def train(
+    participant: Participant,
+    round_index: int,
+    global_model: bytes,
+    hook: UpdateHook | None = None,
+) -> dict[str, Any]:
     """τ local steps and a submission from the participant's own account (see module doc)."""
     store = wire.MemoryBlobStore()
     store.put(global_model)
@@ -153,12 +143,9 @@ def train(participant: Participant, round_index: int, global_model: bytes) -> di
     if pending is None:
         return {"submitted": False, "address": participant.address}
     start, tau = pending
-    fault = participant.fault(round_index)
-    if fault == "drop":
-        raise AgentError(f"P {participant.address}: dropping out of round {round_index} (test)")
     update = participant.strategy.local_update(start, participant.part, tau)
-    if fault is not None:
-        update = _tamper(participant, update, fault)
+    if hook is not None:
+        update = hook(participant, round_index, update)
     agent.deliver(round_index, update)
     return {
         "submitted": True,

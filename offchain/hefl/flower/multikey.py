@@ -485,7 +485,14 @@ def weighted_update(model: np.ndarray, part: Part, config: ConfigRecord) -> np.n
 RUN_MULTIKEY = "multikey"
 
 
-def build_multikey_apps(overrides: dict[str, Any] | None = None) -> tuple[ServerApp, ClientApp]:
+#: An extension point of the multi-key ClientApp: (node config, round, v_i) → the v_i it hands the
+#: mod. None in hefl's app; the tests make clients drop out with it (it raises).
+MultiKeyHook = Callable[[dict[str, Any], int, np.ndarray], np.ndarray]
+
+
+def build_multikey_apps(
+    overrides: dict[str, Any] | None = None, *, update_hook: MultiKeyHook | None = None
+) -> tuple[ServerApp, ClientApp]:
     """A ServerApp running :class:`MultiKeyFedAvg` and a ClientApp wrapped in :func:`multikey_mod`
     whose ``train`` handler is plain FedAvg on the node's own data (``participant-dir`` or the
     simulation's partition, as :func:`hefl.flower.client.participant_directory`)."""
@@ -503,12 +510,11 @@ def build_multikey_apps(overrides: dict[str, Any] | None = None) -> tuple[Server
         content = message.content
         if MODEL in content.array_records:
             config = content.config_records[CONFIG]
-            faults = wire.parse_faults(str(run_config.get(wire.RUN_FAULTS, "")))
-            partition = int(node_config.get(wire.NODE_PARTITION_ID, -1))
-            if faults.get(partition) == f"drop:{wire.get_int(config, 'round')}":
-                raise ProtocolError(f"partition {partition}: dropping out (test)")
             (model,) = content.array_records[MODEL].to_numpy_ndarrays()
-            records[UPDATE] = ArrayRecord([weighted_update(model, part, config)])
+            update = weighted_update(model, part, config)
+            if update_hook is not None:
+                update = update_hook(node_config, wire.get_int(config, "round"), update)
+            records[UPDATE] = ArrayRecord([update])
         return Message(RecordDict(records), reply_to=message)
 
     @server_app.main()

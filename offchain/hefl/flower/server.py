@@ -45,7 +45,7 @@ from flwr.serverapp.strategy import Strategy
 from hefl.agents.identity import KEYSTORE, PAILLIER_KEY, read_password
 from hefl.agents.job import JobResult, save_job
 from hefl.agents.network import JobFile
-from hefl.agents.roles import ComputingPartyAgent, sort_submissions
+from hefl.agents.roles import ComputingPartyAgent
 from hefl.chain import (
     BlobStore,
     DeploymentRecord,
@@ -136,7 +136,6 @@ class HeflStrategy(Strategy):
         *,
         evaluator: Evaluator | None = None,
         reply_timeout_s: float = 120.0,
-        wrong_aggregate_round: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.party = party
@@ -147,7 +146,6 @@ class HeflStrategy(Strategy):
         self.controller = controller
         self.evaluator = evaluator
         self.reply_timeout_s = reply_timeout_s
-        self.wrong_aggregate_round = wrong_aggregate_round
         self.clock = clock
         self.state: RoundState | None = None
         self.rounds: list[RoundSummary] = []
@@ -334,26 +332,16 @@ class HeflStrategy(Strategy):
     def _commit(self, g: int) -> None:
         for _ in range(20):
             try:
-                if self.wrong_aggregate_round == g:
-                    self._commit_wrong(g)
-                else:
-                    self.party.commit(g)
+                self.commit(g)
                 return
             except ContractRevertError as error:  # a submission landed meanwhile: read again
                 log.info("C: round %d commit retried (%s)", g, error.error_name)
                 time.sleep(POLL_S * 5)
         raise AgentError(f"round {g}: the ledger refused every commit")
 
-    def _commit_wrong(self, g: int) -> None:
-        """Test fault: a dishonest party commits Eq. 10 with wrong weights."""
-        record = self.ledger.get_round(g)
-        start = self.blobs.get(record.global_model_hash)
-        found = sort_submissions(self.party.strategy, self.ledger, self.blobs, g, start)
-        wrong = self.party.strategy.aggregate(
-            [u.model for _, u, _ in found.usable], [size + 1 for _, _, size in found.usable]
-        )
-        self.ledger.commit_aggregate(g, self.blobs.put(wrong), [i for i, _, _ in found.usable])
-        log.warning("C: round %d committed a WRONG aggregate (test fault)", g)
+    def commit(self, g: int) -> None:
+        """Eq. 10 over the usable submissions, committed on chain (the party's honest move)."""
+        self.party.commit(g)
 
     def _wait_for_decision(self, g: int) -> RoundRecord:
         deadline = time.monotonic() + self.reply_timeout_s
@@ -490,8 +478,12 @@ def party_strategy(job: JobFile, party_dir: Path, spec: FlowerJobSpec) -> Pailli
     )
 
 
-def run_party(grid: Grid, config: dict[str, Any]) -> HeflStrategy:
-    """The ServerApp's main: load the party, run the job, write the run's files (``out``)."""
+def run_party(
+    grid: Grid, config: dict[str, Any], *, strategy_class: type[HeflStrategy] = HeflStrategy
+) -> HeflStrategy:
+    """The ServerApp's main: load the party, run the job, write the run's files (``out``).
+
+    ``strategy_class``: a subclass of :class:`HeflStrategy` (the tests' dishonest party)."""
     party_dir = Path(str(config[wire.RUN_PARTY_DIR]))
     job = JobFile.load(str(config.get(wire.RUN_JOB_FILE) or party_dir))
     chain = connect_rpc(str(config[wire.RUN_RPC_URL]))
@@ -506,17 +498,12 @@ def run_party(grid: Grid, config: dict[str, Any]) -> HeflStrategy:
     evaluator = (
         Evaluator.load(Path(str(evaluator_path)), spec.learning.ridge) if evaluator_path else None
     )
-    server_fault = str(config.get(wire.RUN_SERVER_FAULT, ""))
-    wrong_round = (
-        int(server_fault.split(":")[1]) if server_fault.startswith("wrong-aggregate") else None
-    )
-    hefl_strategy = HeflStrategy(
+    hefl_strategy = strategy_class(
         ComputingPartyAgent(strategy, ledger, blobs),
         job,
         build_controller(spec),
         evaluator=evaluator,
         reply_timeout_s=float(config.get(wire.RUN_REPLY_TIMEOUT, 120.0)),
-        wrong_aggregate_round=wrong_round,
     )
     error: HeflError | None = None
     try:

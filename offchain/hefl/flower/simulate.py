@@ -40,7 +40,7 @@ from hefl.flower.setup import (
 )
 
 if TYPE_CHECKING:  # hefl.flower.multikey imports flwr, an optional dependency
-    from hefl.flower.multikey import MultiKeyRound, MultiKeySpec
+    from hefl.flower.multikey import MultiKeyHook, MultiKeyRound, MultiKeySpec
 
 log = logging.getLogger("hefl.flower")
 
@@ -124,28 +124,22 @@ def simulate(
     out: Path,
     *,
     rpc: str | None = None,
-    faults: str = "",
-    server_fault: str = "",
     reply_timeout_s: float = 120.0,
     verbose: bool = False,
+    **extensions: Any,
 ) -> SimulationResult:
-    """Prepare the job, run it on Flower's simulation engine, return what the ServerApp saw."""
+    """Prepare the job, run it on Flower's simulation engine, return what the ServerApp saw.
+
+    ``extensions``: ``update_hook`` and ``strategy_class`` of :func:`hefl.flower.apps.build_apps`
+    (the tests' dishonest agents)."""
     require_flower()
     from hefl.flower.apps import LAST_RUN, build_apps
 
     with loopback_chain(rpc) as url:
         prepared = prepare_run(spec, Path(out), url)
         out = prepared.root
-        config = run_config_for(
-            prepared,
-            url,
-            **{
-                wire.RUN_FAULTS: faults,
-                wire.RUN_SERVER_FAULT: server_fault,
-                wire.RUN_REPLY_TIMEOUT: reply_timeout_s,
-            },
-        )
-        server_app, client_app = build_apps(config)
+        config = run_config_for(prepared, url, **{wire.RUN_REPLY_TIMEOUT: reply_timeout_s})
+        server_app, client_app = build_apps(config, **extensions)
         n = len(prepared.data.parts)
         began = time.perf_counter()
         LAST_RUN.clear()
@@ -182,11 +176,12 @@ def simulate_multikey(
     *,
     dataset: str = "diabetes",
     split: SplitConfig | None = None,
-    faults: str = "",
+    update_hook: MultiKeyHook | None = None,
     verbose: bool = False,
 ) -> MultiKeySimulation:
     """FedAvg under the multi-key scheme on the simulation engine (:mod:`hefl.flower.multikey`):
-    each simulated SuperNode holds one partition (``out/participants/pI/data.npz``, 0600)."""
+    each simulated SuperNode holds one partition (``out/participants/pI/data.npz``, 0600).
+    ``update_hook``: :data:`hefl.flower.multikey.MultiKeyHook` (the tests' dropouts)."""
     require_flower()
     from hefl.flower.multikey import LAST_MULTIKEY, RUN_MULTIKEY, build_multikey_apps
 
@@ -200,10 +195,9 @@ def simulate_multikey(
     config = {
         RUN_MULTIKEY: json.dumps({"spec": asdict(spec), "n_params": data.model_size}),
         wire.RUN_PARTICIPANTS_ROOT: str(Path(out) / PARTICIPANTS_DIR),
-        wire.RUN_FAULTS: faults,
         "multikey-allow-insecure": spec.allow_insecure,
     }
-    server_app, client_app = build_multikey_apps(config)
+    server_app, client_app = build_multikey_apps(config, update_hook=update_hook)
     LAST_MULTIKEY.clear()
     began = time.perf_counter()
     run_engine(server_app, client_app, spec.clients, verbose=verbose)

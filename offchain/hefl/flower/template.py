@@ -61,8 +61,6 @@ out = ""
 evaluator = ""
 participants-root = ""
 password-file = ""
-faults = ""
-server-fault = ""
 reply-timeout = 120.0
 """,
 }

@@ -29,8 +29,6 @@ RUN_OUT = "out"
 RUN_EVALUATOR = "evaluator"
 RUN_PARTICIPANTS_ROOT = "participants-root"
 RUN_PASSWORD_FILE = "password-file"
-RUN_FAULTS = "faults"
-RUN_SERVER_FAULT = "server-fault"
 RUN_REPLY_TIMEOUT = "reply-timeout"
 #: Node-config key naming a SuperNode's participant directory (``--node-config``).
 NODE_PARTICIPANT_DIR = "participant-dir"
@@ -116,15 +114,3 @@ class MemoryBlobStore(BlobStore):
 
     def blobs(self) -> list[bytes]:
         return list(self._blobs.values())
-
-
-def parse_faults(text: str) -> dict[int, str]:
-    """Test faults ``"malformed@1,wrong-key@2,drop@3:1"`` → {participant index: kind[:round]}.
-
-    Only the loopback tests set them: a faulty participant shows what the protocol does with it."""
-    faults: dict[int, str] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        kind, _, index = item.partition("@")
-        who, _, when = index.partition(":")
-        faults[int(who)] = f"{kind}:{when}" if when else kind
-    return faults
