@@ -65,6 +65,7 @@ from hefl.errors import ConfigError, LearningError, SerializationError
 from hefl.learning.blobs import pack_bundle, unpack_bundle
 from hefl.learning.estimates import estimate_phi_omega
 from hefl.learning.fused import plan_update, precision_for, run_update
+from hefl.learning.parsed import parse_vector
 from hefl.learning.strategy import (
     LearningConfig,
     LocalUpdate,
@@ -157,7 +158,7 @@ class PaillierStrategy(Strategy):
 
     # --- helpers --------------------------------------------------------------------------------
     def _load(self, blob: bytes) -> EncryptedVector:
-        return EncryptedVector.from_bytes(blob, self.public_key)
+        return parse_vector(blob, self.public_key)  # once per process (hefl.learning.parsed)
 
     def scale_growth(self, tau: int) -> int:
         """K: how far above the global model's scale a local model's scale may lie after τ
