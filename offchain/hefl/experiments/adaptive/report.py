@@ -621,8 +621,9 @@ def _costs_section(
             "",
             *_comparison_table(summary, "energy", "E (J)", order),
             "",
-            f"joint ≤ only-resource: {_counts(order, 1)} budgets; only-resource ≤ "
-            f"only-aggregation: {_counts(order, 2)}. The joint scheme's largest τ per job: "
+            f"**Claim (fused cost): joint ≤ only-resource ≤ only-aggregation** — joint ≤ "
+            f"only-resource: {_counts(order, 1)} budgets; only-resource ≤ only-aggregation: "
+            f"{_counts(order, 2)}. The joint scheme's largest τ per job: "
             f"{min(largest)} … {max(largest)} (median {int(np.median(largest))}).",
             "",
         ]
