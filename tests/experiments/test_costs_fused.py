@@ -70,6 +70,11 @@ def test_long_rounds_are_simulated_as_one_affine_map() -> None:
     w = np.random.default_rng(1).normal(size=DATA.model_size)
     looped = linear.local_steps(w, part.X, part.y, 1e-3, 400)
     assert np.allclose(_local_steps(w, part.X, part.y, 1e-3, 400), looped, rtol=1e-10, atol=0)
+    # a part whose XᵀX is singular (a constant-zero feature, as a skewed split can give)
+    X = part.X.copy()
+    X[:, 3] = 0.0
+    looped = linear.local_steps(w, X, part.y, 1e-3, 300)
+    assert np.allclose(_local_steps(w, X, part.y, 1e-3, 300), looped, rtol=1e-10, atol=0)
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")

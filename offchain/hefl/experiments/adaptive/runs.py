@@ -55,15 +55,17 @@ AFFINE_TAU = 64
 
 
 def _local_steps(w: np.ndarray, X: np.ndarray, y: np.ndarray, eta: float, tau: int) -> np.ndarray:
-    """τ steps of Eq. 4. For τ > :data:`AFFINE_TAU`: w_τ = M^τ w + A⁻¹(I − M^τ) b with
-    A = XᵀX/|D|, b = Xᵀy/|D| and M = I − ηA (the sum Σ_{s<τ} M^s ηb in closed form; A is
-    invertible when |D_i| ≥ |w|, else the loop runs)."""
-    if tau <= AFFINE_TAU or X.shape[0] < X.shape[1]:
+    """τ steps of Eq. 4. For τ > :data:`AFFINE_TAU` as one affine map, w_τ = M^τ w + Σ_{s<τ} M^s ηb
+    with M = I − ηXᵀX/|D| and b = Xᵀy/|D|, from the power of the augmented matrix [[M, ηb], [0, 1]]
+    (no inverse: a part's XᵀX may be singular)."""
+    if tau <= AFFINE_TAU:
         return linear.local_steps(w, X, y, eta, tau)
-    a = X.T @ X / X.shape[0]
-    b = X.T @ y / X.shape[0]
-    power = np.linalg.matrix_power(np.eye(len(w)) - eta * a, tau)
-    return power @ w + np.linalg.solve(a, b - power @ b)
+    d = len(w)
+    step = np.eye(d + 1)
+    step[:d, :d] -= eta * (X.T @ X) / X.shape[0]
+    step[:d, d] = eta * (X.T @ y) / X.shape[0]
+    power = np.linalg.matrix_power(step, tau)
+    return power[:d, :d] @ w + power[:d, d]
 
 
 def simulate(data: PreparedData, controller: Controller, eta: float) -> Trace:
