@@ -237,3 +237,26 @@ def test_the_run_directory_files_are_replaced_atomically(uninterrupted: Path) ->
     assert len(rows) == 1 + len(history["rounds"]) == 6
     assert (uninterrupted / "party.key").stat().st_mode & 0o777 == 0o600
     assert os.access(uninterrupted / "model.npy", os.R_OK)
+
+
+def test_the_event_log_must_tell_what_the_state_says(uninterrupted: Path) -> None:
+    """`hefl verify` reads the events too: a node whose state disagrees with its own log (here a
+    view that misreports round 1's τ) is caught by the events, round by round."""
+    from dataclasses import replace
+
+    from hefl.agents.audit import audit, open_run_ledger
+    from hefl.chain import LedgerClient, LocalBlobStore
+
+    honest = open_run_ledger(uninterrupted)
+    assert honest is not None
+    report = audit(honest, LocalBlobStore(uninterrupted / "blobs"))
+    assert report.ok and report.events == 5 * 8  # opened, 3 submitted, commit, 2 votes, final
+
+    class Misreporting(LedgerClient):
+        def get_round(self, round: int):
+            record = super().get_round(round)
+            return replace(record, tau=record.tau + 1) if round == 1 else record
+
+    lying = Misreporting.at(honest.chain, honest.address)
+    problems = audit(lying, LocalBlobStore(uninterrupted / "blobs")).problems
+    assert [p.split(":")[0] for p in problems] == ["round 1 events"]

@@ -276,13 +276,16 @@ class AuditReport(AuditTrail):
     rounds: int = 0
     aggregates: int = 0
     finalised: int = 0
+    #: Ledger events that told the same story as the contract's state (0: no chain consulted).
+    events: int = 0
 
     def summary(self) -> str:
         verdict = "OK" if self.ok else f"{len(self.problems)} problem(s)"
+        events = f", {self.events} events agreed with the state" if self.events else ""
         return (
             f"{verdict}: {self.rounds} rounds, {self.blobs} blobs matched their hashes, "
-            f"{self.aggregates} aggregates recomputed, {self.finalised} finalised with quorum "
-            f"({self.source})"
+            f"{self.aggregates} aggregates recomputed, {self.finalised} finalised with quorum"
+            f"{events} ({self.source})"
         )
 
 
@@ -307,6 +310,8 @@ def audit(ledger: LedgerView, blobs: BlobStore, *, source: str | None = None) ->
     people = ledger.participants()
     quorum = quorum_for(len(people))
 
+    if isinstance(ledger, LedgerClient):
+        check_events(ledger, report)
     for g in range(ledger.round_count()):
         record = ledger.get_round(g)
         report.rounds += 1
@@ -352,3 +357,63 @@ def _check_aggregate(
         )
     else:
         report.aggregates += 1
+
+
+#: The event that records each round status a round ends in.
+_STATUS_EVENTS = {
+    RoundStatus.FINALISED: "RoundFinalised",
+    RoundStatus.DISPUTED: "RoundDisputed",
+    RoundStatus.VOIDED: "RoundVoided",
+}
+
+
+def check_events(ledger: LedgerClient, report: AuditReport) -> None:
+    """The ledger's event log must tell each round's story as ``getRound``/``getSubmission``
+    state it: one ``RoundOpened`` with its iteration, τ and global model, a ``Submitted`` per
+    submission with its hashes, the ``AggregateCommitted`` of the committed aggregate over the
+    included participants, and the event of the status the round ended in."""
+    by_round: dict[int, list[Any]] = {}
+    for event in ledger.events():
+        if "round" in event.args:
+            by_round.setdefault(int(event.args["round"]), []).append(event)
+    people = ledger.participants()
+    for g in range(ledger.round_count()):
+        record, events = ledger.get_round(g), by_round.get(g, [])
+        named: dict[str, list[Any]] = {}
+        for event in events:
+            named.setdefault(event.name, []).append(event.args)
+
+        def differs(what: str, logged: Any, state: Any, g: int = g) -> None:
+            report.problems.append(
+                f"round {g} events: {what} is {_show(logged)} in the log but "
+                f"{_show(state)} in the contract's state"
+            )
+
+        opened = named.get("RoundOpened", [])
+        story = [(a["iteration"], a["tau"], bytes(a["globalModelHash"])) for a in opened]
+        if story != [(record.iteration, record.tau, record.global_model_hash)]:
+            differs("RoundOpened (t, τ, global model)", story, record.global_model_hash)
+        logged = {
+            a["participant"]: (a["modelHash"], a["extraHash"]) for a in named.get("Submitted", [])
+        }
+        for p in people:
+            s = ledger.get_submission(g, p.address)
+            state = (s.model_hash, s.extra_hash) if s.submitted else None
+            if logged.get(p.address) != state:
+                differs(f"participant {p.index}'s submission", logged.get(p.address), state)
+        commits = [(a["aggregateHash"], a["included"]) for a in named.get("AggregateCommitted", [])]
+        expected = [(record.aggregate_hash, record.included)] if record.committed else []
+        if commits != expected:
+            differs("AggregateCommitted (aggregate, included)", commits, expected)
+        for vote_event, state_count in (
+            ("Attested", record.attest_count),
+            ("DisputeRaised", record.dispute_count),
+        ):
+            if len(named.get(vote_event, [])) != state_count:
+                differs(f"{vote_event} count", len(named.get(vote_event, [])), state_count)
+        ending = _STATUS_EVENTS.get(record.status)
+        for status_event in _STATUS_EVENTS.values():
+            count = len(named.get(status_event, []))
+            if count != (1 if status_event == ending else 0):
+                differs(f"{status_event} count", count, record.status.name.lower())
+        report.events += len(events)
