@@ -317,8 +317,8 @@ def run(args: argparse.Namespace) -> int:
         result = job.run(controller, progress, resume=resume)
     except HeflError as error:  # one line: what failed, and what the run directory keeps
         resumable = not isinstance(error, DivergenceError)  # the same η would diverge again
-        resume = f"hefl run --resume {run_dir.root}" if resumable else None
-        raise HeflError(f"{error}; {run_dir.kept(resume=resume)}") from error
+        again = f"hefl run --resume {run_dir.root}" if resumable else None
+        raise HeflError(f"{error}; {run_dir.kept(resume=again)}") from error
     finally:
         if bar is not None:
             bar.close()
