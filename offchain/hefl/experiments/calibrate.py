@@ -144,6 +144,19 @@ def time_round(
     return RoundTiming(tau, max(seconds), party_seconds, plain_seconds)
 
 
+def fit(
+    params: CostParameters, timing: RoundTiming, sizes: tuple[int, ...], model_size: int
+) -> CostParameters:
+    """The module docstring's μ_F, μ1, μ2 from a round's ``timing`` (a pure function: at f_max the
+    fitted model gives back the timing's seconds, whatever τ)."""
+    f, d, n = params.f_max, model_size, len(sizes)
+    mu2 = max(timing.plaintext * f / (n * d * sum(sizes)), 1.0)
+    mu1 = max((timing.party - timing.plaintext) * f / (n * d), 1.0)
+    return dataclasses.replace(
+        params, local_update="fused", mu_fused=timing.participant * f / d**2, mu1=mu1, mu2=mu2
+    )
+
+
 def calibrate(
     dataset: str = "boston",
     participants: int = 5,
@@ -153,15 +166,10 @@ def calibrate(
     base: CostParameters | None = None,
     seed: int = 0,
 ) -> Calibration:
-    """Measure one encrypted round and fit μ_F, μ1, μ2 (module docstring) on ``base``."""
+    """Measure one encrypted round and fit μ_F, μ1, μ2 (:func:`fit`) on ``base``."""
     params = base or CostParameters.for_dataset(dataset)
     strategy, data = _setup(dataset, participants, key_bits, params.eta, seed)
     timing = time_round(strategy, data, tau, repeats)
-    f, d, n = params.f_max, data.model_size, participants
-    samples = sum(data.sizes)
-    mu2 = max(timing.plaintext * f / (n * d * samples), 1.0)
-    mu1 = max((timing.party - timing.plaintext) * f / (n * d), 1.0)
-    fitted = dataclasses.replace(
-        params, local_update="fused", mu_fused=timing.participant * f / d**2, mu1=mu1, mu2=mu2
-    )
-    return Calibration(fitted, timing, dataset, participants, key_bits, d, tuple(data.sizes))
+    sizes = tuple(data.sizes)
+    fitted = fit(params, timing, sizes, data.model_size)
+    return Calibration(fitted, timing, dataset, participants, key_bits, data.model_size, sizes)
