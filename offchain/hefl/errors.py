@@ -99,7 +99,8 @@ class LearningError(HeflError, ValueError):
 
 
 class DivergenceError(LearningError):
-    """Learning diverges (the loss explodes, the model leaves the fixed-point budget): η too large."""
+    """Learning diverges (the loss explodes, the model leaves the fixed-point budget): η is too
+    large."""
 
 
 # --- optimisation and control -------------------------------------------------------------------
