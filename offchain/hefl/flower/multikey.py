@@ -1,4 +1,4 @@
-"""Yang et al.'s multi-key secure aggregation on Flower: each client's side runs on the client.
+"""Yang et al.'s multi-key secure aggregation on Flower, recorded on ``FLLedger``.
 
 :mod:`hefl.secagg.multikey` holds the protocol; here it is split along Flower's wire. The clients'
 side is a **ClientApp mod** (:func:`multikey_mod`, in the manner of Flower's ``secaggplus_mod``)
@@ -23,6 +23,24 @@ finish`) and learns Σ_{i∈S} v_i only. A client of S that does not send its ci
 response makes the round restart over those that did (§4.2, Theorem 4), with fresh coins under
 the new pk_S; the next model is w + (|D|/|D_S|)·Σ_{i∈S} v_i (Eq. 5 renormalised over S).
 
+**On the ledger**, as ``hefl run --strategy secagg-multikey`` records a round
+(:mod:`hefl.learning.secure`): each attempt of a round is one ``FLLedger`` round, opened by the
+server (the computing party) with the hash of w's plain encoding. In ``encrypt`` the mod checks
+that the model it decrypted hashes to that round's global model on chain, and submits its message
+from the participant's **own account** (:meth:`~hefl.agents.roles.ParticipantAgent.deliver`:
+sealed to the job, round and account); the server aggregates only the messages the chain names.
+A restart voids the attempt's round (``FLLedger.voidRound``: the party may void an open round
+without deadline at once) and opens the next one from the same w. After Dec the server commits
+the transcript of :class:`~hefl.learning.secure.SecureAggregationStrategy` (the round, the
+message hashes, |D_S| and the sum) through :meth:`~hefl.agents.roles.ComputingPartyAgent.commit`;
+every client checks as a replica that the transcript covers exactly the committed messages and
+sizes (``evaluate``: :func:`hefl.flower.client.verify`) and attests or disputes from its account;
+the round is final at the contract's quorum, and only then does the server move to w(t + τ).
+
+The job's identity is the main scheme's (:class:`~hefl.agents.network.JobFile`, checked against
+the chain by every client before it answers): the ledger's public-key hash fixes SysPara's modulus
+p and the configuration document names SysPara's fingerprint, which the mod checks before KeyGen.
+
 Every message the ServerApp receives passes through :class:`RecordingGrid`, so a test can assert
 what the server ever saw. Threat model as in :mod:`hefl.secagg.multikey`: an honest-but-curious
 server; clients refuse to answer twice in one attempt and check every group element they get.
@@ -34,8 +52,9 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -52,9 +71,24 @@ from flwr.clientapp import ClientApp
 from flwr.clientapp.typing import Mod
 from flwr.serverapp import Grid, ServerApp
 
-from hefl.agents.identity import load_data
-from hefl.data.prepare import Part
+from hefl.agents.identity import KEYSTORE, read_password, write_private
+from hefl.agents.job import JobResult, save_job
+from hefl.agents.network import JOB_FORMAT, JobFile
+from hefl.agents.roles import ComputingPartyAgent, open_submission
+from hefl.canonical import keccak256
+from hefl.chain import (
+    Chain,
+    DeploymentRecord,
+    LedgerClient,
+    LocalBlobStore,
+    RoundStatus,
+    connect_rpc,
+)
+from hefl.control.loop import RoundSummary, Trace
+from hefl.crypto import PublicKey
+from hefl.data import PreparedData
 from hefl.errors import (
+    AgentError,
     ConfigError,
     HeflError,
     LoneClientError,
@@ -62,7 +96,21 @@ from hefl.errors import (
     RoundRestartRequired,
 )
 from hefl.flower import client, wire
+from hefl.flower.server import Evaluator, committed_blobs, wait_for_decision
+from hefl.flower.setup import (
+    BLOBS_DIR,
+    DEPLOYMENT_FILE,
+    FUND_WEI,
+    PARTY_DIR,
+    PreparedJob,
+    create_agents,
+    deploy_job,
+)
 from hefl.learning import linear
+from hefl.learning.blobs import pack_bundle
+from hefl.learning.plain import encode_plain_vector
+from hefl.learning.secure import SecureAggregationStrategy
+from hefl.learning.strategy import LearningConfig, LocalUpdate
 from hefl.secagg.base import DEFAULT_MAX_ATTEMPTS
 from hefl.secagg.multikey import (
     DEFAULT_KAPPA1,
@@ -72,6 +120,7 @@ from hefl.secagg.multikey import (
     SysPara,
 )
 from hefl.secagg.quantise import Quantiser
+from hefl.secagg.wire import message_hash
 
 log = logging.getLogger("hefl.flower")
 
@@ -89,6 +138,10 @@ MODEL, UPDATE, CONFIG, METRICS, NUM_EXAMPLES = (
 )
 #: Run-config key: the client accepts SysPara below 2048 bits (tests, the paper's κ1 = 512).
 RUN_ALLOW_INSECURE = "multikey-allow-insecure"
+#: The configuration document's field naming SysPara's fingerprint (keccak256 of its JSON).
+SYSPARA_FIELD = "multikey_syspara"
+#: The party's SysGen output in its directory (0600): SysPara and the secrets α_j.
+SERVER_FILE = "multikey-server.json"
 
 
 # --- the client's side: a ClientApp mod -----------------------------------------------------------
@@ -137,6 +190,24 @@ class _ClientState:
         return MultiKeyClient(self.client_id, para, int(self.sk, 16))
 
 
+@dataclass(frozen=True)
+class _Node:
+    """This node's view of the run: its options and, in a job on a ledger, its participant."""
+
+    allow_insecure: bool
+    run_config: Mapping[str, Any]
+    node_config: Mapping[str, Any]
+
+    @property
+    def on_ledger(self) -> bool:
+        """Whether the run config names a job (off a ledger: the mod alone, as in its tests)."""
+        return bool(self.run_config.get(wire.RUN_JOB))
+
+    def participant(self) -> client.Participant:
+        """This node's participant, its job checked against the chain (once per process)."""
+        return client.load_participant(dict(self.run_config), dict(self.node_config))
+
+
 def _syspara(text: str, allow: bool) -> SysPara:
     """SysPara as received, validated (primes, generator, β̃_j, a) before anything uses it."""
     with warnings.catch_warnings():
@@ -165,30 +236,81 @@ def _num_examples(content: RecordDict) -> int:
     return value
 
 
+def _check_job_syspara(node: _Node, para: SysPara, client_id: int) -> None:
+    """On a ledger: the index is this participant's and SysPara is the one the job committed."""
+    participant = node.participant()
+    if client_id != participant.index:
+        raise ProtocolError(
+            f"the server calls this node client {client_id}, the ledger registers it as "
+            f"participant {participant.index}"
+        )
+    job = client.job_from_run_config(dict(node.run_config))
+    committed = str(job.config.get(SYSPARA_FIELD, ""))
+    if committed != "0x" + para.fingerprint().hex():
+        raise ProtocolError(
+            f"the server's SysPara (fingerprint 0x{para.fingerprint().hex()}) is not the one "
+            f"the job committed ({committed or 'none'})"
+        )
+
+
 def _setup(
     message: Message, context: Context, call_next: Callable[[Message, Context], Message],
-    config: ConfigRecord, allow_insecure: bool,
+    config: ConfigRecord, node: _Node,
 ) -> dict[str, Any]:  # fmt: skip
     """KeyGen on the client; sk_i stays in the node's state. Replies pk_i and |D_i|."""
     text = wire.get_str(config, "para")
-    para = _syspara(text, allow_insecure)
-    client = MultiKeyClient.key_gen(wire.get_int(config, "client_id"), para)
+    para = _syspara(text, node.allow_insecure)
+    client_id = wire.get_int(config, "client_id")
+    if node.on_ledger:
+        _check_job_syspara(node, para, client_id)
+    key = MultiKeyClient.key_gen(client_id, para)
     size = _num_examples(_inner(message, context, call_next, RecordDict()))
-    _ClientState(client.client_id, text, hex(client.secret_key)).save(context)
-    return {"pk": hex(client.pk), "size": size}
+    _ClientState(key.client_id, text, hex(key.secret_key)).save(context)
+    return {"pk": hex(key.pk), "size": size}
+
+
+def _check_global_model(node: _Node, ledger_round: int, model: np.ndarray) -> bytes:
+    """The decrypted w must be ledger round g's global model (its plain encoding's hash)."""
+    blob = encode_plain_vector(model)
+    record = node.participant().ledger.get_round(ledger_round)
+    if record.status is not RoundStatus.OPEN:
+        raise ProtocolError(f"ledger round {ledger_round} is {record.status.name}, not open")
+    if keccak256(blob) != record.global_model_hash:
+        raise ProtocolError(
+            f"the model the server sent is not ledger round {ledger_round}'s global model "
+            f"(0x{record.global_model_hash.hex()})"
+        )
+    return blob
+
+
+def _submit(node: _Node, ledger_round: int, global_blob: bytes, message: bytes) -> LocalUpdate:
+    """Submit the message from the participant's own account (sealed to job, round, account);
+    returns what went on chain."""
+    participant = node.participant()
+    store = wire.MemoryBlobStore()
+    store.put(global_blob)
+    agent = participant.agent(store)
+    if agent.pending(ledger_round) is None:
+        raise ProtocolError(f"ledger round {ledger_round} takes no submission from this node")
+    # The same update as hefl run's participant (SecureAggregationStrategy.local_update).
+    return agent.deliver(ledger_round, LocalUpdate(model=message, extra=pack_bundle([])))
 
 
 def _encrypt(
     message: Message, context: Context, call_next: Callable[[Message, Context], Message],
-    config: ConfigRecord, allow_insecure: bool,
+    config: ConfigRecord, node: _Node,
 ) -> dict[str, Any]:  # fmt: skip
-    """Lone-client check, DSE, the wrapped ClientApp's update, Enc. Replies E(v̂_i) only."""
+    """Lone-client check, DSE, the wrapped ClientApp's update, Enc (and on a ledger, the
+    submission). Replies E(v̂_i) only (sealed, on a ledger)."""
     state = _ClientState.load(context)
-    client = state.client(allow_insecure)
+    key = state.client(node.allow_insecure)
     round_index, attempt = wire.get_int(config, "round"), wire.get_int(config, "attempt")
     pk_s = wire.get_str(config, "pk_s")
-    client.begin_round(round_index, int(pk_s, 16), attempt=attempt)
-    model = client.dse(wire.get_bytes(config, "model"))
+    key.begin_round(round_index, int(pk_s, 16), attempt=attempt)
+    model = key.dse(wire.get_bytes(config, "model"))
+    global_blob = b""
+    if node.on_ledger:
+        global_blob = _check_global_model(node, wire.get_int(config, "ledger-round"), model)
     train_config = {
         k: config[k] for k in ("round", "tau", "eta", "ridge", "total-size") if k in config
     }
@@ -201,16 +323,19 @@ def _encrypt(
     if UPDATE not in content.array_records:
         raise ProtocolError(f"the ClientApp's train reply has no {UPDATE!r} ArrayRecord")
     (update,) = content.array_records[UPDATE].to_numpy_ndarrays()
-    ciphertext = client.enc(np.asarray(update, dtype=np.float64))
+    ciphertext = key.enc(np.asarray(update, dtype=np.float64))
     content.array_records.clear()  # the plaintext update never leaves the client
     state.pk_s, state.round, state.attempt = pk_s, round_index, attempt
     state.save(context)
-    return {"ciphertext": ciphertext}
+    if not node.on_ledger:
+        return {"ciphertext": ciphertext}
+    sealed = _submit(node, wire.get_int(config, "ledger-round"), global_blob, ciphertext)
+    return {"ciphertext": sealed.model, "extra": sealed.extra}
 
 
 def _respond(
     message: Message, context: Context, call_next: Callable[[Message, Context], Message],
-    config: ConfigRecord, allow_insecure: bool,
+    config: ConfigRecord, node: _Node,
 ) -> dict[str, Any]:  # fmt: skip
     """ResGen: T_i = R^{sk_i}, once per round attempt, for the attempt this client encrypted in."""
     state = _ClientState.load(context)
@@ -223,9 +348,9 @@ def _respond(
     tag = f"{round_index}:{attempt}"
     if tag in state.answered:
         raise ProtocolError(f"client {state.client_id} already answered round {tag}")
-    client = state.client(allow_insecure)
-    client.begin_round(round_index, int(state.pk_s, 16), attempt=attempt)
-    response = client.res_gen(int(wire.get_str(config, "challenge"), 16))
+    key = state.client(node.allow_insecure)
+    key.begin_round(round_index, int(state.pk_s, 16), attempt=attempt)
+    response = key.res_gen(int(wire.get_str(config, "challenge"), 16))
     state.answered = [*state.answered[-7:], tag]
     state.save(context)
     return {"response": hex(response)}
@@ -234,13 +359,18 @@ def _respond(
 _STAGES = {SETUP: _setup, ENCRYPT: _encrypt, RESPOND: _respond}
 
 
-def make_multikey_mod(*, allow_insecure: bool = False) -> Mod:
+def make_multikey_mod(
+    *, allow_insecure: bool = False, overrides: Mapping[str, Any] | None = None
+) -> Mod:
     """The clients' side of the multi-key protocol as a Flower mod (see the module docstring).
 
     ``allow_insecure`` (or ``multikey-allow-insecure`` in the node's or the run's config): accept
-    SysPara below 2048 bits (tests, the paper's κ1 = 512). Messages that are not TRAIN messages of
-    this protocol pass through to the ClientApp.
+    SysPara below 2048 bits (tests, the paper's κ1 = 512). ``overrides``: run-config entries
+    fixed by the app (``run_simulation`` passes no run config). When the run config names a job
+    (``job``), the mod takes part on its ledger (see the module docstring). Messages that are
+    not TRAIN messages of this protocol pass through to the ClientApp.
     """
+    fixed = dict(overrides or {})
 
     def multikey_mod(
         message: Message, context: Context, call_next: Callable[[Message, Context], Message]
@@ -254,9 +384,11 @@ def make_multikey_mod(*, allow_insecure: bool = False) -> Mod:
         stage = wire.get_str(config, "stage")
         if stage not in _STAGES:
             raise ProtocolError(f"multi-key: unknown stage {stage!r}")
-        options = {**context.run_config, **context.node_config}
+        run_config = {**dict(context.run_config), **fixed}
+        options = {**run_config, **dict(context.node_config)}
         allow = allow_insecure or bool(options.get(RUN_ALLOW_INSECURE, False))
-        payload = _STAGES[stage](message, context, call_next, config, allow)
+        node = _Node(allow, run_config, dict(context.node_config))
+        payload = _STAGES[stage](message, context, call_next, config, node)
         return Message(RecordDict({RECORD: ConfigRecord(payload)}), reply_to=message)
 
     return multikey_mod
@@ -285,10 +417,10 @@ class RecordingGrid:
 
 @dataclass(frozen=True)
 class MultiKeySpec:
-    """A multi-key FedAvg job on Flower.
+    """A multi-key FedAvg job on Flower (committed on chain inside the configuration document).
 
     Attributes:
-        clients: SuperNodes to wait for (N of SysGen).
+        clients: SuperNodes to wait for (N of SysGen; the ledger's participants).
         rounds / tau / eta / ridge: FedAvg with τ local steps of Eq. 4 per round.
         kappa1 / q_bits / allow_insecure: the group's sizes (2048/256 unless insecure).
         clip / scale: the quantiser (∇_max and s; see :mod:`hefl.secagg.quantise`).
@@ -315,49 +447,110 @@ class MultiKeySpec:
         if self.rounds < 1 or self.tau < 1:
             raise ConfigError(f"rounds and tau must be ≥ 1, got {self.rounds}, {self.tau}")
 
+    @property
+    def learning(self) -> LearningConfig:
+        return LearningConfig(eta=self.eta, ridge=self.ridge)
+
 
 @dataclass(frozen=True)
 class MultiKeyRound:
-    """One finished round: who was in S, after how many attempts, and the model after it."""
+    """One finished round: who was in S, after how many attempts, the model after it, and the
+    ledger rounds it took (the attempts' voided ones, then the finalised one)."""
 
     round: int
     included: tuple[int, ...]
     attempts: int
     model: np.ndarray
+    ledger_round: int = -1
+    voided: tuple[int, ...] = ()
+
+
+class MultiKeyTranscript(SecureAggregationStrategy):
+    """The party's ``secagg-multikey`` strategy on Flower: the sum comes from the Flower exchange
+    (the clients' responses live on their nodes), and :meth:`aggregate` commits its transcript
+    (:meth:`SecureAggregationStrategy._transcript`) once the messages the chain names are exactly
+    those the sum covers. Replicas and auditors check it with the plain
+    :class:`SecureAggregationStrategy` the job's description rebuilds."""
+
+    def __init__(self, config: LearningConfig, sizes: Sequence[int]) -> None:
+        super().__init__("multikey", config, sizes=sizes)
+        self._settled: tuple[frozenset[bytes], np.ndarray] | None = None
+
+    def settle(self, messages: Iterable[bytes], total: np.ndarray) -> None:
+        """The sum Σ_{i∈S} v_i that Dec gave over ``messages`` (the client messages of S)."""
+        self._settled = (frozenset(message_hash(m) for m in messages), np.asarray(total))
+
+    def aggregate(self, local_models: Sequence[bytes], sizes: Sequence[int]) -> bytes:
+        if self._settled is None:
+            raise ProtocolError("multi-key: no decrypted sum to commit for this round")
+        covered, total = self._settled
+        if frozenset(message_hash(m) for m in local_models) != covered:
+            raise ProtocolError(
+                "multi-key: the round's submissions on chain are not the messages the sum covers"
+            )
+        self._settled = None
+        return self._transcript(local_models, sizes, total)
+
+    def _begin(self, model: np.ndarray) -> None:
+        """Nothing: the Flower exchange runs the scheme's rounds (:class:`MultiKeyFedAvg`)."""
 
 
 class MultiKeyFedAvg:
-    """The server: SysGen, then per round AggPKGen/SE, ChelGen, Agg/Dec (see the module doc)."""
+    """The server: SysGen's output, then per round AggPKGen/SE, ChelGen, Agg/Dec, each attempt a
+    ledger round, the transcript committed and attested (see the module docstring)."""
 
-    def __init__(self, spec: MultiKeySpec, n_params: int) -> None:
+    def __init__(
+        self,
+        spec: MultiKeySpec,
+        server: MultiKeyServer,
+        party: ComputingPartyAgent,
+        *,
+        evaluator: Evaluator | None = None,
+    ) -> None:
+        if not isinstance(party.strategy, MultiKeyTranscript):
+            raise ConfigError("the multi-key party commits through a MultiKeyTranscript")
         self.spec = spec
-        self.n_params = n_params
-        self.server: MultiKeyServer | None = None
-        self.clients: dict[int, int] = {}  # client index → node id
-        self.sizes: dict[int, int] = {}
+        self.server = server
+        self.party = party
+        self.strategy: MultiKeyTranscript = party.strategy
+        self.ledger: LedgerClient = party.ledger
+        self.evaluator = evaluator
+        self.n_params = server.para.n_params
+        registry = self.ledger.participants()
+        self.addresses = {p.index: p.address for p in registry}
+        self.sizes_on_chain = {p.index: p.data_size for p in registry}
+        self.clients: dict[int, int] = {}  # participant index → node id
+        self.sizes: dict[int, int] = {}  # the clients whose KeyGen the server registered
         self.rounds: list[MultiKeyRound] = []
+        self.summaries: list[RoundSummary] = []
+        self.model = np.zeros(self.n_params)
         self.recording: RecordingGrid | None = None
+        self.error: HeflError | None = None
 
-    def _messages(self, payloads: dict[int, dict[str, Any]]) -> list[Message]:
-        return [
+    # --- messages -----------------------------------------------------------------------------
+    def _exchange(
+        self,
+        grid: RecordingGrid,
+        payloads: Mapping[int, Mapping[str, Any]],
+        *,
+        record: str = RECORD,
+        kind: str = MessageType.TRAIN,
+        nodes: Mapping[int, int] | None = None,
+    ) -> dict[int, ConfigRecord]:
+        """One message per client; the usable replies by client index (errors logged)."""
+        nodes = self.clients if nodes is None else nodes
+        messages = [
             Message(
-                RecordDict({RECORD: ConfigRecord(payload)}),
-                dst_node_id=self.clients[cid],
-                message_type=MessageType.TRAIN,
+                RecordDict({record: ConfigRecord(dict(payload))}),
+                dst_node_id=nodes[cid],
+                message_type=kind,
                 ttl=self.spec.reply_timeout_s + 60,
             )
             for cid, payload in sorted(payloads.items())
         ]
-
-    def _exchange(
-        self, grid: RecordingGrid, payloads: dict[int, dict[str, Any]]
-    ) -> dict[int, ConfigRecord]:
-        """Send one message per client; the usable replies by client index (errors logged)."""
-        by_node = {node: cid for cid, node in self.clients.items()}
+        by_node = {node: cid for cid, node in nodes.items()}
         replies: dict[int, ConfigRecord] = {}
-        for reply in grid.send_and_receive(
-            self._messages(payloads), timeout=self.spec.reply_timeout_s
-        ):
+        for reply in grid.send_and_receive(messages, timeout=self.spec.reply_timeout_s):
             cid = by_node.get(reply.metadata.src_node_id)
             if cid is None:
                 continue
@@ -366,123 +559,324 @@ class MultiKeyFedAvg:
                     "multi-key: client %d replied with an error: %s", cid, reply.error.reason
                 )
                 continue
-            if RECORD in reply.content.config_records:
-                replies[cid] = reply.content.config_records[RECORD]
+            if record in reply.content.config_records:
+                replies[cid] = reply.content.config_records[record]
         return replies
 
-    def setup(self, grid: RecordingGrid) -> MultiKeyServer:
-        """SysGen, then each client's KeyGen on its own node; registers the pk_i that came back."""
+    def identify(self, grid: RecordingGrid) -> None:
+        """Each node checks the job against the chain and names its account; a node is client i
+        when the ledger registers its account as participant i."""
         deadline = time.monotonic() + self.spec.reply_timeout_s
         while len(nodes := sorted(grid.get_node_ids())) < self.spec.clients:
             if time.monotonic() > deadline:
-                raise ProtocolError(
-                    f"only {len(nodes)} of {self.spec.clients} SuperNodes connected"
-                )
+                raise AgentError(f"only {len(nodes)} of {self.spec.clients} SuperNodes connected")
             time.sleep(0.1)
-        self.clients = dict(enumerate(nodes[: self.spec.clients]))
-        with warnings.catch_warnings():
-            if self.spec.allow_insecure:
-                warnings.simplefilter("ignore")
-            server = MultiKeyServer.sys_gen(
-                self.n_params,
-                len(self.clients),
-                Quantiser(self.spec.clip, self.spec.scale),
-                kappa1=self.spec.kappa1,
-                q_bits=self.spec.q_bits,
-                allow_insecure=self.spec.allow_insecure,
+        by_position = dict(enumerate(nodes))
+        replies = self._exchange(
+            grid,
+            {position: {"action": "identity"} for position in by_position},
+            record=wire.RECORD,
+            kind=MessageType.QUERY,
+            nodes=by_position,
+        )
+        for position, reply in replies.items():
+            try:
+                address, index = wire.get_str(reply, "address"), wire.get_int(reply, "index")
+            except HeflError as error:
+                log.warning("multi-key: node %d: unusable identity: %s", nodes[position], error)
+                continue
+            if self.addresses.get(index) != address or index in self.clients:
+                log.warning("multi-key: node %d claims participant %d wrongly", position, index)
+                continue
+            self.clients[index] = by_position[position]
+        if len(self.clients) < 2:
+            raise AgentError(
+                f"{len(self.clients)} SuperNodes accepted the job; multi-key needs ≥ 2"
             )
-        para = server.para.to_json()
+
+    def setup(self, grid: RecordingGrid) -> None:
+        """Each client's KeyGen on its own node under the job's SysPara; registers the pk_i."""
+        para = self.server.para.to_json()
         replies = self._exchange(
             grid, {cid: {"stage": SETUP, "para": para, "client_id": cid} for cid in self.clients}
         )
         for cid, reply in replies.items():
             try:
-                server.register(cid, int(wire.get_str(reply, "pk"), 16))
-                self.sizes[cid] = wire.get_int(reply, "size")
+                size = wire.get_int(reply, "size")
+                if size != self.sizes_on_chain[cid]:
+                    raise ProtocolError(
+                        f"|D_i| = {size}, the ledger registers {self.sizes_on_chain[cid]}"
+                    )
+                self.server.register(cid, int(wire.get_str(reply, "pk"), 16))
+                self.sizes[cid] = size
             except (HeflError, ValueError) as error:
                 log.warning("multi-key: client %d's key is refused: %s", cid, error)
-        self.server = server
-        return server
 
-    def run_round(self, grid: RecordingGrid, round_index: int, model: np.ndarray) -> MultiKeyRound:
-        """One FedAvg round; restarts over the clients that did everything (§4.2)."""
-        server = self.server
-        assert server is not None
+    # --- a round ------------------------------------------------------------------------------
+    def _messages_on_chain(self, g: int, online: Iterable[int]) -> dict[int, bytes]:
+        """The client messages of S that ledger round g names, opened and received by the
+        server (a message off chain, not in the store, or refused by the scheme is absent)."""
+        messages: dict[int, bytes] = {}
+        for cid in sorted(online):
+            submission = self.ledger.get_submission(g, self.addresses[cid])
+            if not submission.submitted:
+                continue
+            try:
+                update = open_submission(self.ledger, self.party.store, g, submission)
+                ciphertext = self.server.receive(update.model)
+                if ciphertext.client_id != cid:
+                    raise ProtocolError(f"client {cid} sent client {ciphertext.client_id}'s")
+            except HeflError as error:  # left out: the round restarts without it
+                log.warning("multi-key: client %d's ciphertext is refused: %s", cid, error)
+                continue
+            messages[cid] = update.model
+        return messages
+
+    def _sum(self, grid: RecordingGrid, r: int, attempt: int, online: set[int]) -> np.ndarray:
+        """ChelGen, the clients' ResGen on their nodes, Agg, Dec (RoundRestartRequired if any
+        client of S sent nothing or did not answer)."""
+        challenge = hex(self.server.chel_gen())
+        replies = self._exchange(
+            grid,
+            {cid: {"stage": RESPOND, "round": r, "attempt": attempt, "challenge": challenge}
+             for cid in sorted(online)},
+        )  # fmt: skip
+        responses = {}
+        for cid, reply in replies.items():
+            try:
+                responses[cid] = int(wire.get_str(reply, "response"), 16)
+            except (HeflError, ValueError) as error:
+                log.warning("multi-key: client %d's response is refused: %s", cid, error)
+        return self.server.finish(responses)
+
+    def _finalise(self, grid: RecordingGrid, g: int) -> np.ndarray:
+        """Commit the transcript, let every client check it and vote, conclude at the quorum."""
+        self.party.commit(g)
+        blobs = committed_blobs(self.ledger, self.party.blobs, g)
+        votes = self._exchange(
+            grid,
+            {cid: {"round": g, "blobs": blobs} for cid in self.clients},
+            record=wire.RECORD,
+            kind=MessageType.EVALUATE,
+        )
+        log.info(
+            "multi-key: ledger round %d votes %s", g, {c: v.get("vote") for c, v in votes.items()}
+        )
+        record = wait_for_decision(self.ledger, g, self.spec.reply_timeout_s)
+        if record.status is not RoundStatus.FINALISED:
+            raise AgentError(
+                f"ledger round {g} ended {record.status.name.lower()}, not finalised; the job "
+                "stops so that nothing builds on an unverified aggregate"
+            )
+        return self.party.conclude(g).model
+
+    def run_round(
+        self, grid: RecordingGrid, r: int, model: np.ndarray, iteration: int
+    ) -> MultiKeyRound:
+        """One FedAvg round; each attempt a ledger round, restarts over the clients that did
+        everything (§4.2), the voided attempts left on chain."""
+        server, spec = self.server, self.spec
         online = set(server.public_keys) & set(self.sizes)
-        total = sum(self.sizes.values())
-        spec = self.spec
+        total = sum(self.sizes_on_chain.values())
+        global_blob = encode_plain_vector(model)
+        voided: list[int] = []
         for attempt in range(DEFAULT_MAX_ATTEMPTS):
-            offer = server.begin_round(round_index, online, model, attempt=attempt)
-            common = {"stage": ENCRYPT, "round": round_index, "attempt": attempt,
+            g = self.party.open_round(global_blob, iteration, spec.tau)
+            offer = server.begin_round(r, online, model, attempt=attempt)
+            common = {"stage": ENCRYPT, "round": r, "attempt": attempt, "ledger-round": g,
                       "pk_s": hex(offer.pk_s), "tau": spec.tau, "eta": spec.eta,
                       "ridge": spec.ridge, "total-size": total}  # fmt: skip
             replies = self._exchange(
                 grid, {cid: {**common, "model": offer.models[cid]} for cid in sorted(online)}
             )
             for cid, reply in replies.items():
-                try:
-                    ciphertext = server.receive(wire.get_bytes(reply, "ciphertext"))
-                    if ciphertext.client_id != cid:
-                        raise ProtocolError(f"client {cid} sent client {ciphertext.client_id}'s")
-                except HeflError as error:  # left out: the round restarts without it
-                    log.warning("multi-key: client %d's ciphertext is refused: %s", cid, error)
+                try:  # stored under their hashes; only those the chain names are read back
+                    self.party.blobs.put(wire.get_bytes(reply, "ciphertext"))
+                    self.party.blobs.put(wire.get_bytes(reply, "extra"))
+                except HeflError as error:
+                    log.warning("multi-key: client %d's reply lacks its blobs: %s", cid, error)
+            messages = self._messages_on_chain(g, online)
             try:
-                challenge = server.chel_gen()
-                replies = self._exchange(
-                    grid,
-                    {
-                        cid: {"stage": RESPOND, "round": round_index, "attempt": attempt,
-                              "challenge": hex(challenge)}
-                        for cid in sorted(online)
-                    },
-                )  # fmt: skip
-                responses = {}
-                for cid, reply in replies.items():
-                    try:
-                        responses[cid] = int(wire.get_str(reply, "response"), 16)
-                    except (HeflError, ValueError) as error:
-                        log.warning("multi-key: client %d's response is refused: %s", cid, error)
-                summed = server.finish(responses)
+                summed = self._sum(grid, r, attempt, online)
             except RoundRestartRequired as restart:
-                log.info(
-                    "multi-key: round %d restarts without %s", round_index, sorted(restart.missing)
-                )
+                self.party.void(g, f"round {r} restarts: {restart}")
+                voided.append(g)
                 online = set(restart.remaining)
                 continue
-            included = sum(self.sizes[cid] for cid in online)
-            next_model = model + summed * (total / included)
-            return MultiKeyRound(round_index, tuple(sorted(online)), attempt + 1, next_model)
-        raise ProtocolError(
-            f"round {round_index} did not complete in {DEFAULT_MAX_ATTEMPTS} attempts"
+            self.strategy.settle((messages[cid] for cid in sorted(online)), summed)
+            next_model = self._finalise(grid, g)
+            return MultiKeyRound(
+                r, tuple(sorted(online)), attempt + 1, next_model, g, tuple(voided)
+            )
+        raise ProtocolError(f"round {r} did not complete in {DEFAULT_MAX_ATTEMPTS} attempts")
+
+    def _summarise(self, finished: MultiKeyRound, iteration: int, began: float) -> None:
+        record = self.ledger.get_round(finished.ledger_round)
+        train_loss = test_loss = float("nan")
+        if self.evaluator is not None:
+            train_loss, test_loss = self.evaluator.losses(finished.model)
+        self.summaries.append(
+            RoundSummary(
+                round=finished.ledger_round,
+                iteration=iteration,
+                tau=self.spec.tau,
+                train_loss=train_loss,
+                test_loss=test_loss,
+                phi=None,
+                omega=None,
+                status=record.status.name.lower(),
+                attested=record.attest_count,
+                disputed=record.dispute_count,
+                seconds=time.perf_counter() - began,
+            )
         )
 
     def start(self, grid: Grid) -> RecordingGrid:
-        """SysGen and the rounds; returns the recording of every message the server received."""
+        """Identities, KeyGen and the rounds; returns the recording of every message the server
+        received. A failure stops the job (kept in :attr:`error`); the rounds done stay."""
         recording = RecordingGrid(grid)
-        self.setup(recording)
-        model = np.zeros(self.n_params)
-        for round_index in range(self.spec.rounds):
-            try:
-                finished = self.run_round(recording, round_index, model)
-            except LoneClientError as error:
-                log.error("multi-key: the job stops: %s", error)
-                break
-            self.rounds.append(finished)
-            model = finished.model
+        self.recording = recording
+        model, iteration = np.zeros(self.n_params), 0
+        try:
+            self.identify(recording)
+            self.setup(recording)
+            for r in range(self.spec.rounds):
+                began = time.perf_counter()
+                finished = self.run_round(recording, r, model, iteration)
+                iteration += self.spec.tau
+                self.rounds.append(finished)
+                model = self.model = finished.model
+                self._summarise(finished, iteration, began)
+        except LoneClientError as error:
+            log.error("multi-key: the job stops: %s", error)
+            self.error = error
+        except HeflError as error:
+            log.error("multi-key: the job stopped: %s", error)
+            self.error = error
         return recording
+
+    def trace(self) -> Trace:
+        """The job as hefl's round loop reports it (losses before the first round included)."""
+        initial = (float("nan"),) * 2
+        if self.evaluator is not None:
+            initial = self.evaluator.losses(np.zeros(self.n_params))
+        return Trace(
+            initial_train_loss=float(initial[0]),
+            initial_test_loss=float(initial[1]),
+            rounds=tuple(self.summaries),
+            model=self.model,
+        )
+
+
+# --- the job: prepared before the first message, run by the ServerApp -----------------------------
+def prepare_multikey_job(
+    spec: MultiKeySpec,
+    chain: Chain,
+    root: Path,
+    password: str,
+    data: PreparedData,
+    *,
+    data_description: Mapping[str, Any] | None = None,
+    fund_wei: int = FUND_WEI,
+) -> PreparedJob:
+    """The agents' directories, SysGen (SysPara and α_j kept 0600 in the party's directory) and
+    the ledger, as :func:`hefl.flower.setup.prepare_job` lays them out; the configuration
+    document describes the ``secagg-multikey`` strategy and names SysPara's fingerprint."""
+    root = Path(root)
+    if len(data.parts) != spec.clients:
+        raise ConfigError(f"the split has {len(data.parts)} parts for {spec.clients} clients")
+    party, identities = create_agents(chain, root, password, data, fund_wei=fund_wei)
+    with warnings.catch_warnings():
+        if spec.allow_insecure:
+            warnings.simplefilter("ignore")
+        server = MultiKeyServer.sys_gen(
+            data.model_size,
+            spec.clients,
+            Quantiser(spec.clip, spec.scale),
+            kappa1=spec.kappa1,
+            q_bits=spec.q_bits,
+            allow_insecure=spec.allow_insecure,
+        )
+    secrets = {"para": server.para.to_json(), "alphas": [hex(a) for a in server.secret_alphas]}
+    write_private(root / PARTY_DIR / SERVER_FILE, json.dumps(secrets))
+    strategy = SecureAggregationStrategy("multikey", spec.learning, sizes=data.sizes)
+    initial_hash = LocalBlobStore(root / BLOBS_DIR).put(strategy.initial_model(data.model_size))
+    document = {
+        "format": JOB_FORMAT,
+        "mode": "flower",
+        "job": asdict(spec),
+        "data": dict(data_description or {}),
+        "strategy": strategy.describe(),
+        "model_size": data.model_size,
+        "data_sizes": list(data.sizes),
+        "initial_model_hash": "0x" + initial_hash.hex(),
+        SYSPARA_FIELD: "0x" + server.para.fingerprint().hex(),
+    }
+    # The ledger's public-key hash fixes SysPara's modulus p (the group every pk_i lives in).
+    job = deploy_job(chain, root, party, identities, data, document, PublicKey(server.para.group.p))
+    return PreparedJob(root, job, data)
+
+
+def load_multikey_server(party_dir: Path, job: JobFile, spec: MultiKeySpec) -> MultiKeyServer:
+    """The party's SysGen output from its directory, checked against the job's fingerprint."""
+    try:
+        secrets = json.loads((party_dir / SERVER_FILE).read_text())
+        para = _syspara(str(secrets["para"]), spec.allow_insecure)
+        alphas = [int(a, 16) for a in secrets["alphas"]]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ConfigError(
+            f"{party_dir / SERVER_FILE} is not a multi-key server file: {error}"
+        ) from None
+    if job.config.get(SYSPARA_FIELD) != "0x" + para.fingerprint().hex():
+        raise ConfigError(f"{party_dir / SERVER_FILE} holds another job's SysPara")
+    return MultiKeyServer(para, alphas)
+
+
+def run_multikey_party(grid: Grid, config: Mapping[str, Any]) -> MultiKeyFedAvg:
+    """The ServerApp's main: load the party and SysGen's output, run the job, write the run's
+    files (``out``) as ``hefl run`` does."""
+    party_dir = Path(str(config[wire.RUN_PARTY_DIR]))
+    job = JobFile.load(str(config.get(wire.RUN_JOB_FILE) or party_dir))
+    chain = connect_rpc(str(config[wire.RUN_RPC_URL]))
+    password = read_password(config.get(wire.RUN_PASSWORD_FILE) or None)
+    party_address = chain.add_keystore(party_dir / KEYSTORE, password)
+    ledger = LedgerClient.at(chain, job.ledger, sender=party_address)
+    job.check(ledger)
+    spec = MultiKeySpec(**job.config["job"])
+    server = load_multikey_server(party_dir, job, spec)
+    evaluator_path = config.get(wire.RUN_EVALUATOR)
+    evaluator = Evaluator.load(Path(str(evaluator_path)), spec.ridge) if evaluator_path else None
+    strategy = MultiKeyTranscript(spec.learning, job.config["data_sizes"])
+    blobs = LocalBlobStore(str(config[wire.RUN_BLOBS]))
+    fedavg = MultiKeyFedAvg(
+        spec, server, ComputingPartyAgent(strategy, ledger, blobs), evaluator=evaluator
+    )
+    fedavg.start(grid)
+    out = config.get(wire.RUN_OUT)
+    if out:
+        deployment = DeploymentRecord.load(party_dir / DEPLOYMENT_FILE)
+        save_job(
+            JobResult(
+                deployment=deployment,
+                trace=fedavg.trace(),
+                config_document=job.config,
+                ledger=ledger,
+            ),
+            Path(str(out)),
+        )
+        np.save(Path(str(out)) / "model.npy", fedavg.model)
+        if fedavg.error is not None:
+            (Path(str(out)) / "error.txt").write_text(str(fedavg.error) + "\n")
+    return fedavg
 
 
 # --- the wrapped ClientApp's learning ---------------------------------------------------------
-def weighted_update(model: np.ndarray, part: Part, config: ConfigRecord) -> np.ndarray:
+def weighted_update(model: np.ndarray, part: Any, config: ConfigRecord) -> np.ndarray:
     """v_i = (|D_i|/|D|)·(w_i − w), w_i after τ local steps of Eq. 4 from w (FedAvg's weight)."""
     tau, total = wire.get_int(config, "tau"), wire.get_int(config, "total-size")
     eta, ridge = wire.get_float(config, "eta"), wire.get_float(config, "ridge")
     local = linear.local_steps(model, part.X, part.y, eta, tau, ridge)
     return (local - model) * (part.size / total)
-
-
-#: Job description in the run config: ``{"spec": MultiKeySpec fields, "n_params": |w|}``.
-RUN_MULTIKEY = "multikey"
 
 
 #: An extension point of the multi-key ClientApp: (node config, round, v_i) → the v_i it hands the
@@ -491,21 +885,30 @@ MultiKeyHook = Callable[[dict[str, Any], int, np.ndarray], np.ndarray]
 
 
 def build_multikey_apps(
-    overrides: dict[str, Any] | None = None, *, update_hook: MultiKeyHook | None = None
+    overrides: Mapping[str, Any] | None = None, *, update_hook: MultiKeyHook | None = None
 ) -> tuple[ServerApp, ClientApp]:
     """A ServerApp running :class:`MultiKeyFedAvg` and a ClientApp wrapped in :func:`multikey_mod`
-    whose ``train`` handler is plain FedAvg on the node's own data (``participant-dir`` or the
-    simulation's partition, as :func:`hefl.flower.client.participant_directory`)."""
+    whose ``train`` handler is plain FedAvg on the node's own data, ``query`` the job check and
+    ``evaluate`` the replica's vote (:mod:`hefl.flower.client`)."""
     fixed = dict(overrides or {})
     allow = bool(fixed.get(RUN_ALLOW_INSECURE, False))
-    client_app = ClientApp(mods=[make_multikey_mod(allow_insecure=allow)])
+    client_app = ClientApp(mods=[make_multikey_mod(allow_insecure=allow, overrides=fixed)])
     server_app = ServerApp()
+
+    def participant(context: Context) -> client.Participant:
+        run_config = {**dict(context.run_config), **fixed}
+        return client.load_participant(run_config, dict(context.node_config))
+
+    def reply(message: Message, payload: dict[str, Any]) -> Message:
+        return Message(wire.record(payload), reply_to=message)
+
+    @client_app.query()
+    def query(message: Message, context: Context) -> Message:
+        return reply(message, client.identity_reply(participant(context)))
 
     @client_app.train()
     def train(message: Message, context: Context) -> Message:
-        run_config = {**dict(context.run_config), **fixed}
-        node_config = dict(context.node_config)
-        part = load_data(client.participant_directory(run_config, node_config))
+        part = participant(context).part
         records: dict[str, Any] = {METRICS: MetricRecord({NUM_EXAMPLES: part.size})}
         content = message.content
         if MODEL in content.array_records:
@@ -513,17 +916,21 @@ def build_multikey_apps(
             (model,) = content.array_records[MODEL].to_numpy_ndarrays()
             update = weighted_update(model, part, config)
             if update_hook is not None:
-                update = update_hook(node_config, wire.get_int(config, "round"), update)
+                update = update_hook(
+                    dict(context.node_config), wire.get_int(config, "round"), update
+                )
             records[UPDATE] = ArrayRecord([update])
         return Message(RecordDict(records), reply_to=message)
 
+    @client_app.evaluate()
+    def evaluate(message: Message, context: Context) -> Message:
+        payload = wire.payload(message)
+        g, blobs = wire.get_int(payload, "round"), wire.get_bytes_list(payload, "blobs")
+        return reply(message, client.verify(participant(context), g, blobs))
+
     @server_app.main()
     def main(grid: Grid, context: Context) -> None:
-        config = {**dict(context.run_config), **fixed}
-        job = json.loads(str(config[RUN_MULTIKEY]))
-        strategy = MultiKeyFedAvg(MultiKeySpec(**job["spec"]), int(job["n_params"]))
-        strategy.recording = strategy.start(grid)
-        LAST_MULTIKEY.append(strategy)
+        LAST_MULTIKEY.append(run_multikey_party(grid, {**dict(context.run_config), **fixed}))
 
     return server_app, client_app
 

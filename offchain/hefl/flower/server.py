@@ -298,12 +298,7 @@ class HeflStrategy(Strategy):
     ) -> Iterable[Message]:
         assert self.state is not None
         g = self.state.index
-        record = self.ledger.get_round(g)
-        hashes = [record.global_model_hash, record.aggregate_hash]
-        for submission in self.ledger.submissions(g):
-            if submission.submitted:
-                hashes += [submission.model_hash, submission.extra_hash]
-        blobs = [self.blobs.get(h) for h in hashes if self.blobs.has(h)]
+        blobs = committed_blobs(self.ledger, self.blobs, g)
         return self._messages(MessageType.EVALUATE, {"round": g, "blobs": blobs}, grid)
 
     def aggregate_evaluate(
@@ -344,17 +339,7 @@ class HeflStrategy(Strategy):
         self.party.commit(g)
 
     def _wait_for_decision(self, g: int) -> RoundRecord:
-        deadline = time.monotonic() + self.reply_timeout_s
-        while True:
-            record = self.ledger.get_round(g)
-            if record.status in (RoundStatus.FINALISED, RoundStatus.DISPUTED):
-                return record
-            if time.monotonic() > deadline:
-                raise AgentError(
-                    f"round {g} reached no quorum within {self.reply_timeout_s:.0f} s "
-                    f"({record.attest_count} attestations, {record.dispute_count} disputes)"
-                )
-            time.sleep(POLL_S)
+        return wait_for_decision(self.ledger, g, self.reply_timeout_s)
 
     # --- the run ----------------------------------------------------------------------------------
     def start(  # type: ignore[override]
@@ -464,6 +449,34 @@ class HeflStrategy(Strategy):
         self.rounds.append(summary)
         log.info("C: round %d %s (%.2f s)", summary.round, summary.status, summary.seconds)
         return summary
+
+
+def committed_blobs(ledger: LedgerClient, blobs: BlobStore, g: int) -> list[bytes]:
+    """The blobs a replica needs to check round g's commitment: the global model, the committed
+    aggregate and every submitter's blobs (those this store holds; the replicas fetch the rest
+    from the chain's calldata and check every hash)."""
+    record = ledger.get_round(g)
+    hashes = [record.global_model_hash, record.aggregate_hash]
+    for submission in ledger.submissions(g):
+        if submission.submitted:
+            hashes += [submission.model_hash, submission.extra_hash]
+    return [blobs.get(h) for h in hashes if blobs.has(h)]
+
+
+def wait_for_decision(ledger: LedgerClient, g: int, timeout_s: float) -> RoundRecord:
+    """Round g once it is finalised or disputed; :class:`AgentError` if neither within
+    ``timeout_s`` (the replicas fell silent)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        record = ledger.get_round(g)
+        if record.status in (RoundStatus.FINALISED, RoundStatus.DISPUTED):
+            return record
+        if time.monotonic() > deadline:
+            raise AgentError(
+                f"round {g} reached no quorum within {timeout_s:.0f} s "
+                f"({record.attest_count} attestations, {record.dispute_count} disputes)"
+            )
+        time.sleep(POLL_S)
 
 
 def party_strategy(job: JobFile, party_dir: Path, spec: FlowerJobSpec) -> PaillierStrategy:

@@ -28,13 +28,13 @@ from typing import Any
 
 import numpy as np
 
-from hefl.agents.identity import KEYSTORE, PAILLIER_KEY, create_agent
+from hefl.agents.identity import KEYSTORE, PAILLIER_KEY, Identity, create_agent
 from hefl.agents.job import public_key_blob
 from hefl.agents.network import JOB_FILE, JOB_FORMAT, JobFile
 from hefl.canonical import canonical_json
 from hefl.chain import Chain, DeploymentRecord, LocalBlobStore, deploy_ledger
 from hefl.control import CONTROLLERS, FixedTauController
-from hefl.crypto import generate_keypair
+from hefl.crypto import PublicKey, generate_keypair
 from hefl.data import PreparedData, SplitConfig, load_dataset, prepare
 from hefl.errors import ConfigError
 from hefl.learning.paillier import FixedPointConfig, PaillierStrategy
@@ -152,26 +152,7 @@ def prepare_job(
     """Create the agents' directories, the key pair and the ledger; see the module docstring."""
     root = Path(root)
     data = data or prepare(load_dataset(spec.dataset, target=spec.target), spec.split)
-    n = len(data.parts)
-    with ThreadPoolExecutor(2) as pool:  # scrypt keystores: about a second each
-        futures = [
-            pool.submit(create_agent, participant_dir(root, i), password, part)
-            for i, part in enumerate(data.parts)
-        ]
-        party_identity = create_agent(root / PARTY_DIR, password)
-        identities = [future.result() for future in futures]
-    party = chain.add_keystore(root / PARTY_DIR / KEYSTORE, password)
-    if fund_wei and chain.kind == "rpc":
-        funders = chain.node_accounts()
-        if not funders:
-            raise ConfigError("the node has no unlocked account to fund the agents from")
-        for address in [party, *(identity.address for identity in identities)]:
-            chain.transact({"from": funders[0], "to": address, "value": fund_wei})
-    elif chain.kind == "embedded":
-        raise ConfigError(
-            "Flower's participants run in other processes and must reach the chain themselves: "
-            "use a JSON-RPC node (hefl flower simulate starts Anvil on loopback)"
-        )
+    party, identities = create_agents(chain, root, password, data, fund_wei=fund_wei)
     public_key, private_key = generate_keypair(
         spec.key_bits, allow_insecure=spec.allow_insecure_keys
     )
@@ -190,6 +171,50 @@ def prepare_job(
         "data_sizes": list(data.sizes),
         "initial_model_hash": "0x" + initial_hash.hex(),
     }
+    job = deploy_job(chain, root, party, identities, data, document, public_key)
+    return PreparedJob(root, job, data)
+
+
+def create_agents(
+    chain: Chain, root: Path, password: str, data: PreparedData, *, fund_wei: int = FUND_WEI
+) -> tuple[str, list[Identity]]:
+    """The party's and every participant's directory (keystores under ``password``), their
+    accounts known to ``chain`` and funded on a development node; returns the party's address
+    and the participants' identities."""
+    with ThreadPoolExecutor(2) as pool:  # scrypt keystores: about a second each
+        futures = [
+            pool.submit(create_agent, participant_dir(root, i), password, part)
+            for i, part in enumerate(data.parts)
+        ]
+        create_agent(root / PARTY_DIR, password)
+        identities = [future.result() for future in futures]
+    party = chain.add_keystore(root / PARTY_DIR / KEYSTORE, password)
+    if fund_wei and chain.kind == "rpc":
+        funders = chain.node_accounts()
+        if not funders:
+            raise ConfigError("the node has no unlocked account to fund the agents from")
+        for address in [party, *(identity.address for identity in identities)]:
+            chain.transact({"from": funders[0], "to": address, "value": fund_wei})
+    elif chain.kind == "embedded":
+        raise ConfigError(
+            "Flower's participants run in other processes and must reach the chain themselves: "
+            "use a JSON-RPC node (hefl flower simulate starts Anvil on loopback)"
+        )
+    return party, identities
+
+
+def deploy_job(
+    chain: Chain,
+    root: Path,
+    party: str,
+    identities: list[Identity],
+    data: PreparedData,
+    document: dict[str, Any],
+    public_key: PublicKey,
+) -> JobFile:
+    """Deploy ``FLLedger`` for ``document`` (its hash and the key's on chain), then write the
+    job file, the deployment record and the evaluator's data (see the module docstring)."""
+    blobs = LocalBlobStore(root / BLOBS_DIR)
     config_hash = blobs.put(canonical_json(document))
     key_hash = blobs.put(public_key_blob(public_key))
     ledger = deploy_ledger(
@@ -206,9 +231,10 @@ def prepare_job(
         y_test=data.y_test,
     )
     log.info(
-        "C %s: Flower job for %d participants deployed at %s",
-        party_identity.address,
-        n,
+        "C %s: Flower job (%s) for %d participants deployed at %s",
+        party,
+        document["strategy"]["strategy"],
+        len(identities),
         ledger.address,
     )
-    return PreparedJob(root, job, data)
+    return job

@@ -12,7 +12,6 @@ random password kept in ``DIR/password``, 0600).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import secrets
 import time
@@ -23,19 +22,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hefl.agents.identity import save_data, write_private
+from hefl.agents.identity import write_private
 from hefl.chain import connect_rpc
 from hefl.chain.anvil import start_anvil
 from hefl.control.loop import RoundSummary
 from hefl.data import PreparedData, SplitConfig, load_dataset, prepare
-from hefl.errors import AgentError, ConfigError
+from hefl.errors import AgentError
 from hefl.flower import require_flower, wire
 from hefl.flower.setup import (
     EVALUATOR_FILE,
-    PARTICIPANTS_DIR,
     FlowerJobSpec,
     PreparedJob,
-    participant_dir,
     prepare_job,
 )
 
@@ -162,12 +159,21 @@ def simulate(
 
 @dataclass(frozen=True)
 class MultiKeySimulation:
-    """A finished multi-key job: its rounds, every message the ServerApp received, the data."""
+    """A finished multi-key job: its directory, rounds (the protocol's, and as ``hefl run``
+    reports them), every message the ServerApp received, the data and why it stopped early."""
 
+    out: Path
+    prepared: PreparedJob
     rounds: tuple[MultiKeyRound, ...]
+    summaries: tuple[RoundSummary, ...]
+    model: np.ndarray
     received: tuple[Any, ...]
-    data: PreparedData
+    error: str | None
     seconds: float
+
+    @property
+    def data(self) -> PreparedData:
+        return self.prepared.data
 
 
 def simulate_multikey(
@@ -175,37 +181,53 @@ def simulate_multikey(
     out: Path,
     *,
     dataset: str = "diabetes",
+    target: str | None = None,
     split: SplitConfig | None = None,
+    rpc: str | None = None,
     update_hook: MultiKeyHook | None = None,
     verbose: bool = False,
 ) -> MultiKeySimulation:
-    """FedAvg under the multi-key scheme on the simulation engine (:mod:`hefl.flower.multikey`):
-    each simulated SuperNode holds one partition (``out/participants/pI/data.npz``, 0600).
+    """FedAvg under the multi-key scheme on the simulation engine, on ``FLLedger``
+    (:mod:`hefl.flower.multikey`): the job prepared in ``out`` as :func:`simulate` prepares its
+    own (each simulated SuperNode holds one participant's directory), the chain an Anvil on
+    loopback unless ``rpc``; ``out`` ends up with the files of ``hefl run``.
     ``update_hook``: :data:`hefl.flower.multikey.MultiKeyHook` (the tests' dropouts)."""
     require_flower()
-    from hefl.flower.multikey import LAST_MULTIKEY, RUN_MULTIKEY, build_multikey_apps
+    from hefl.flower.multikey import (
+        LAST_MULTIKEY,
+        RUN_ALLOW_INSECURE,
+        build_multikey_apps,
+        prepare_multikey_job,
+    )
 
-    data = prepare(load_dataset(dataset), split or SplitConfig(participants=spec.clients))
-    if len(data.parts) != spec.clients:
-        raise ConfigError(f"the split has {len(data.parts)} parts for {spec.clients} clients")
-    for index, part in enumerate(data.parts):
-        directory = participant_dir(Path(out), index)
-        directory.mkdir(parents=True, exist_ok=True)
-        save_data(directory, part)
-    config = {
-        RUN_MULTIKEY: json.dumps({"spec": asdict(spec), "n_params": data.model_size}),
-        wire.RUN_PARTICIPANTS_ROOT: str(Path(out) / PARTICIPANTS_DIR),
-        "multikey-allow-insecure": spec.allow_insecure,
-    }
-    server_app, client_app = build_multikey_apps(config, update_hook=update_hook)
-    LAST_MULTIKEY.clear()
-    began = time.perf_counter()
-    run_engine(server_app, client_app, spec.clients, verbose=verbose)
-    seconds = time.perf_counter() - began
+    split = split or SplitConfig(participants=spec.clients, n_samples=None)
+    data = prepare(load_dataset(dataset, target=target), split)
+    described = {"dataset": dataset, "target": target, "split": asdict(split)}
+    with loopback_chain(rpc) as url:
+        root = Path(out)
+        root.mkdir(parents=True, exist_ok=True)
+        password = secrets.token_urlsafe(24)
+        write_private(root / PASSWORD_FILE, password)
+        prepared = prepare_multikey_job(
+            spec, connect_rpc(url), root, password, data, data_description=described
+        )
+        config = run_config_for(prepared, url, **{RUN_ALLOW_INSECURE: spec.allow_insecure})
+        server_app, client_app = build_multikey_apps(config, update_hook=update_hook)
+        LAST_MULTIKEY.clear()
+        began = time.perf_counter()
+        run_engine(server_app, client_app, spec.clients, verbose=verbose)
+        seconds = time.perf_counter() - began
     if not LAST_MULTIKEY:
         raise AgentError("the ServerApp did not run; see Flower's log above")
     strategy = LAST_MULTIKEY.pop()
     assert strategy.recording is not None
     return MultiKeySimulation(
-        tuple(strategy.rounds), tuple(strategy.recording.received), data, seconds
+        out=prepared.root,
+        prepared=prepared,
+        rounds=tuple(strategy.rounds),
+        summaries=tuple(strategy.summaries),
+        model=strategy.model,
+        received=tuple(strategy.recording.received),
+        error=None if strategy.error is None else str(strategy.error),
+        seconds=seconds,
     )
