@@ -4,8 +4,11 @@
 party is the ServerApp, each participant a ClientApp with its own Ethereum account, the chain an
 Anvil on 127.0.0.1 started for the run (or ``--rpc URL``). ``--out DIR`` gets the same files as
 ``hefl run`` (history.json, metrics.csv, deployment.json, config.json, blobs/), so ``hefl verify
-DIR`` and ``hefl history --run DIR`` work on it. ``hefl flower new DIR`` writes a Flower app
-(``pyproject.toml`` with ``[tool.flwr.app]``) for ``flwr run DIR SUPERLINK``.
+DIR`` and ``hefl history --run DIR`` work on it. ``--strategy secagg-multikey`` (as ``hefl run``)
+runs Yang et al.'s multi-key secure aggregation instead: each client's side of the protocol in its
+ClientApp, the server learning only the sum, every round recorded on the same ledger.
+``hefl flower new DIR`` writes a Flower app (``pyproject.toml`` with ``[tool.flwr.app]``) for
+``flwr run DIR SUPERLINK``.
 """
 
 from __future__ import annotations
@@ -45,6 +48,18 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_job_options(simulate, rpc_required=False)
+    simulate.add_argument(
+        "--strategy",
+        choices=tuple(SIMULATIONS),
+        default="paillier",
+        help="the main paper's scheme (default), or FedAvg under multi-key secure aggregation",
+    )
+    simulate.add_argument(
+        "--reply-timeout",
+        type=float,
+        default=120.0,
+        help="seconds a stage waits for the clients' replies (a silent client is left out)",
+    )
     simulate.add_argument("--out", type=Path, help="output directory (default runs/flower-<time>)")
     simulate.add_argument("--verbose", action="store_true", help="Flower's and Ray's logs")
     simulate.set_defaults(func=run_simulate)
@@ -151,23 +166,79 @@ def job_spec(args: argparse.Namespace) -> Any:
     )
 
 
-def run_simulate(args: argparse.Namespace) -> int:
-    import datetime as dt
+def multikey_spec(args: argparse.Namespace) -> Any:
+    """The multi-key job of the command line (``--key-bits`` is κ1, as ``hefl run``'s registry
+    says); the options that only the main scheme has are refused, naming the flag."""
+    from hefl.flower.multikey import MultiKeySpec
+    from hefl.learning.registry import strategy_spec
 
-    from hefl.flower import require_flower
+    job_spec(args)  # every shared value checked first
+    if args.controller != FixedTauController.name or args.energy is not None:
+        raise ConfigError(
+            f"--controller {args.controller} / --energy: --strategy {args.strategy} runs a fixed "
+            "τ for --rounds rounds"
+        )
+    options = strategy_spec(args.strategy).scheme_options(args.key_bits, args.allow_insecure_keys)
+    return MultiKeySpec(
+        clients=args.clients,
+        rounds=args.rounds,
+        tau=DEFAULT_TAU if args.tau is None else args.tau,
+        eta=args.eta,
+        ridge=args.ridge,
+        kappa1=int(options["kappa1"]),
+        allow_insecure=bool(options["allow_insecure"]),
+        reply_timeout_s=args.reply_timeout,
+    )
 
-    require_flower()
+
+def _simulate_paillier(args: argparse.Namespace, out: Path) -> tuple[list[Any], Path, str | None]:
     from hefl.flower.simulate import simulate
 
     spec = job_spec(args)
-    out = args.out or Path("runs") / dt.datetime.now().strftime("flower-%Y%m%d-%H%M%S")
     print(
         f"hefl flower simulate: {spec.dataset}, {args.clients} simulated SuperNodes, "
         f"{spec.key_bits}-bit keys, {spec.learning.mode} updates, on "
         f"{args.rpc or 'an Anvil on 127.0.0.1'}",
         flush=True,
     )
-    result = simulate(spec, out, rpc=args.rpc, verbose=args.verbose)
+    result = simulate(spec, out, rpc=args.rpc, reply_timeout_s=args.reply_timeout,
+                      verbose=args.verbose)  # fmt: skip
+    return list(result.rounds), result.out, result.error
+
+
+def _simulate_multikey(args: argparse.Namespace, out: Path) -> tuple[list[Any], Path, str | None]:
+    from hefl.flower.simulate import simulate_multikey
+
+    spec = multikey_spec(args)
+    print(
+        f"hefl flower simulate: {args.dataset}, {args.clients} simulated SuperNodes, multi-key "
+        f"secure aggregation ({spec.kappa1}-bit group), on {args.rpc or 'an Anvil on 127.0.0.1'}",
+        flush=True,
+    )
+    split = SplitConfig(
+        participants=args.clients, n_samples=None, seed=args.seed, partition=args.partition
+    )
+    result = simulate_multikey(
+        spec, out, dataset=args.dataset, target=args.target, split=split, rpc=args.rpc,
+        verbose=args.verbose,
+    )  # fmt: skip
+    return list(result.summaries), result.out, result.error
+
+
+#: ``hefl flower simulate --strategy``: the strategies a Flower job runs, each its runner.
+SIMULATIONS = {"paillier": _simulate_paillier, "secagg-multikey": _simulate_multikey}
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from hefl.flower import require_flower
+
+    require_flower()
+    out = args.out or Path("runs") / dt.datetime.now().strftime("flower-%Y%m%d-%H%M%S")
+    if not args.reply_timeout > 0:
+        raise ConfigError(f"--reply-timeout {args.reply_timeout:g} must be > 0 seconds")
+    rounds, written, error = SIMULATIONS[args.strategy](args, out)
     rows = [
         {
             "round": str(r.round),
@@ -178,12 +249,12 @@ def run_simulate(args: argparse.Namespace) -> int:
             "disputed": str(r.disputed),
             "seconds": f"{r.seconds:.2f}",
         }
-        for r in result.rounds
+        for r in rounds
     ]
     print(render_table(rows))
-    print(f"wrote {result.out} (hefl verify {result.out}; hefl history --run {result.out})")
-    if result.error is not None:
-        raise ConfigError(f"the job stopped: {result.error}")
+    print(f"wrote {written} (hefl verify {written}; hefl history --run {written})")
+    if error is not None:
+        raise ConfigError(f"the job stopped: {error}")
     return 0
 
 
