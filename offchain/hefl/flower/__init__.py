@@ -24,7 +24,9 @@ a SuperLink, with real SuperNodes or on the simulation engine (:mod:`hefl.flower
 runs both on loopback).
 
 Yang et al.'s multi-key secure aggregation runs on Flower as a ClientApp mod, each client's side
-of the protocol on the client and the server learning only the sum (:mod:`hefl.flower.multikey`).
+of the protocol on the client and the server learning only the sum, every round on the same
+ledger as ``hefl run --strategy secagg-multikey`` (:mod:`hefl.flower.multikey`; ``hefl flower
+simulate --strategy secagg-multikey``).
 """
 
 from __future__ import annotations
