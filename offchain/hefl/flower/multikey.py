@@ -91,7 +91,6 @@ from hefl.errors import (
     AgentError,
     ConfigError,
     HeflError,
-    LoneClientError,
     ProtocolError,
     RoundRestartRequired,
 )
@@ -583,10 +582,14 @@ class MultiKeyFedAvg:
             try:
                 address, index = wire.get_str(reply, "address"), wire.get_int(reply, "index")
             except HeflError as error:
-                log.warning("multi-key: node %d: unusable identity: %s", nodes[position], error)
+                log.warning(
+                    "multi-key: node %d: unusable identity: %s", by_position[position], error
+                )
                 continue
             if self.addresses.get(index) != address or index in self.clients:
-                log.warning("multi-key: node %d claims participant %d wrongly", position, index)
+                log.warning(
+                    "multi-key: node %d claims participant %d wrongly", by_position[position], index
+                )
                 continue
             self.clients[index] = by_position[position]
         if len(self.clients) < 2:
@@ -747,10 +750,7 @@ class MultiKeyFedAvg:
                 self.rounds.append(finished)
                 model = self.model = finished.model
                 self._summarise(finished, iteration, began)
-        except LoneClientError as error:
-            log.error("multi-key: the job stops: %s", error)
-            self.error = error
-        except HeflError as error:
+        except HeflError as error:  # a lone client (LoneClientError), no quorum, a restart loop…
             log.error("multi-key: the job stopped: %s", error)
             self.error = error
         return recording

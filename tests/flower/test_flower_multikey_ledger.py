@@ -1,0 +1,157 @@
+"""The multi-key mod on a ledger, called as Flower's runtime calls a mod: what a client checks
+against the chain before it answers, and what it puts on chain from its own account.
+
+A 2-client multi-key job is prepared on a real Anvil (:func:`prepare_multikey_job`, a 512-bit
+group: this is about the checks, not key strength); the server's side is the job's own
+:class:`MultiKeyServer` and its computing party opening ledger rounds; the wrapped ClientApp is a
+stub that returns a fixed update.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from flwr.app import (
+    ArrayRecord,
+    ConfigRecord,
+    Context,
+    Message,
+    MessageType,
+    MetricRecord,
+    RecordDict,
+)
+from flwr.supercore.task_identity import TaskIdentity
+
+from hefl.agents.envelope import BlobKind, unseal
+from hefl.agents.identity import KEYSTORE
+from hefl.agents.roles import ComputingPartyAgent, round_binding
+from hefl.chain import LedgerClient, LocalBlobStore, connect_rpc
+from hefl.data import SplitConfig, load_dataset, prepare
+from hefl.errors import ProtocolError, SerializationError
+from hefl.flower import wire
+from hefl.flower.multikey import (
+    ENCRYPT,
+    METRICS,
+    MODEL,
+    NUM_EXAMPLES,
+    RECORD,
+    RUN_ALLOW_INSECURE,
+    SETUP,
+    UPDATE,
+    MultiKeySpec,
+    MultiKeyTranscript,
+    load_multikey_server,
+    make_multikey_mod,
+    prepare_multikey_job,
+)
+from hefl.flower.simulate import loopback_chain, run_config_for
+from hefl.learning.plain import encode_plain_vector
+from hefl.secagg.multikey import MultiKeyServer
+
+pytestmark = pytest.mark.timeout(180)
+
+SPEC = MultiKeySpec(clients=2, rounds=1, tau=2, kappa1=512, q_bits=160, allow_insecure=True)
+PASSWORD = "multikey-ledger-test"
+
+
+@pytest.fixture(autouse=True)
+def server_identity(monkeypatch):
+    """The identity Flower's runtime sets in its process before messages are built."""
+    for name, value in (("_task_id", 1), ("_run_id", 1), ("_node_id", 0)):
+        monkeypatch.setattr(TaskIdentity, name, value)
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    root = tmp_path_factory.mktemp("multikey-ledger")
+    data = prepare(load_dataset("diabetes"), SplitConfig(participants=2, n_samples=None, seed=0))
+    with loopback_chain(None) as url:
+        chain = connect_rpc(url)
+        prepared = prepare_multikey_job(SPEC, chain, root, PASSWORD, data)
+        (root / "password").write_text(PASSWORD)
+        config = run_config_for(prepared, url, **{RUN_ALLOW_INSECURE: True})
+        party = chain.add_keystore(prepared.party_dir / KEYSTORE, PASSWORD)
+        ledger = LedgerClient.at(chain, prepared.job.ledger, sender=party)
+        server = load_multikey_server(prepared.party_dir, prepared.job, SPEC)
+        agent = ComputingPartyAgent(
+            MultiKeyTranscript(SPEC.learning, data.sizes), ledger, LocalBlobStore(root / "blobs")
+        )
+        yield prepared, config, server, agent
+
+
+class Node:
+    """One SuperNode holding participant ``index`` of the job; the wrapped app returns a fixed
+    update of the model's size."""
+
+    def __init__(self, job, index: int) -> None:
+        prepared, config, _, _ = job
+        node_config = {wire.NODE_PARTICIPANT_DIR: str(prepared.participant_dir(index))}
+        self.context = Context(1, 7, node_config, RecordDict(), {})
+        self.mod = make_multikey_mod(overrides=config)
+        self.size = prepared.data.parts[index].size
+        self.update = np.full(prepared.data.model_size, 0.001 * (index + 1))
+
+    def app(self, message: Message, context: Context) -> Message:
+        records: dict = {METRICS: MetricRecord({NUM_EXAMPLES: self.size})}
+        if MODEL in message.content.array_records:
+            records[UPDATE] = ArrayRecord([self.update])
+        return Message(RecordDict(records), reply_to=message)
+
+    def send(self, payload: dict) -> ConfigRecord:
+        message = Message(
+            RecordDict({RECORD: ConfigRecord(payload)}), dst_node_id=7,
+            message_type=MessageType.TRAIN,
+        )  # fmt: skip
+        return self.mod(message, self.context, self.app).content.config_records[RECORD]
+
+
+def test_keygen_only_under_the_jobs_syspara_and_the_ledgers_index(job):
+    _, _, server, _ = job
+    node = Node(job, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the insecure test size, on purpose
+        other = MultiKeyServer.sys_gen(
+            server.para.n_params, 2, kappa1=512, q_bits=160, allow_insecure=True
+        ).para
+    with pytest.raises(ProtocolError, match="not the one the job committed"):
+        node.send({"stage": SETUP, "para": other.to_json(), "client_id": 0})
+    with pytest.raises(ProtocolError, match="registers it as participant 0"):
+        node.send({"stage": SETUP, "para": server.para.to_json(), "client_id": 1})
+    reply = node.send({"stage": SETUP, "para": server.para.to_json(), "client_id": 0})
+    assert wire.get_int(reply, "size") == node.size
+
+
+def test_a_model_off_the_chain_is_refused_and_the_message_goes_on_chain_from_its_account(job):
+    prepared, _, server, party = job
+    nodes = [Node(job, 0), Node(job, 1)]
+    for cid, node in enumerate(nodes):
+        reply = node.send({"stage": SETUP, "para": server.para.to_json(), "client_id": cid})
+        server.register(cid, int(wire.get_str(reply, "pk"), 16))
+    model = np.linspace(-0.5, 0.5, prepared.data.model_size)
+    g = party.open_round(encode_plain_vector(model), 0, SPEC.tau)
+    common = {"stage": ENCRYPT, "round": 0, "ledger-round": g, "tau": SPEC.tau, "eta": SPEC.eta,
+              "ridge": 0.0, "total-size": sum(prepared.data.sizes)}  # fmt: skip
+
+    # The server sends another model than the one the round opened with: refused, nothing sent.
+    offer = server.begin_round(0, {0, 1}, model + 1e-9, attempt=0)
+    with pytest.raises(ProtocolError, match=f"not ledger round {g}'s global model"):
+        nodes[0].send({**common, "attempt": 0, "pk_s": hex(offer.pk_s), "model": offer.models[0]})
+    address = party.ledger.participants()[0].address
+    assert not party.ledger.get_submission(g, address).submitted
+
+    offer = server.begin_round(0, {0, 1}, model, attempt=1)
+    reply = nodes[0].send(
+        {**common, "attempt": 1, "pk_s": hex(offer.pk_s), "model": offer.models[0]}
+    )
+    submission = party.ledger.get_submission(g, address)
+    assert submission.submitted  # from participant 0's own account
+    sealed = wire.get_bytes(reply, "ciphertext")
+    assert submission.model_hash == LocalBlobStore(prepared.blobs_dir).put(sealed)
+    message = unseal(sealed, round_binding(party.ledger, g, address), BlobKind.MODEL)
+    assert server.receive(message).client_id == 0
+    # The same message sealed for another sender or round does not open.
+    other = party.ledger.participants()[1].address
+    with pytest.raises(SerializationError):
+        unseal(sealed, round_binding(party.ledger, g, other), BlobKind.MODEL)
