@@ -24,6 +24,8 @@ CONFIG = JobConfig(
     workers=1,
     submission_deadline_s=60.0,
 )
+#: The password the party's key file is encrypted under (a test value).
+PASSWORD = "resume-test-password"
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +37,10 @@ def reference(tmp_path_factory) -> np.ndarray:
 def stopped_in_round_2(tmp_path: Path) -> tuple[InProcessJob, RunDirectory]:
     """Two rounds done, round 2 opened and one participant's submission in — then the stop."""
     run_dir = RunDirectory(tmp_path / "run")
-    job = InProcessJob(CONFIG, connect_embedded(), LocalBlobStore(run_dir.blobs), run_dir=run_dir)
+    job = InProcessJob(
+        CONFIG, connect_embedded(), LocalBlobStore(run_dir.blobs), run_dir=run_dir,
+        key_password=PASSWORD,
+    )  # fmt: skip
     job.run(FixedTauController(3, 2))
     outcome = job.party.conclude(1)
     g = job.party.open_round(outcome.next_global, 6, 3, job.ledger.get_round(1).deadline + 60)
@@ -45,7 +50,7 @@ def stopped_in_round_2(tmp_path: Path) -> tuple[InProcessJob, RunDirectory]:
 
 def test_a_round_left_open_is_finished(reference: np.ndarray, tmp_path: Path) -> None:
     job, run_dir = stopped_in_round_2(tmp_path)
-    again = InProcessJob.resume(CONFIG, job.chain, run_dir)
+    again = InProcessJob.resume(CONFIG, job.chain, run_dir, key_password=PASSWORD)
     result = again.run(FixedTauController(3, 4), resume=True)
     history = again.ledger.history()
     assert [r.status for r in history] == [RoundStatus.FINALISED] * 4
@@ -61,7 +66,7 @@ def test_a_round_whose_deadline_passed_is_voided_and_run_again(
     job, run_dir = stopped_in_round_2(tmp_path)
     tester = job.chain.w3.provider.ethereum_tester  # type: ignore[attr-defined]
     tester.time_travel(job.ledger.get_round(2).deadline + 5)
-    again = InProcessJob.resume(CONFIG, job.chain, run_dir)
+    again = InProcessJob.resume(CONFIG, job.chain, run_dir, key_password=PASSWORD)
     result = again.run(FixedTauController(3, 4), resume=True)
     finalised, voided = RoundStatus.FINALISED, RoundStatus.VOIDED
     statuses = [r.status for r in again.ledger.history()]

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hefl.agents.identity import PASSWORD_ENV
 from hefl.chain import connect_embedded
 from hefl.chain.artifact import load_artifact
 from hefl.cli.main import main
@@ -62,13 +63,16 @@ def one_error_line(err: str) -> str:
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("whole") / "run"
-    assert main(["run", "--rounds", "5", *FAST, "--out", str(out)]) == 0
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv(PASSWORD_ENV, raising=False)  # a run started without a password
+        assert main(["run", "--rounds", "5", *FAST, "--out", str(out)]) == 0
     return out
 
 
 def test_a_run_killed_in_round_3_keeps_rounds_0_to_2_and_resume_matches(
-    uninterrupted: Path, tmp_path: Path, capsys
+    uninterrupted: Path, tmp_path: Path, capsys, monkeypatch
 ) -> None:
+    monkeypatch.setenv(PASSWORD_ENV, "kill-and-resume")  # the run keeps its key, encrypted
     out = tmp_path / "run"
     process = subprocess.Popen(
         hefl("run", "--rounds", "5", *FAST, "--out", str(out)),
@@ -96,6 +100,13 @@ def test_a_run_killed_in_round_3_keeps_rounds_0_to_2_and_resume_matches(
     report = capsys.readouterr().out
     assert report.startswith("OK: 3 rounds") and "persisted chain" in report
 
+    key = out / "party.key"
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert json.loads(key.read_text())["cipher"] == "aes-256-gcm"  # encrypted at rest
+    monkeypatch.setenv(PASSWORD_ENV, "a wrong password")
+    assert main(["run", "--resume", str(out), "--quiet"]) == 1
+    assert "wrong password" in one_error_line(capsys.readouterr().err)
+    monkeypatch.setenv(PASSWORD_ENV, "kill-and-resume")
     assert main(["run", "--resume", str(out), "--quiet"]) == 0
     capsys.readouterr()
     assert [r[2] for r in contract_rounds(out)] == [3] * 5
@@ -106,6 +117,16 @@ def test_a_run_killed_in_round_3_keeps_rounds_0_to_2_and_resume_matches(
         r["metrics"]["train_loss"] for r in losses[1]["rounds"]
     ]
     assert main(["verify", str(out)]) == 0
+
+
+def test_without_a_password_no_key_is_kept_and_resume_says_what_to_set(
+    uninterrupted: Path, capsys, monkeypatch
+) -> None:
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    assert not (uninterrupted / "party.key").exists()
+    assert main(["run", "--resume", str(uninterrupted), "--quiet"]) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert "kept no Paillier key" in line and PASSWORD_ENV in line and "--password-file" in line
 
 
 def test_resume_takes_the_runs_own_options(uninterrupted: Path, capsys) -> None:
@@ -235,7 +256,7 @@ def test_the_run_directory_files_are_replaced_atomically(uninterrupted: Path) ->
     rows = (uninterrupted / "metrics.csv").read_text().splitlines()
     history = json.loads((uninterrupted / "history.json").read_text())
     assert len(rows) == 1 + len(history["rounds"]) == 6
-    assert (uninterrupted / "party.key").stat().st_mode & 0o777 == 0o600
+    assert not (uninterrupted / "party.key").exists()  # no password, no key on disk
     assert os.access(uninterrupted / "model.npy", os.R_OK)
 
 

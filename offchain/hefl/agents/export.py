@@ -11,8 +11,9 @@ Both modes write the same files (``hefl run --out DIR`` and the multi-process pa
 - ``chain.db`` — the embedded chain's py-evm database (:meth:`hefl.chain.Chain.save`), so the
   ledger can be read with contract calls after the run's process has ended;
 - ``run.json`` — the options ``hefl run`` was started with (what ``--resume`` continues);
-- ``party.key`` — the in-process job's Paillier private key (mode 0600), which ``--resume`` needs
-  to decrypt the next aggregate;
+- ``party.key`` — the in-process job's Paillier private key, encrypted under a scrypt key of
+  ``$HEFL_KEYSTORE_PASSWORD`` / ``--password-file`` (mode 0600; written only when a password is
+  given), which ``--resume`` needs to decrypt the next aggregate;
 - ``blobs/`` — the blob store.
 
 Every file is replaced atomically (:func:`hefl.files.atomic_write`) after every round, the chain's

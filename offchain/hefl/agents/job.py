@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 
 from hefl.agents.export import RunDirectory
+from hefl.agents.identity import PASSWORD_ENV, load_private_key, save_private_key
 from hefl.agents.roles import ComputingPartyAgent, ParticipantAgent, Vote
 from hefl.canonical import canonical_json
 from hefl.chain import (
@@ -190,7 +191,11 @@ class InProcessJob:
         *,
         data: PreparedData | None = None,
         run_dir: RunDirectory | None = None,
+        key_password: str | None = None,
     ) -> None:
+        """With ``run_dir`` and ``key_password``, the party's Paillier key is kept in the run
+        directory encrypted under a scrypt key of the password (what :meth:`resume` needs);
+        without a password it is never written, and the run cannot be resumed."""
         self._prepare(config, chain, blobs, data, run_dir)
         n = len(self.data.parts)
         accounts = chain.accounts_for(n + 1)
@@ -227,8 +232,11 @@ class InProcessJob:
         self._attach(ledger, DeploymentRecord.from_client(ledger), document, party_strategy)
         self.public_key = public_key
         if run_dir is not None:
-            if private_key is not None:
-                private_key.save(run_dir.party_key)  # 0600: what --resume decrypts with
+            if private_key is not None and key_password is not None:
+                save_private_key(run_dir.party_key, private_key, key_password)
+            elif private_key is not None:
+                log.info("the party's key is not kept (no password): %s cannot be resumed",
+                         run_dir.root)  # fmt: skip
             run_dir.write_setup(self.deployment, document)
             self._save_chain()
 
@@ -240,6 +248,7 @@ class InProcessJob:
         run_dir: RunDirectory,
         *,
         data: PreparedData | None = None,
+        key_password: str | None = None,
     ) -> InProcessJob:
         """Attach to the ledger a run directory records (its chain re-opened by the caller) and
         rebuild the party and participants, checking every piece against the chain; :meth:`run`
@@ -279,8 +288,18 @@ class InProcessJob:
             )
         public_key = private_key = None
         if spec.needs_keypair:
-            private_key = PrivateKey.load(
-                run_dir.party_key, allow_insecure=config.allow_insecure_keys
+            if not run_dir.party_key.exists():
+                raise ConfigError(
+                    f"{run_dir.root} kept no Paillier key (it was started without "
+                    f"${PASSWORD_ENV} or --password-file), so it cannot be resumed"
+                )
+            if key_password is None:
+                raise ConfigError(
+                    f"--resume decrypts {run_dir.party_key}: set ${PASSWORD_ENV} or pass "
+                    "--password-file FILE"
+                )
+            private_key = load_private_key(
+                run_dir.party_key, key_password, allow_insecure=config.allow_insecure_keys
             )
             public_key = private_key.public_key
             if ledger.public_key_hash() != blob_hash(public_key_blob(public_key)):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 import warnings
 from dataclasses import asdict
@@ -25,6 +26,7 @@ from typing import Any
 
 from hefl.agents.audit import audit
 from hefl.agents.export import RunDirectory
+from hefl.agents.identity import PASSWORD_ENV, read_password
 from hefl.agents.job import InProcessJob, JobConfig, RoundSummary
 from hefl.chain import Chain, LocalBlobStore, connect_embedded, connect_rpc
 from hefl.cli import race
@@ -51,7 +53,7 @@ QUICKSTART_ETA = 0.05
 #: Options both schemes use.
 SHARED_OPTIONS = frozenset({"help", "scheme", "seed", "rpc", "out", "quiet", "resume"})
 #: Options ``--resume DIR`` may be given with (the rest come from DIR/run.json).
-RESUME_OPTIONS = frozenset({"quiet", "rpc", "workers"})
+RESUME_OPTIONS = frozenset({"quiet", "rpc", "workers", "password_file"})
 #: ``--eta`` value that picks a safe η from the data (:func:`hefl.learning.divergence.auto_eta`).
 AUTO = "auto"
 #: τ of the quick-start run's fixed-τ controller.
@@ -108,6 +110,13 @@ def register(subparsers: Any) -> None:
     crypto.add_argument("--rpc", metavar="URL", help="use this JSON-RPC node, not the embedded one")
     crypto.add_argument("--out", type=Path, help="output directory (default runs/<timestamp>)")
     crypto.add_argument("--quiet", action="store_true", help="no progress bar")
+    crypto.add_argument(
+        "--password-file",
+        type=Path,
+        metavar="FILE",
+        help="password that encrypts the party's key in --out so the run can be resumed "
+        f"(default ${PASSWORD_ENV}; without either the key is not kept)",
+    )
     crypto.add_argument(
         "--resume",
         type=Path,
@@ -261,6 +270,14 @@ def connect(args: argparse.Namespace, run_dir: RunDirectory) -> Chain:
     return connect_embedded(state=run_dir.chain_state)
 
 
+def party_key_password(args: argparse.Namespace) -> str | None:
+    """The password of the party's key file: --password-file, else $HEFL_KEYSTORE_PASSWORD, else
+    none (a new run then keeps no key; ``--resume`` of a keyed run says what to set)."""
+    if args.password_file is not None:
+        return read_password(args.password_file)
+    return os.environ.get(PASSWORD_ENV) or None
+
+
 def run(args: argparse.Namespace) -> int:
     check_scheme_options(args)
     if args.scheme == "pow-race":
@@ -279,6 +296,7 @@ def run(args: argparse.Namespace) -> int:
     run_dir = RunDirectory(out)
     if not resume and run_dir.deployment.exists():
         raise ConfigError(f"{out} holds a run already; continue it with --resume {out}")
+    key_password = party_key_password(args)
     chain = connect(args, run_dir)
     print(
         f"hefl run: {config.dataset}, N={config.split.participants}, {config.strategy} "
@@ -287,14 +305,14 @@ def run(args: argparse.Namespace) -> int:
         flush=True,
     )
     if resume:
-        job = InProcessJob.resume(config, chain, run_dir, data=data)
+        job = InProcessJob.resume(config, chain, run_dir, data=data, key_password=key_password)
         print(f"resuming the ledger at {job.deployment.address} after round "
               f"{job.ledger.round_count() - 1}")  # fmt: skip
     else:
         run_dir.save_options(run_options(args))
         try:
             job = InProcessJob(config, chain, LocalBlobStore(run_dir.blobs), data=data,
-                               run_dir=run_dir)  # fmt: skip
+                               run_dir=run_dir, key_password=key_password)  # fmt: skip
         except InsecureParameterError as error:
             raise ConfigError(f"--key-bits {args.key_bits}: {error}") from error
         print(f"ledger deployed at {job.deployment.address} (chain {job.deployment.chain_id})")
@@ -317,6 +335,7 @@ def run(args: argparse.Namespace) -> int:
         result = job.run(controller, progress, resume=resume)
     except HeflError as error:  # one line: what failed, and what the run directory keeps
         resumable = not isinstance(error, DivergenceError)  # the same η would diverge again
+        resumable = resumable and (job.public_key is None or run_dir.party_key.exists())
         again = f"hefl run --resume {run_dir.root}" if resumable else None
         raise HeflError(f"{error}; {run_dir.kept(resume=again)}") from error
     finally:
