@@ -1,5 +1,6 @@
 """The multi-key mod on a ledger, called as Flower's runtime calls a mod: what a client checks
-against the chain before it answers, and what it puts on chain from its own account.
+against the chain before it answers, what it puts on chain from its own account, and how it votes
+as a replica on the server's transcript (an honest one is final, a wrong |D_S| is disputed).
 
 A 2-client multi-key job is prepared on a real Anvil (:func:`prepare_multikey_job`, a 512-bit
 group: this is about the checks, not key strength); the server's side is the job's own
@@ -26,17 +27,18 @@ from flwr.supercore.task_identity import TaskIdentity
 
 from hefl.agents.envelope import BlobKind, unseal
 from hefl.agents.identity import KEYSTORE
-from hefl.agents.roles import ComputingPartyAgent, round_binding
-from hefl.chain import LedgerClient, LocalBlobStore, connect_rpc
+from hefl.agents.roles import ComputingPartyAgent, open_submission, round_binding
+from hefl.chain import LedgerClient, LocalBlobStore, RoundStatus, connect_rpc
 from hefl.data import SplitConfig, load_dataset, prepare
 from hefl.errors import ProtocolError, SerializationError
-from hefl.flower import wire
+from hefl.flower import client, wire
 from hefl.flower.multikey import (
     ENCRYPT,
     METRICS,
     MODEL,
     NUM_EXAMPLES,
     RECORD,
+    RESPOND,
     RUN_ALLOW_INSECURE,
     SETUP,
     UPDATE,
@@ -46,6 +48,7 @@ from hefl.flower.multikey import (
     make_multikey_mod,
     prepare_multikey_job,
 )
+from hefl.flower.server import committed_blobs
 from hefl.flower.simulate import loopback_chain, run_config_for
 from hefl.learning.plain import encode_plain_vector
 from hefl.secagg.multikey import MultiKeyServer
@@ -155,3 +158,70 @@ def test_a_model_off_the_chain_is_refused_and_the_message_goes_on_chain_from_its
     other = party.ledger.participants()[1].address
     with pytest.raises(SerializationError):
         unseal(sealed, round_binding(party.ledger, g, other), BlobKind.MODEL)
+
+
+class InflatedTranscript(MultiKeyTranscript):
+    """A dishonest server: its transcript claims |D_S| + 2 (a smaller step, Eq. 5's weight)."""
+
+    def _transcript(self, local_models, sizes, total):
+        return super()._transcript(local_models, [s + 1 for s in sizes], total)
+
+
+def _one_round(job, strategy: MultiKeyTranscript, r: int) -> tuple[int, list[str]]:
+    """A whole round through the mods: the party opens it, both clients encrypt and submit,
+    answer the challenge; the party commits ``strategy``'s transcript; both clients vote as
+    :func:`hefl.flower.client.verify` does in the ClientApp's evaluate handler."""
+    prepared, config, server, honest = job
+    party = ComputingPartyAgent(strategy, honest.ledger, honest.blobs)
+    ledger = party.ledger
+    for g in range(ledger.round_count()):  # a round the previous test left open
+        if ledger.get_round(g).status is RoundStatus.OPEN:
+            party.void(g, "left open by a previous test")
+    nodes = [Node(job, 0), Node(job, 1)]
+    for cid, node in enumerate(nodes):
+        reply = node.send({"stage": SETUP, "para": server.para.to_json(), "client_id": cid})
+        server.register(cid, int(wire.get_str(reply, "pk"), 16))
+    model = np.zeros(prepared.data.model_size)
+    g = party.open_round(encode_plain_vector(model), 0, SPEC.tau)
+    offer = server.begin_round(r, {0, 1}, model)
+    messages = []
+    for cid, node in enumerate(nodes):
+        reply = node.send(
+            {"stage": ENCRYPT, "round": r, "attempt": 0, "ledger-round": g, "tau": SPEC.tau,
+             "eta": SPEC.eta, "ridge": 0.0, "total-size": sum(prepared.data.sizes),
+             "pk_s": hex(offer.pk_s), "model": offer.models[cid]}
+        )  # fmt: skip
+        party.blobs.put(wire.get_bytes(reply, "ciphertext"))
+        address = ledger.participants()[cid].address
+        update = open_submission(ledger, party.store, g, ledger.get_submission(g, address))
+        server.receive(update.model)
+        messages.append(update.model)
+    challenge = hex(server.chel_gen())
+    responses = {
+        cid: int(wire.get_str(node.send({"stage": RESPOND, "round": r, "attempt": 0,
+                                         "challenge": challenge}), "response"), 16)
+        for cid, node in enumerate(nodes)
+    }  # fmt: skip
+    strategy.settle(messages, server.finish(responses))
+    party.commit(g)
+    blobs = committed_blobs(ledger, party.blobs, g)
+    votes = []
+    for index in range(2):
+        node_config = {wire.NODE_PARTICIPANT_DIR: str(prepared.participant_dir(index))}
+        participant = client.load_participant(config, node_config)
+        votes.append(client.verify(participant, g, blobs)["vote"])
+    return g, votes
+
+
+def test_the_clients_attest_an_honest_transcript_and_dispute_a_wrong_one(job):
+    prepared, _, _, party = job
+    sizes = prepared.data.sizes
+    g, votes = _one_round(job, MultiKeyTranscript(SPEC.learning, sizes), r=5)
+    # n = 3 nodes, F = 0, q = 2: the party's commit and one attestation finalise the round.
+    assert votes[0] == "attested" and votes[1] in ("attested", "decided without this vote")
+    assert party.ledger.get_round(g).status is RoundStatus.FINALISED
+
+    g, votes = _one_round(job, InflatedTranscript(SPEC.learning, sizes), r=6)
+    assert votes[0] == "disputed" and votes[1] in ("disputed", "decided without this vote")
+    record = party.ledger.get_round(g)
+    assert record.status is RoundStatus.DISPUTED and record.attest_count == 0
