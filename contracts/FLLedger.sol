@@ -392,6 +392,46 @@ contract FLLedger is IFLLedger {
 
     /// @inheritdoc IFLLedger
     function getRound(uint256 round) external view returns (RoundView memory) {
+        return _roundView(round);
+    }
+
+    /// @inheritdoc IFLLedger
+    function getSubmission(
+        uint256 round,
+        address participant
+    ) external view returns (bytes32 modelHash, bytes32 extraHash) {
+        _checkRoundExists(round, _rounds[round].status);
+        _checkParticipant(participant);
+        Submission storage s = _submissions[round][participant];
+        return (s.modelHash, s.extraHash);
+    }
+
+    /// @inheritdoc IFLLedger
+    function getSubmissions(
+        uint256 round
+    )
+        external
+        view
+        returns (
+            RoundView memory header,
+            bytes32[] memory modelHashes,
+            bytes32[] memory extraHashes
+        )
+    {
+        header = _roundView(round);
+        uint256 count = _participantCount;
+        modelHashes = new bytes32[](count);
+        extraHashes = new bytes32[](count);
+        mapping(address participant => Submission) storage submitted = _submissions[round];
+        for (uint256 i = 0; i < count; ++i) {
+            Submission storage s = submitted[_participants[i].account];
+            modelHashes[i] = s.modelHash;
+            extraHashes[i] = s.extraHash;
+        }
+    }
+
+    /// @dev Every field of round `round` (reverts with {RoundNotFound}).
+    function _roundView(uint256 round) private view returns (RoundView memory) {
         Round storage r = _rounds[round];
         _checkRoundExists(round, r.status);
         return
@@ -413,17 +453,6 @@ contract FLLedger is IFLLedger {
                 deadline: r.deadline,
                 aggregatedAt: r.aggregatedAt
             });
-    }
-
-    /// @inheritdoc IFLLedger
-    function getSubmission(
-        uint256 round,
-        address participant
-    ) external view returns (bytes32 modelHash, bytes32 extraHash) {
-        _checkRoundExists(round, _rounds[round].status);
-        _checkParticipant(participant);
-        Submission storage s = _submissions[round][participant];
-        return (s.modelHash, s.extraHash);
     }
 
     // ------------------------------------------------------------------------------------------

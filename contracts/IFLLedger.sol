@@ -394,4 +394,24 @@ interface IFLLedger {
         uint256 round,
         address participant
     ) external view returns (bytes32 modelHash, bytes32 extraHash);
+
+    /**
+     * @notice Round `round` and every participant's submission to it in one call: what
+     * {getRound} returns, and for each participant in bit-index order what {getSubmission}
+     * returns (both hashes zero: it did not submit). One read per round instead of N + 1.
+     * Reverts with {RoundNotFound}.
+     * @return header every field of the round, as {getRound}
+     * @return modelHashes the participants' model hashes, indexed by bit index
+     * @return extraHashes the participants' extra hashes (zero: none), same order
+     */
+    function getSubmissions(
+        uint256 round
+    )
+        external
+        view
+        returns (
+            RoundView memory header,
+            bytes32[] memory modelHashes,
+            bytes32[] memory extraHashes
+        );
 }

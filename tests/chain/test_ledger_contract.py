@@ -481,6 +481,48 @@ def test_view_errors(deploy: Deployer, accounts: Sequence[str]) -> None:
         ledger.participant_index(accounts[7])
 
 
+def test_get_submissions_is_every_get_submission_and_get_round_in_one_call(
+    deploy: Deployer, accounts: Sequence[str]
+) -> None:
+    """The batched view returns, field for field, what getRound and N getSubmission calls return,
+    in every state a round goes through (open with some submitters, aggregated, voted, final)
+    and for a round nobody submitted to; it changes no state and emits nothing."""
+    ledger = deploy(4)
+    people = accounts[1:5]
+
+    def same_as_one_by_one(g: int) -> None:
+        block = ledger.chain.block_number
+        record, submissions = ledger.round_submissions(g)
+        assert record == ledger.get_round(g)
+        assert submissions == tuple(ledger.get_submission(g, p) for p in people)
+        assert ledger.submissions(g) == submissions
+        assert [s.participant for s in submissions] == list(people)
+        assert ledger.chain.block_number == block  # a view: nothing mined
+
+    ledger.open_round(0, 10, h("w0"))
+    same_as_one_by_one(0)
+    ledger.as_sender(accounts[2]).submit(0, h("m2"), h("e2"))
+    ledger.as_sender(accounts[4]).submit(0, h("m4"))
+    same_as_one_by_one(0)
+    record, submissions = ledger.round_submissions(0)
+    assert record.included_indices == (1, 3)
+    assert [s.submitted for s in submissions] == [False, True, False, True]
+    assert [s.has_extra for s in submissions] == [False, True, False, False]
+    assert submissions[1].model_hash == h("m2") and submissions[3].extra_hash == ZERO_HASH
+    ledger.commit_aggregate(0, h("agg"))
+    same_as_one_by_one(0)
+    for voter in accounts[1:4]:
+        ledger.as_sender(voter).attest(0, h("agg"))
+    same_as_one_by_one(0)
+    assert ledger.round_submissions(0)[0].status is RoundStatus.FINALISED
+    ledger.open_round(10, 10, h("w1"))
+    same_as_one_by_one(1)
+    assert not any(s.submitted for s in ledger.round_submissions(1)[1])
+    same_as_one_by_one(0)  # earlier rounds keep their submissions
+    with expect_revert("RoundNotFound", 2):
+        ledger.round_submissions(2)
+
+
 def test_revert_message_names_error_and_args(deploy: Deployer, accounts: Sequence[str]) -> None:
     ledger = deploy(2)
     with pytest.raises(ContractRevertError) as info:

@@ -96,6 +96,22 @@ def submission_rules(ledger: LedgerClient, record: RoundRecord) -> SubmissionRul
     return SubmissionRules(tau=record.tau, total_data_size=total)
 
 
+def round_snapshot(
+    ledger: LedgerClient, round_index: int
+) -> tuple[RoundRecord, tuple[SubmissionRecord, ...]]:
+    """Round ``round_index`` and every participant's submission record (bit-index order): one
+    batched contract call on a live ledger (``getSubmissions``), so a replica's reads per round
+    do not grow with N; an exported history (no node) is read record by record."""
+    batched = getattr(ledger, "round_submissions", None)
+    if batched is not None:
+        record, submissions = batched(round_index)
+        return record, submissions
+    people = ledger.participants()
+    return ledger.get_round(round_index), tuple(
+        ledger.get_submission(round_index, p.address) for p in people
+    )
+
+
 def chain_store(blobs: BlobStore, ledger: LedgerClient) -> BlobStore:
     """``blobs`` as a cache of the chain (blobs sent in calldata are read back from it); an
     exported history has no chain, so its store is used as it is."""
@@ -132,10 +148,10 @@ def sort_submissions(
     unusable — the same verdict for the party and every replica, since it is a function of the
     chain's state and the bytes alone."""
     store = chain_store(blobs, ledger)
-    rules = submission_rules(ledger, ledger.get_round(round_index))
+    record, submissions = round_snapshot(ledger, round_index)
+    rules = submission_rules(ledger, record)
     usable, unusable, missing = [], [], []
-    for participant in ledger.participants():
-        submission = ledger.get_submission(round_index, participant.address)
+    for participant, submission in zip(ledger.participants(), submissions, strict=True):
         if not submission.submitted:
             continue
         try:
@@ -416,7 +432,7 @@ class ComputingPartyAgent:
 
     def conclude(self, round_index: int) -> RoundOutcome:
         """Decrypt what the party must and prepare the next global model (after commit)."""
-        record = self.ledger.get_round(round_index)
+        record, submissions = round_snapshot(self.ledger, round_index)
         if not record.committed:
             raise AgentError(
                 f"round {round_index} is {record.status.name.lower()} without a committed "
@@ -426,7 +442,7 @@ class ComputingPartyAgent:
         updates: list[LocalUpdate] = []
         sizes: list[int] = []
         for i in record.included_indices:
-            submission = self.ledger.get_submission(round_index, registry[i].address)
+            submission = submissions[i]
             updates.append(open_submission(self.ledger, self.store, round_index, submission))
             sizes.append(registry[i].data_size)
         return self.strategy.conclude(

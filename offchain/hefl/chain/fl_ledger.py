@@ -213,8 +213,28 @@ class LedgerClient(ContractClient):
     def default_artifact(cls) -> LedgerArtifact:
         return load_artifact()
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: The deployment's constants (the contract's immutables and participant registry), read
+        #: once and shared by every :meth:`as_sender` client of this deployment.
+        self._constants: dict[tuple[str, tuple[Any, ...]], Any] = {}
+
     def _artifact_label(self) -> str:
         return f"{self.artifact.path} (sha256 {self.artifact.artifact_sha256[:12]}…)"
+
+    def as_sender(self, sender: str) -> LedgerClient:
+        """The same deployment, sending from ``sender`` (sharing the constants already read)."""
+        client = super().as_sender(sender)
+        client._constants = self._constants
+        return client
+
+    def _constant(self, fn: str, *args: Any) -> Any:
+        """A view of something the contract never changes after deployment (its immutables,
+        the participant registry), read from the node once per deployment and client family."""
+        key = (fn, args)
+        if key not in self._constants:
+            self._constants[key] = self._call(fn, *args)
+        return self._constants[key]
 
     # --- transactions -----------------------------------------------------------------------------
     def open_round(
@@ -293,79 +313,71 @@ class LedgerClient(ContractClient):
 
     # --- views ------------------------------------------------------------------------------------
     def party(self) -> ChecksumAddress:
-        return to_checksum_address(self._call("party"))
+        return to_checksum_address(self._constant("party"))
 
     def public_key_hash(self) -> bytes:
-        return bytes(self._call("publicKeyHash"))
+        return bytes(self._constant("publicKeyHash"))
 
     def config_hash(self) -> bytes:
-        return bytes(self._call("configHash"))
+        return bytes(self._constant("configHash"))
 
     def total_data_size(self) -> int:
-        return int(self._call("totalDataSize"))
+        return int(self._constant("totalDataSize"))
 
     def void_timeout(self) -> int:
-        return int(self._call("voidTimeout"))
+        return int(self._constant("voidTimeout"))
 
     def blobs_on_chain(self) -> bool:
-        return bool(self._call("blobsOnChain"))
+        return bool(self._constant("blobsOnChain"))
 
     def participant_count(self) -> int:
-        return int(self._call("participantCount"))
+        return int(self._constant("participantCount"))
 
     def consensus_nodes(self) -> int:
-        return int(self._call("consensusNodes"))
+        return int(self._constant("consensusNodes"))
 
     def quorum(self) -> int:
-        return int(self._call("quorum"))
+        return int(self._constant("quorum"))
 
     def fault_tolerance(self) -> int:
-        return int(self._call("faultTolerance"))
+        return int(self._constant("faultTolerance"))
 
     def max_participants(self) -> int:
-        return int(self._call("MAX_PARTICIPANTS"))
+        return int(self._constant("MAX_PARTICIPANTS"))
 
     def participants(self) -> tuple[ParticipantRecord, ...]:
-        accounts, sizes = self._call("participants")
+        accounts, sizes = self._constant("participants")
         return tuple(
             ParticipantRecord(index=i, address=to_checksum_address(a), data_size=int(s))
             for i, (a, s) in enumerate(zip(accounts, sizes, strict=True))
         )
 
     def participant_index(self, address: str) -> int:
-        return int(self._call("participantIndex", _address(address, "participant")))
+        return int(self._constant("participantIndex", _address(address, "participant")))
 
     def round_count(self) -> int:
         return int(self._call("roundCount"))
 
     def get_round(self, round: int) -> RoundRecord:
-        raw = self._call("getRound", round)
-        (it, tau, status, gm, agg, subs, incl, att_n, dis_n, att, dis, ob, ab, cb, dl, at) = raw
-        return RoundRecord(
-            round=round,
-            iteration=int(it),
-            tau=int(tau),
-            status=RoundStatus(status),
-            global_model_hash=bytes(gm),
-            aggregate_hash=bytes(agg),
-            submission_count=int(subs),
-            included=int(incl),
-            attest_count=int(att_n),
-            dispute_count=int(dis_n),
-            attested=int(att),
-            disputed=int(dis),
-            opened_block=int(ob),
-            aggregated_block=int(ab),
-            closed_block=int(cb),
-            deadline=int(dl),
-            aggregated_at=int(at),
-        )
+        return _round_record(round, self._call("getRound", round))
 
     def get_submission(self, round: int, participant: str) -> SubmissionRecord:
         who = _address(participant, "participant")
         model, extra = self._call("getSubmission", round, who)
         return SubmissionRecord(
             round=round, participant=who, model_hash=bytes(model), extra_hash=bytes(extra)
+        )
+
+    def round_submissions(self, round: int) -> tuple[RoundRecord, tuple[SubmissionRecord, ...]]:
+        """Round ``round`` and every participant's submission record (bit-index order), in one
+        contract call (``getSubmissions``): one consistent snapshot, O(1) node requests."""
+        header, models, extras = self._call("getSubmissions", round)
+        people = self.participants()
+        return _round_record(round, header), tuple(
+            SubmissionRecord(
+                round=round, participant=p.address, model_hash=bytes(m), extra_hash=bytes(e)
+            )
+            for p, m, e in zip(people, models, extras, strict=True)
         )
 
     def history(self, start: int = 0, stop: int | None = None) -> tuple[RoundRecord, ...]:
@@ -375,7 +387,31 @@ class LedgerClient(ContractClient):
 
     def submissions(self, round: int) -> tuple[SubmissionRecord, ...]:
         """Every participant's submission record for ``round``, in bit-index order."""
-        return tuple(self.get_submission(round, p.address) for p in self.participants())
+        return self.round_submissions(round)[1]
+
+
+def _round_record(round: int, raw: Any) -> RoundRecord:
+    """A ``RoundView`` tuple as a :class:`RoundRecord`."""
+    (it, tau, status, gm, agg, subs, incl, att_n, dis_n, att, dis, ob, ab, cb, dl, at) = raw
+    return RoundRecord(
+        round=round,
+        iteration=int(it),
+        tau=int(tau),
+        status=RoundStatus(status),
+        global_model_hash=bytes(gm),
+        aggregate_hash=bytes(agg),
+        submission_count=int(subs),
+        included=int(incl),
+        attest_count=int(att_n),
+        dispute_count=int(dis_n),
+        attested=int(att),
+        disputed=int(dis),
+        opened_block=int(ob),
+        aggregated_block=int(ab),
+        closed_block=int(cb),
+        deadline=int(dl),
+        aggregated_at=int(at),
+    )
 
 
 def deploy_ledger(

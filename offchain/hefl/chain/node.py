@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +24,7 @@ from eth_typing import ChecksumAddress
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3 import HTTPProvider, IPCProvider, Web3
+from web3.middleware import Web3Middleware
 from web3.types import TxReceipt
 
 from hefl.errors import ChainError, ConfigError, ContractRevertError
@@ -51,8 +53,34 @@ ChainKind = Literal["embedded", "rpc"]
 RevertHook = Callable[[BaseException], ContractRevertError | None]
 
 
+def _request_middleware(counts: Counter[str]) -> type[Web3Middleware]:
+    """A web3 middleware that counts every JSON-RPC request reaching the node, by method, into
+    ``counts``, and answers ``eth_chainId`` from memory after the first answer (web3 asks for it
+    twice per call and transaction to validate; a node's chain id never changes)."""
+
+    class NodeRequests(Web3Middleware):
+        def wrap_make_request(self, make_request: Any) -> Any:
+            chain_id: dict[str, Any] = {}
+
+            def middleware(method: str, params: Any) -> Any:
+                if method == "eth_chainId" and chain_id:
+                    return dict(chain_id)
+                counts[method] += 1
+                response = make_request(method, params)
+                if method == "eth_chainId" and "result" in response and "error" not in response:
+                    chain_id.update(response)
+                return response
+
+            return middleware
+
+    return NodeRequests
+
+
 class Chain:
-    """A web3 connection plus the signing keys hefl holds for it."""
+    """A web3 connection plus the signing keys hefl holds for it.
+
+    :attr:`requests` counts the JSON-RPC requests sent to the node, by method (``eth_call``:
+    contract reads), so a job's chain traffic is measured by counting, not timing."""
 
     def __init__(
         self,
@@ -71,6 +99,9 @@ class Chain:
         self.state_path = state_path
         self._keys: dict[ChecksumAddress, LocalAccount] = {}
         self._chain_id: int | None = None
+        #: JSON-RPC requests that reached the node so far, by method.
+        self.requests: Counter[str] = Counter()
+        w3.middleware_onion.add(_request_middleware(self.requests), name="hefl_requests")
 
     def __repr__(self) -> str:
         where = self.url or "eth-tester"
@@ -319,7 +350,11 @@ def connect_embedded(
         store = _decode_database(state_path.read_bytes(), state_path)
         backend.chain = type(backend.chain)(AtomicDB(MemoryDB(store)))
     w3 = Web3(EthereumTesterProvider(EthereumTester(backend)))
-    return Chain(w3, kind="embedded", backend=backend, state_path=state_path)
+    chain = Chain(w3, kind="embedded", backend=backend, state_path=state_path)
+    # eth-tester fills a call's missing sender with its first account, asking for the account
+    # list three times per call; name that account once.
+    w3.eth.default_account = chain.node_accounts()[0]
+    return chain
 
 
 class RetryingHTTPProvider(HTTPProvider):

@@ -1,0 +1,71 @@
+"""Chain reads scale: an in-process job's contract reads per round grow linearly in N.
+
+Counted through the chain wrapper (:attr:`hefl.chain.Chain.requests`, every JSON-RPC request that
+reaches the node), never timed. Each replica reads a round's submissions with one batched call
+(``getSubmissions``) and the deployment's constants once, so N replicas cost O(N) reads, not
+O(N²) as with one ``getSubmission`` per participant per replica.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from hefl.agents.job import InProcessJob, JobConfig
+from hefl.chain import LocalBlobStore, connect_embedded
+from hefl.control import FixedTauController
+from hefl.data import SplitConfig
+from hefl.learning.strategy import LearningConfig
+
+ROUNDS = 2
+
+
+def requests_per_round(tmp_path: Path, participants: int) -> Counter[str]:
+    """JSON-RPC requests (by method) of a ``ROUNDS``-round job of ``participants``, set-up of
+    the job excluded (the deployment's constants are read in the first round)."""
+    chain = connect_embedded(num_accounts=participants + 2)
+    config = JobConfig(
+        dataset="diabetes",
+        split=SplitConfig(participants=participants, n_samples=None, seed=2),
+        learning=LearningConfig(eta=0.1),
+        key_bits=512,
+        allow_insecure_keys=True,
+        workers=1,
+    )
+    job = InProcessJob(config, chain, LocalBlobStore(tmp_path / f"blobs{participants}"))
+    before = Counter(chain.requests)
+    result = job.run(FixedTauController(tau=1, rounds=ROUNDS))
+    assert [r.status for r in result.rounds] == ["finalised"] * ROUNDS
+    spent = Counter(chain.requests)
+    spent.subtract(before)
+    return Counter({k: v for k, v in spent.items() if v})
+
+
+@pytest.fixture(scope="module")
+def per_round(tmp_path_factory) -> dict[int, Counter[str]]:
+    tmp = tmp_path_factory.mktemp("reads")
+    return {n: requests_per_round(tmp, n) for n in (2, 4, 8)}
+
+
+def at_most_linear(counts: dict[int, int]) -> bool:
+    """Whether the counts at N = 2, 4, 8 grow no faster than linearly: the step per added
+    participant from 4 to 8 is at most the step from 2 to 4 (a term in N² would make it grow;
+    replicas that find the round already final skip their check, so it may shrink)."""
+    return (counts[8] - counts[4]) / 4 <= (counts[4] - counts[2]) / 2
+
+
+def test_contract_reads_grow_linearly_in_n(per_round) -> None:
+    calls = {n: c["eth_call"] for n, c in per_round.items()}
+    assert at_most_linear(calls), calls
+    # A handful of reads per participant and round (pending, header rules, its vote's checks);
+    # one getSubmission per participant per replica would be N per participant and round.
+    assert (calls[4] - calls[2]) / 2 <= 10 * ROUNDS, calls
+
+
+def test_every_request_grows_linearly_in_n(per_round) -> None:
+    total = {n: sum(c.values()) for n, c in per_round.items()}
+    assert at_most_linear(total), per_round
+    # web3's chain-id checks are answered from memory, and eth-tester's sender lookups avoided.
+    assert all(c["eth_chainId"] == 0 and c["eth_accounts"] == 0 for c in per_round.values())
