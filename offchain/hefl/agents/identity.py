@@ -7,15 +7,22 @@ Layout of an agent directory::
 
     keystore.json      eth-account V3 keystore (scrypt), 0600
     identity.json      public: address (and, for a participant, |D_i| and |w|)
-    paillier.json      the party's Paillier private key encrypted like the keystore: AES-256-GCM
-                       under a key scrypt derives from the same password (eth-account's
-                       parameters n = 2^18, r = 8, p = 1), 0600 (party only)
+    paillier.json      the party's Paillier private key, AES-256-GCM under HMAC-SHA256 of the
+                       scrypt key of the keystore (same password, salt and eth-account's
+                       parameters n = 2^18, r = 8, p = 1), 0600 (party only): a process that
+                       opened the keystore opens it without a second ~1 s derivation
     data.npz           a participant's private data: X (with the bias column) and y, 0600
+
+Keystores use eth-account's default scrypt cost (n = 2^18, ~1 s per opening). For throwaway
+development jobs only, ``HEFL_DEV_KEYSTORE=1`` in the environment of ``hefl participant init`` /
+``hefl party setup`` writes keystores with n = 2^14 (:data:`DEV_SCRYPT_N`, ~16× cheaper to open
+and to attack); never for a key that guards anything.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -26,6 +33,7 @@ import numpy as np
 from eth_account import Account
 from eth_utils import to_checksum_address
 
+from hefl.chain.node import derive_scrypt
 from hefl.crypto import PrivateKey
 from hefl.data.prepare import Part
 from hefl.errors import AgentError, ConfigError
@@ -40,6 +48,10 @@ DATA = "data.npz"
 #: The encrypted Paillier key file's type, and eth-account's scrypt parameters (its keystore's).
 ENCRYPTED_KEY_TYPE = "hefl-paillier-private-encrypted"
 SCRYPT_PARAMS = {"n": 2**18, "r": 8, "p": 1, "dklen": 32}
+#: Environment variable that selects the light development keystore cost (value ``1``).
+DEV_KEYSTORE_ENV = "HEFL_DEV_KEYSTORE"
+#: scrypt's n for development keystores (eth-account's default is 2^18).
+DEV_SCRYPT_N = 2**14
 
 
 def read_password(password_file: str | os.PathLike[str] | None = None) -> str:
@@ -64,31 +76,59 @@ def write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+#: Version 2 keys the cipher with HMAC-SHA256(scrypt key, this label): the scrypt key is the
+#: keystore's (same salt), never used directly for a second cipher.
+KEYSTORE_BOUND_LABEL = b"hefl paillier private key"
+
+
 def _scrypt(password: str, salt: bytes, params: dict[str, int]) -> bytes:
-    return hashlib.scrypt(
-        password.encode(),
-        salt=salt,
-        n=params["n"],
-        r=params["r"],
-        p=params["p"],
-        dklen=params["dklen"],
-        maxmem=256 * params["n"] * params["r"] + 2**20,
+    return derive_scrypt(
+        password, salt, n=params["n"], r=params["r"], p=params["p"], dklen=params["dklen"]
     )
 
 
-def save_private_key(path: Path, key: PrivateKey, password: str) -> Path:
-    """Write the Paillier private key encrypted under a scrypt key of ``password`` (0600)."""
+def _cipher_key(password: str, salt: bytes, params: dict[str, int], version: int) -> bytes:
+    derived = _scrypt(password, salt, params)
+    if version == 1:
+        return derived
+    return hmac.new(derived, KEYSTORE_BOUND_LABEL, hashlib.sha256).digest()
+
+
+def _keystore_kdf(keystore: Path) -> tuple[bytes, dict[str, int]]:
+    """The scrypt salt and parameters of a keystore (eth-account's V3 format)."""
+    try:
+        crypto = json.loads(keystore.read_text())["crypto"]
+        params = crypto["kdfparams"]
+        if crypto["kdf"] != "scrypt":
+            raise ConfigError(f"keystore {keystore} does not use scrypt")
+        return bytes.fromhex(params["salt"]), {k: int(params[k]) for k in SCRYPT_PARAMS}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ConfigError(f"cannot read keystore {keystore}: {error}") from error
+
+
+def save_private_key(
+    path: Path, key: PrivateKey, password: str, *, keystore: Path | None = None
+) -> Path:
+    """Write the Paillier private key encrypted under a scrypt key of ``password`` (0600).
+
+    With ``keystore`` (the agent's own, same password) the key derives from the keystore's salt
+    and parameters (version 2), so a process that opened the keystore derives nothing more to
+    open this file; without, from a fresh salt (version 1)."""
     from Crypto.Cipher import AES
 
-    salt, nonce = secrets.token_bytes(32), secrets.token_bytes(12)
-    cipher = AES.new(_scrypt(password, salt, SCRYPT_PARAMS), AES.MODE_GCM, nonce=nonce)
+    if keystore is None:
+        version, salt, params = 1, secrets.token_bytes(32), dict(SCRYPT_PARAMS)
+    else:
+        version, (salt, params) = 2, _keystore_kdf(keystore)
+    nonce = secrets.token_bytes(12)
+    cipher = AES.new(_cipher_key(password, salt, params, version), AES.MODE_GCM, nonce=nonce)
     ciphertext, tag = cipher.encrypt_and_digest(json.dumps(key.to_json()).encode())
     document = {
         "type": ENCRYPTED_KEY_TYPE,
-        "version": 1,
+        "version": version,
         "fingerprint": key.public_key.fingerprint_hex,
-        "kdf": "scrypt",
-        "kdfparams": {**SCRYPT_PARAMS, "salt": salt.hex()},
+        "kdf": "scrypt" if version == 1 else "scrypt+hmac-sha256",
+        "kdfparams": {**params, "salt": salt.hex()},
         "cipher": "aes-256-gcm",
         "nonce": nonce.hex(),
         "ciphertext": ciphertext.hex(),
@@ -108,14 +148,21 @@ def load_private_key(path: Path, password: str, *, allow_insecure: bool = False)
                 f"{path} is not an encrypted Paillier key (type {document.get('type')!r}); "
                 "set the job up again with this hefl"
             )
+        version = int(document.get("version", 1))
+        if version not in (1, 2):
+            raise ConfigError(f"{path}: encrypted Paillier key version {version} is unknown")
         params = {k: int(document["kdfparams"][k]) for k in SCRYPT_PARAMS}
         salt = bytes.fromhex(document["kdfparams"]["salt"])
         cipher = AES.new(
-            _scrypt(password, salt, params), AES.MODE_GCM, nonce=bytes.fromhex(document["nonce"])
+            _cipher_key(password, salt, params, version),
+            AES.MODE_GCM,
+            nonce=bytes.fromhex(document["nonce"]),
         )
         plain = cipher.decrypt_and_verify(
             bytes.fromhex(document["ciphertext"]), bytes.fromhex(document["tag"])
         )
+    except ConfigError:
+        raise
     except (OSError, KeyError, TypeError) as error:
         raise ConfigError(f"cannot read the Paillier key {path}: {error}") from error
     except ValueError as error:  # JSON, hex, or the GCM tag (a wrong password)
@@ -171,7 +218,9 @@ def create_agent(directory: Path, password: str, data: Part | None = None) -> Id
     if (directory / KEYSTORE).exists():
         raise AgentError(f"{directory} already holds a keystore; use another directory")
     account = Account.create()
-    write_private(directory / KEYSTORE, json.dumps(Account.encrypt(account.key, password)))
+    light = os.environ.get(DEV_KEYSTORE_ENV) == "1"
+    keystore = Account.encrypt(account.key, password, iterations=DEV_SCRYPT_N if light else None)
+    write_private(directory / KEYSTORE, json.dumps(keystore))
     identity = Identity(address=to_checksum_address(account.address))
     if data is not None:
         save_data(directory, data)

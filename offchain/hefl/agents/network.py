@@ -1,8 +1,8 @@
 """The multi-process mode: the computing party and each participant as separate OS processes.
 
 Each agent has its own Ethereum account (an encrypted keystore in its own directory) and its own
-files, and coordinates with the others only through the contract and the blob store: it follows
-the ledger's events (polling with back-off) and never shares a Python object.
+files, and coordinates with the others only through the contract and the blob store: it wakes
+at each new block of the ledger's chain (:class:`Follower`) and never shares a Python object.
 
 Setting a job up (:func:`setup_job`, the party): generate the Paillier key pair, deploy the ledger
 with the participants' addresses and |D_i|, and write the *job file* the participants receive —
@@ -41,7 +41,6 @@ from hefl.agents.identity import (
     load_private_key,
     save_private_key,
 )
-from hefl.agents.job import config_document, public_key_blob
 from hefl.agents.roles import ComputingPartyAgent, ParticipantAgent, Vote
 from hefl.canonical import canonical_json
 from hefl.chain import (
@@ -171,6 +170,8 @@ class JobFile:
                 f"the node's chain id is {ledger.chain.chain_id}, the job file says "
                 f"{self.chain_id}; connect to the job's chain"
             )
+        from hefl.agents.job import public_key_blob  # lazily: the in-process job pulls in scipy
+
         if ledger.public_key_hash() != blob_hash(public_key_blob(self.public_key)):
             raise AgentError("the ledger's public-key hash does not match the job file's key")
         if ledger.config_hash() != blob_hash(canonical_json(self.config)):
@@ -254,6 +255,8 @@ def _setup_job(
     fund_wei: int,
     strategy: StrategyName,
 ) -> JobFile:
+    from hefl.agents.job import config_document, public_key_blob
+
     spec = strategy_spec(strategy)
     if not (spec.multi_process and spec.needs_keypair):
         raise ConfigError(
@@ -275,7 +278,7 @@ def _setup_job(
         for address in [party, *(p.address for p in participants)]:
             chain.transact({"from": funder, "to": address, "value": fund_wei})
     public_key, private_key = generate_keypair(key_bits, allow_insecure=allow_insecure_keys)
-    save_private_key(party_dir / PAILLIER_KEY, private_key, password)
+    save_private_key(party_dir / PAILLIER_KEY, private_key, password, keystore=party_dir / KEYSTORE)
     party_strategy = build_strategy(
         strategy,
         learning,
@@ -313,23 +316,47 @@ def _setup_job(
     return job
 
 
-class Follower:
-    """Waits for the ledger's next event, polling with exponential back-off."""
+#: How many times per ``poll_min_s`` a waiting agent asks the node for its head block: a new
+#: block (every transaction mines one) wakes the agent within ``poll_min_s / HEAD_CHECKS``.
+HEAD_CHECKS = 4
 
-    def __init__(self, ledger: LedgerClient, schedule: Schedule) -> None:
+
+class Follower:
+    """Waits for the ledger's next block, event-driven where it matters: it asks the node for its
+    head block (``eth_blockNumber``, one cheap request) every ``poll_min_s / HEAD_CHECKS``
+    seconds and returns as soon as a new block appears, so an agent reacts to another's
+    transaction within a fraction of ``poll_min_s``. Without new blocks it still returns after a
+    back-off growing from ``poll_min_s`` to ``poll_max_s``, so a step whose trigger is the clock
+    (a submission deadline, a void timeout) runs on time."""
+
+    def __init__(
+        self,
+        ledger: LedgerClient,
+        schedule: Schedule,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.ledger = ledger
         self.delay = schedule.poll_min_s
         self.min_s, self.max_s = schedule.poll_min_s, schedule.poll_max_s
+        self.tick = schedule.poll_min_s / HEAD_CHECKS
+        self.clock, self.sleep = clock, sleep
         self.seen_block = ledger.chain.block_number
 
     def wait(self) -> None:
-        time.sleep(self.delay)
-        head = self.ledger.chain.block_number
-        if head > self.seen_block and self.ledger.events(from_block=self.seen_block + 1):
-            self.delay = self.min_s
-        else:
-            self.delay = min(self.delay * 2, self.max_s)
-        self.seen_block = max(head, self.seen_block)
+        """Return at the next new block, or after the current back-off without one."""
+        until = self.clock() + self.delay
+        while True:
+            self.sleep(self.tick)
+            head = self.ledger.chain.block_number
+            if head > self.seen_block:
+                self.seen_block = head
+                self.delay = self.min_s
+                return
+            if self.clock() >= until - self.tick / 2:  # (half a tick: float sums)
+                self.delay = min(self.delay * 2, self.max_s)
+                return
 
 
 class Waiting:

@@ -8,6 +8,8 @@ eth-account and sending the raw transaction (what the multi-process mode's keyst
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -74,6 +76,59 @@ def _request_middleware(counts: Counter[str]) -> type[Web3Middleware]:
             return middleware
 
     return NodeRequests
+
+
+#: scrypt keys derived in this process: (salt, n, r, p, dklen) -> (password check, key).
+_DERIVED: dict[tuple[bytes, int, int, int, int], tuple[bytes, bytes]] = {}
+
+
+def derive_scrypt(password: str, salt: bytes, *, n: int, r: int, p: int, dklen: int) -> bytes:
+    """scrypt(password, salt), derived once per process for given salt and parameters.
+
+    An agent opens its keystore and (the party) its Paillier key, whose key is derived from the
+    keystore's salt (:func:`hefl.agents.identity.save_private_key`): the second opening costs
+    nothing instead of another ~1 s of scrypt. A different password derives afresh (checked
+    in constant time), so the memo never opens a file for a wrong password."""
+    check = hashlib.sha256(salt + password.encode()).digest()
+    slot = (bytes(salt), int(n), int(r), int(p), int(dklen))
+    held = _DERIVED.get(slot)
+    if held is not None and hmac.compare_digest(held[0], check):
+        return held[1]
+    key = hashlib.scrypt(
+        password.encode(), salt=salt, n=n, r=r, p=p, dklen=dklen, maxmem=256 * n * r + 2**20
+    )
+    _DERIVED[slot] = (check, key)
+    return key
+
+
+def decrypt_keystore(keystore: Mapping[str, Any], password: str) -> bytes:
+    """The private key of a V3 JSON keystore. A scrypt/AES-128-CTR keystore (eth-account's
+    default) is opened here with :func:`derive_scrypt`, its MAC checked as eth-account checks it
+    (keccak256 of the derived key's second half and the ciphertext); any other goes to
+    eth-account. A wrong password raises ``ValueError``."""
+    crypto = keystore.get("crypto") or keystore.get("Crypto") or {}
+    if keystore.get("version") != 3 or crypto.get("kdf") != "scrypt":
+        return bytes(Account.decrypt(dict(keystore), password))
+    if crypto.get("cipher") != "aes-128-ctr":
+        raise ValueError(f"unsupported keystore cipher {crypto.get('cipher')!r}")
+    from Crypto.Cipher import AES
+    from Crypto.Util import Counter as CtrCounter
+    from eth_utils import keccak
+
+    params = crypto["kdfparams"]
+    derived = derive_scrypt(
+        password,
+        bytes.fromhex(params["salt"]),
+        n=int(params["n"]),
+        r=int(params["r"]),
+        p=int(params["p"]),
+        dklen=int(params["dklen"]),
+    )
+    ciphertext = bytes.fromhex(crypto["ciphertext"])
+    if not hmac.compare_digest(keccak(derived[16:32] + ciphertext), bytes.fromhex(crypto["mac"])):
+        raise ValueError("MAC mismatch")
+    counter = CtrCounter.new(128, initial_value=int(crypto["cipherparams"]["iv"], 16))
+    return bytes(AES.new(derived[:16], AES.MODE_CTR, counter=counter).decrypt(ciphertext))
 
 
 class Chain:
@@ -180,10 +235,10 @@ class Chain:
         except (OSError, ValueError) as error:
             raise ConfigError(f"cannot read keystore {path}: {error}") from error
         try:
-            key = Account.decrypt(keystore, password)
-        except ValueError as error:
+            key = decrypt_keystore(keystore, password)
+        except (ValueError, KeyError, TypeError) as error:
             raise ConfigError(f"keystore {path}: wrong password or corrupt file") from error
-        return self.add_private_key(bytes(key))
+        return self.add_private_key(key)
 
     def has_private_key(self, address: str) -> bool:
         return to_checksum_address(address) in self._keys
