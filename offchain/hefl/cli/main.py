@@ -34,7 +34,21 @@ COMMANDS: tuple[str, ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: Commands registered by a module of another name (``hefl.cli.agents`` registers three).
+COMMAND_MODULES: dict[str, str] = {"split": "agents", "party": "agents", "participant": "agents"}
+
+
+def _module_of(argv: Sequence[str]) -> str | None:
+    """The one CLI module the command line needs (``None``: all, e.g. for ``hefl --help``), so
+    a command imports what it uses and not every other command's dependencies."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command is None or argv[0].startswith("-"):
+        return None
+    module = COMMAND_MODULES.get(command, command)
+    return module if module in COMMANDS else None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hefl",
         description="Privacy-preserving distributed learning on Paillier ciphertexts, "
@@ -42,13 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"hefl {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         importlib.import_module(f"hefl.cli.{name}").register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_module_of(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
