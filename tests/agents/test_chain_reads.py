@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hefl.agents.job import InProcessJob, JobConfig
-from hefl.chain import LocalBlobStore, connect_embedded
+from hefl.chain import LedgerClient, LocalBlobStore, RoundStatus, connect_embedded, deploy_ledger
 from hefl.control import FixedTauController
 from hefl.data import SplitConfig
 from hefl.learning.strategy import LearningConfig
@@ -69,3 +69,36 @@ def test_every_request_grows_linearly_in_n(per_round) -> None:
     assert at_most_linear(total), per_round
     # web3's chain-id checks are answered from memory, and eth-tester's sender lookups avoided.
     assert all(c["eth_chainId"] == 0 and c["eth_accounts"] == 0 for c in per_round.values())
+
+
+def test_constants_and_decided_rounds_are_read_once_per_deployment() -> None:
+    """What the contract never changes again (its immutables, the registry, a decided round) is
+    read from the node once and shared by the deployment's clients; a pending round is read
+    afresh every time, so an agent always sees its latest state."""
+    chain = connect_embedded(6)
+    accounts = chain.accounts()
+    party = deploy_ledger(chain, accounts[0], accounts[1:4], [1, 2, 3], b"\1" * 32, b"\2" * 32)
+    voter = party.as_sender(accounts[1])
+    party.open_round(0, 1, b"\3" * 32)
+    for i in (1, 2, 3):
+        party.as_sender(accounts[i]).submit(0, bytes([i]) * 32)
+
+    def reads(read) -> int:  # type: ignore[no-untyped-def]
+        before = chain.requests["eth_call"]
+        read()
+        return chain.requests["eth_call"] - before
+
+    assert reads(party.participants) == 1
+    assert reads(voter.participants) == 0  # shared with the party's client
+    assert reads(lambda: voter.quorum() + voter.participant_index(accounts[1])) == 2
+    assert reads(lambda: voter.quorum() + voter.participant_index(accounts[1])) == 0
+    assert reads(lambda: party.get_round(0)) == 1
+    assert reads(lambda: party.get_round(0)) == 1  # Open: read afresh
+    party.commit_aggregate(0, b"\4" * 32)
+    for i in (1, 2):
+        party.as_sender(accounts[i]).attest(0, b"\4" * 32)
+    final = voter.get_round(0)
+    assert final.status is RoundStatus.FINALISED
+    assert reads(lambda: party.get_round(0)) == 0  # decided: never changes again
+    fresh = LedgerClient.at(chain, party.address)
+    assert fresh.get_round(0) == final

@@ -359,7 +359,15 @@ class LedgerClient(ContractClient):
         return int(self._call("roundCount"))
 
     def get_round(self, round: int) -> RoundRecord:
-        return _round_record(round, self._call("getRound", round))
+        """Every field of round ``round``. A decided round (Finalised, Disputed, Voided) never
+        changes again, so it is read from the node once per client family."""
+        decided = self._constants.get(("getRound", (round,)))
+        if decided is not None:
+            return decided
+        record = _round_record(round, self._call("getRound", round))
+        if record.status not in (RoundStatus.NONE, RoundStatus.OPEN, RoundStatus.AGGREGATED):
+            self._constants[("getRound", (round,))] = record
+        return record
 
     def get_submission(self, round: int, participant: str) -> SubmissionRecord:
         who = _address(participant, "participant")
