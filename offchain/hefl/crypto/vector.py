@@ -59,11 +59,17 @@ __all__ = [
     "DEFAULT_SCALE_BITS",
     "EncryptedVector",
     "ShapeMismatchError",  # defined in hefl.errors, re-exported for old imports
+    "check_pack_layout",
+    "decrypt_int_vectors",
     "decrypt_vectors",
     "encrypt",
     "matvec",
     "matvec_int",
     "matvec_stack",
+    "pack_slot_bits",
+    "pack_slots_per_ciphertext",
+    "pack_vector",
+    "unpack_ints",
     "weighted_sum",
     "weighted_sum_int",
 ]
@@ -663,3 +669,106 @@ def _fresh_bound(ints: Sequence[int], scale_bits: int, value_bound: float | None
         return b
     worst = max((abs(x) for x in ints), default=0)
     return (1 << worst.bit_length()) - 1
+
+
+# --- packing: several small values per ciphertext (issue 17) ------------------------------------
+def pack_slot_bits(value_bound: int) -> int:
+    """Bits of one slot holding x + B ∈ [0, 2B] for |x| ≤ B (at least 1)."""
+    return max(1, (2 * int(value_bound)).bit_length())
+
+
+def pack_slots_per_ciphertext(public_key: PublicKey, slot_bits: int) -> int:
+    """k = ⌊(|max_int| − 1) / b⌋: k slots of b bits stay below 2^{k·b} ≤ max_int = n/3 − 1."""
+    return (public_key.max_int.bit_length() - 1) // int(slot_bits)
+
+
+def check_pack_layout(
+    public_key: PublicKey, count: int, per_ciphertext: int, slot_bits: int, value_bound: int
+) -> None:
+    """Refuse a layout that cannot hold ``count`` values with |x| ≤ ``value_bound``.
+
+    Exactly the layout :func:`pack_vector` builds is accepted: b = :func:`pack_slot_bits` (B)
+    and k = :func:`pack_slots_per_ciphertext` (b), so k·b fits the safe band and every slot
+    holds its value plus the offset. Raises :class:`~hefl.errors.EncodingOverflowError` otherwise.
+    """
+    if count < 1 or value_bound < 0:
+        raise EncodingOverflowError(
+            f"pack layout: {count} values with bound {value_bound}; need ≥ 1 value and bound ≥ 0"
+        )
+    want_bits = pack_slot_bits(value_bound)
+    if slot_bits != want_bits:
+        raise EncodingOverflowError(
+            f"pack layout: slots of {slot_bits} bits for values of {int(value_bound).bit_length()}"
+            f" bits (with the offset a slot takes {want_bits})"
+        )
+    want_k = pack_slots_per_ciphertext(public_key, slot_bits)
+    if want_k < 1 or per_ciphertext != want_k:
+        raise EncodingOverflowError(
+            f"pack layout: {per_ciphertext} slots of {slot_bits} bits per ciphertext; a "
+            f"{public_key.bits}-bit key holds {want_k}"
+        )
+
+
+def pack_vector(vector: EncryptedVector) -> tuple[EncryptedVector, int, int]:
+    """Shift-and-add k values into one ciphertext: [[Σ_j (x_j + B)·2^{j·b}]].
+
+    B is the vector's bound, b = :func:`pack_slot_bits` (B), k =
+    :func:`pack_slots_per_ciphertext` (b). Per packed ciphertext, Horner from the top slot:
+    acc ← acc^{2^b} · [[x_j + B]], (k − 1) powmods of b-bit exponents. The result has
+    ⌈len/k⌉ ciphertexts, scale 0 and bound 2^{k·b} − 1 (< max_int by the choice of k); the
+    layout is checked before any powmod. Returns (packed, k, b); :func:`unpack_ints` inverts it.
+    """
+    pk = vector.public_key
+    b = pack_slot_bits(vector.bound)
+    k = pack_slots_per_ciphertext(pk, b)
+    check_pack_layout(pk, len(vector), k, b, vector.bound)
+    shifted = vector.add_plain_ints([vector.bound]).ciphertexts
+    nsq, shift = pk.nsquare, mpz(1) << b
+    out: list[mpz] = []
+    for start in range(0, len(shifted), k):
+        chunk = shifted[start : start + k]
+        acc = chunk[-1]
+        for c in reversed(chunk[:-1]):
+            acc = gmpy2.powmod(acc, shift, nsq) * c % nsq
+        out.append(acc)
+    return EncryptedVector(pk, out, 0, (1 << (k * b)) - 1), k, b
+
+
+def unpack_ints(
+    packed: Sequence[int], count: int, per_ciphertext: int, slot_bits: int, value_bound: int
+) -> list[int]:
+    """The ``count`` signed integers x_j of decrypted packed plaintexts (inverse of
+    :func:`pack_vector`). A negative plaintext, a slot above 2B, a non-empty slot past ``count``
+    or the wrong number of plaintexts means a forged ciphertext: EncodingOverflowError."""
+    need = -(-count // per_ciphertext) if per_ciphertext > 0 else -1
+    if len(packed) != need:
+        raise EncodingOverflowError(
+            f"unpack: {len(packed)} packed plaintexts for {count} values of {per_ciphertext} per "
+            "ciphertext"
+        )
+    mask, top = (1 << slot_bits) - 1, 2 * int(value_bound)
+    out: list[int] = []
+    for index, value in enumerate(packed):
+        v = int(value)
+        slots = min(per_ciphertext, count - index * per_ciphertext)
+        if v < 0 or v >> (slots * slot_bits):
+            raise EncodingOverflowError(
+                f"unpack: packed plaintext {index} is outside its {slots} slots of {slot_bits} bits"
+            )
+        for _ in range(slots):
+            slot = v & mask
+            if slot > top:
+                raise EncodingOverflowError(
+                    f"unpack: a slot of packed plaintext {index} holds {slot.bit_length()} bits, "
+                    f"above the offset range 0..2·B ({top.bit_length()} bits)"
+                )
+            out.append(slot - int(value_bound))
+            v >>= slot_bits
+    return out
+
+
+def decrypt_int_vectors(
+    private_key: PrivateKey, vectors: Sequence[EncryptedVector], *, workers: int | None = None
+) -> list[list[int]]:
+    """Exact signed integers of several vectors in one batch (each checked against its bound)."""
+    return _decrypt_ints(private_key, vectors, workers)

@@ -38,7 +38,9 @@ carries the public, data-independent bound ⌊2^{32}·2^f⌋ (|w_k| < 2^32; a mo
 diverged), so it tells a reader nothing about the model.
 
 At the end of each round the computing party decrypts the aggregate, the local models and the two
-encrypted gradients each participant sent (for φ̂ and ω̂, Eqs. 22–23), and refreshes the global
+encrypted gradients each participant sent (for φ̂ and ω̂, Eqs. 22–23; packed k values per ciphertext
+by the participant, :mod:`hefl.learning.packed`, so they cost 2·⌈d/k⌉ decryptions, not 2·d, with
+identical values), and refreshes the global
 model — decrypt, re-encode at the base scale, re-encrypt — so the scale does not grow from round to
 round. Participants re-randomise what they send, so their ciphertexts cannot be linked to (or
 tested against guesses of) their data.
@@ -60,11 +62,14 @@ from hefl.crypto import (
     matvec,
     weighted_sum_int,
 )
+from hefl.crypto.encoding import to_float
+from hefl.crypto.vector import decrypt_int_vectors, unpack_ints
 from hefl.data.prepare import Part
 from hefl.errors import ConfigError, LearningError, SerializationError
 from hefl.learning.blobs import pack_bundle, unpack_bundle
 from hefl.learning.estimates import estimate_phi_omega
 from hefl.learning.fused import plan_update, precision_for, run_update
+from hefl.learning.packed import PackedVector, is_packed, pack, parse_packed
 from hefl.learning.parsed import parse_vector
 from hefl.learning.strategy import (
     LearningConfig,
@@ -89,11 +94,15 @@ class FixedPointConfig:
             ciphertext is multiplied by; a matrix whose largest entry is 2^e gets precision
             ``significant_bits − e`` so small entries (η·x/|D|) keep their digits.
         workers: processes used by the computing party's batch decryption.
+        pack_gradients: participants pack their two gradients k values per ciphertext
+            (:mod:`hefl.learning.packed`), so the party decrypts 2·⌈d/k⌉ for them, not 2·d; the
+            party reads either form.
     """
 
     model_scale_bits: int = 40
     significant_bits: int = 30
     workers: int = 2
+    pack_gradients: bool = True
 
     def __post_init__(self) -> None:
         if self.model_scale_bits < 1 or self.significant_bits < 8:
@@ -160,6 +169,13 @@ class PaillierStrategy(Strategy):
     def _load(self, blob: bytes) -> EncryptedVector:
         return parse_vector(blob, self.public_key)  # once per process (hefl.learning.parsed)
 
+    def _gradients(self, extra: bytes) -> list[EncryptedVector | PackedVector]:
+        """The extra blob's two gradients, each packed (:mod:`hefl.learning.packed`) or not."""
+        return [
+            parse_packed(blob, self.public_key) if is_packed(blob) else self._load(blob)
+            for blob in unpack_bundle(extra, 2)
+        ]
+
     def scale_growth(self, tau: int) -> int:
         """K: how far above the global model's scale a local model's scale may lie after τ
         steps (4·s fused, 3·s·τ literal; s the significant bits)."""
@@ -176,7 +192,7 @@ class PaillierStrategy(Strategy):
         start = self._load(global_model)
         size = len(start)
         model = self._load(update.model)
-        gradients = [self._load(blob) for blob in unpack_bundle(update.extra, 2)]
+        gradients = self._gradients(update.extra)
         for vector in [model, *gradients]:
             if len(vector) != size:
                 raise SerializationError(
@@ -249,11 +265,12 @@ class PaillierStrategy(Strategy):
             literal_local=None if fused else lambda: self._literal_steps(start, part, tau),
             max_scale_growth=self.scale_growth(tau),
         )
-        gradients = [g.rerandomize() for g in (products.grad_start, products.grad_local)]
-        return LocalUpdate(
-            model=products.local.rerandomize().to_bytes(),
-            extra=pack_bundle([g.to_bytes() for g in gradients]),
-        )
+        gradients = (products.grad_start, products.grad_local)
+        if self.fixed_point.pack_gradients:
+            blobs = [pack(g) for g in gradients]  # re-randomised once packed
+        else:
+            blobs = [g.rerandomize().to_bytes() for g in gradients]
+        return LocalUpdate(model=products.local.rerandomize().to_bytes(), extra=pack_bundle(blobs))
 
     def _literal_matrices(self, part: Part) -> tuple[np.ndarray, np.ndarray, float]:
         cfg = self.config
@@ -336,11 +353,11 @@ class PaillierStrategy(Strategy):
         sizes: Sequence[int],
     ) -> RoundOutcome:
         start = self._load(global_model)
-        vectors = [self._load(aggregate), start]
+        vectors: list[EncryptedVector | PackedVector] = [self._load(aggregate), start]
         for update in updates:
             vectors.append(self._load(update.model))
-            vectors += [self._load(blob) for blob in unpack_bundle(update.extra, 2)]
-        plain = self.decrypt_many(vectors)
+            vectors += self._gradients(update.extra)
+        plain = self.decrypt_mixed(vectors)
         total = sum(int(s) for s in sizes)
         model = plain[0] / total  # Eq. 10's exponent 1/|D|, applied to the decrypted sum
         local_models = tuple(plain[2 + 3 * i] for i in range(len(updates)))
@@ -358,6 +375,30 @@ class PaillierStrategy(Strategy):
             estimates=estimates,
             local_models=local_models,
         )
+
+    def decrypt_mixed(self, vectors: Sequence[EncryptedVector | PackedVector]) -> list[np.ndarray]:
+        """Decrypt plain and packed vectors: the plain ones in one batch (the p-half of CRT for
+        small bounds), the packed ones in another (full CRT: their plaintexts fill Z_n), then
+        each packed vector's slots read back as the integers it packed."""
+        plain = [v for v in vectors if isinstance(v, EncryptedVector)]
+        packed = [v for v in vectors if isinstance(v, PackedVector)]
+        out_plain = iter(self.decrypt_many(plain) if plain else [])
+        key = self._require_private_key()
+        workers = self.fixed_point.workers
+        ints = (
+            decrypt_int_vectors(key, [p.packed for p in packed], workers=workers) if packed else []
+        )
+        out_packed = iter(
+            np.array(
+                [
+                    to_float(x, p.scale_bits)
+                    for x in unpack_ints(xs, p.count, p.per_ciphertext, p.slot_bits, p.value_bound)
+                ],
+                dtype=np.float64,
+            )
+            for p, xs in zip(packed, ints, strict=True)
+        )
+        return [next(out_plain if isinstance(v, EncryptedVector) else out_packed) for v in vectors]
 
     def decrypt_many(self, vectors: Sequence[EncryptedVector]) -> list[np.ndarray]:
         """Decrypt several vectors in one batch (the party's key; both CRT halves in parallel)."""

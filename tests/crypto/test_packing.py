@@ -1,0 +1,58 @@
+"""Packing k small values into one ciphertext (issue 17): exact, including the extremes, and
+refused when a layout or a plaintext does not fit its slots."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from hefl.crypto import EncryptedVector
+from hefl.crypto.vector import (
+    check_pack_layout,
+    decrypt_int_vectors,
+    pack_slot_bits,
+    pack_slots_per_ciphertext,
+    pack_vector,
+    unpack_ints,
+)
+from hefl.errors import EncodingOverflowError
+
+
+@pytest.mark.parametrize("bound", [0, 1, 1000, 2**61 - 1, 2**100 + 7])
+def test_packed_values_decrypt_to_the_same_integers_extremes_and_negatives(small_keypair, bound):
+    public, private = small_keypair
+    values = [bound, -bound, 0, 1 if bound else 0, -(bound // 3), bound - 1 if bound else 0] * 5
+    vector = EncryptedVector.encrypt_ints(public, values, 7, bound=bound)
+    packed, k, b = pack_vector(vector)
+    assert b == max(1, (2 * bound).bit_length())
+    assert k == (public.max_int.bit_length() - 1) // b
+    assert len(packed) == math.ceil(len(values) / k)
+    assert packed.bound == (1 << (k * b)) - 1 <= public.max_int
+    [plain] = decrypt_int_vectors(private, [packed])
+    assert unpack_ints(plain, len(values), k, b, bound) == values
+
+
+def test_a_layout_whose_values_would_overflow_their_slots_is_refused(small_keypair):
+    public, _ = small_keypair
+    bound = 2**40
+    b = pack_slot_bits(bound)
+    k = pack_slots_per_ciphertext(public, b)
+    check_pack_layout(public, 10, k, b, bound)  # the one layout the bound and key determine
+    for count, slots, bits in [(10, k, b - 1), (10, k + 1, b), (10, k, b + 1), (0, k, b)]:
+        with pytest.raises(EncodingOverflowError, match="pack layout"):
+            check_pack_layout(public, count, slots, bits, bound)
+    # a bound so large that not one slot fits the key: refused before any ciphertext work
+    huge = EncryptedVector(public, [1], 0, public.max_int)
+    with pytest.raises(EncodingOverflowError, match="pack layout"):
+        pack_vector(huge)
+
+
+def test_a_forged_packed_plaintext_is_refused_when_read(small_keypair):
+    bound, b, k = 5, pack_slot_bits(5), 4
+    honest = sum((v + bound) << (j * b) for j, v in enumerate([5, -5, 0, 2]))
+    assert unpack_ints([honest], 4, k, b, bound) == [5, -5, 0, 2]
+    over_slot = honest + ((2 * bound + 1) << b)  # slot 1 holds 2B + 1 + (−5 + 5)
+    for forged, count in [(-1, 4), (over_slot, 4), (1 << (3 * b), 3), (honest, 9)]:
+        with pytest.raises(EncodingOverflowError, match="unpack"):
+            unpack_ints([forged], count, k, b, bound)
