@@ -40,6 +40,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     "secagg": ("hefl.bench.secagg", "Secure aggregation: multi-key vs Paillier, 10k-40k params"),
     "dso": ("hefl.bench.dso", "Decentralised mode: seconds per iteration vs its Paillier floor"),
     "flower": ("hefl.bench.flower", "Flower's simulation engine: seconds per round vs hefl run"),
+    "scale": ("hefl.bench.scale", "Seconds per round across d and N vs hefl's kernel floor"),
 }
 
 
