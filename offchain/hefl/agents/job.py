@@ -164,12 +164,6 @@ def config_document(
     }
 
 
-def public_key_blob(public_key: PublicKey) -> bytes:
-    """The bytes whose keccak256 is the key's fingerprint (big-endian n), kept in the blob store
-    so an auditor finds the key from the ledger's ``publicKeyHash`` alone."""
-    return int(public_key.n).to_bytes(public_key.n_bytes, "big")
-
-
 ProgressHook = Progress
 
 
@@ -220,7 +214,7 @@ class InProcessJob:
         )
         config_hash = blobs.put(canonical_json(document))
         key_hash = blobs.put(
-            public_key_blob(public_key)
+            public_key.modulus_bytes()
             if public_key
             else f"no Paillier key: {config.strategy}".encode()
         )
@@ -302,7 +296,7 @@ class InProcessJob:
                 run_dir.party_key, key_password, allow_insecure=config.allow_insecure_keys
             )
             public_key = private_key.public_key
-            if ledger.public_key_hash() != blob_hash(public_key_blob(public_key)):
+            if ledger.public_key_hash() != blob_hash(public_key.modulus_bytes()):
                 raise ConfigError(f"{run_dir.party_key} is not the key of the run's ledger")
         party_strategy = job._strategy(public_key, private_key)
         job.initial_model = job.blobs.get(bytes.fromhex(document["initial_model_hash"][2:]))

@@ -170,9 +170,7 @@ class JobFile:
                 f"the node's chain id is {ledger.chain.chain_id}, the job file says "
                 f"{self.chain_id}; connect to the job's chain"
             )
-        from hefl.agents.job import public_key_blob  # lazily: the in-process job pulls in scipy
-
-        if ledger.public_key_hash() != blob_hash(public_key_blob(self.public_key)):
+        if ledger.public_key_hash() != blob_hash(self.public_key.modulus_bytes()):
             raise AgentError("the ledger's public-key hash does not match the job file's key")
         if ledger.config_hash() != blob_hash(canonical_json(self.config)):
             raise AgentError("the ledger's configuration hash does not match the job file")
@@ -255,7 +253,7 @@ def _setup_job(
     fund_wei: int,
     strategy: StrategyName,
 ) -> JobFile:
-    from hefl.agents.job import config_document, public_key_blob
+    from hefl.agents.job import config_document
 
     spec = strategy_spec(strategy)
     if not (spec.multi_process and spec.needs_keypair):
@@ -298,7 +296,7 @@ def _setup_job(
         schedule=asdict(schedule),
     )
     config_hash = blobs.put(canonical_json(document))
-    key_hash = blobs.put(public_key_blob(public_key))
+    key_hash = blobs.put(public_key.modulus_bytes())
     ledger = deploy_ledger(
         chain, party, [p.address for p in participants], data_sizes, key_hash, config_hash,
         void_timeout_s=schedule.void_timeout_s,

@@ -174,7 +174,7 @@ class PublicKey:
         self.ciphertext_bytes: int = (int(self.nsquare.bit_length()) + 7) // 8
         self.max_int: int = int(n // 3 - 1)
         self.alpha_bits: int = djn_exponent_bits(self.bits)
-        self.fingerprint: bytes = keccak256(int(n).to_bytes(self.n_bytes, "big"))
+        self.fingerprint: bytes = keccak256(self.modulus_bytes())
         self._h: mpz | None = None
 
     # --- identity --------------------------------------------------------------------------------
@@ -186,6 +186,12 @@ class PublicKey:
 
     def __repr__(self) -> str:
         return f"PublicKey(bits={self.bits}, fingerprint=0x{self.fingerprint.hex()[:16]}…)"
+
+    def modulus_bytes(self) -> bytes:
+        """n big-endian in :attr:`n_bytes` bytes: the blob whose keccak256 is the
+        :attr:`fingerprint` (kept in the blob store, so an auditor finds the key from the ledger's
+        ``publicKeyHash`` alone)."""
+        return int(self.n).to_bytes(self.n_bytes, "big")
 
     @property
     def fingerprint_hex(self) -> str:

@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 
 from hefl.agents.identity import KEYSTORE, PAILLIER_KEY, Identity, create_agent
-from hefl.agents.job import public_key_blob
 from hefl.agents.network import JOB_FILE, JOB_FORMAT, JobFile
 from hefl.canonical import canonical_json
 from hefl.chain import Chain, DeploymentRecord, LocalBlobStore, deploy_ledger
@@ -216,7 +215,7 @@ def deploy_job(
     job file, the deployment record and the evaluator's data (see the module docstring)."""
     blobs = LocalBlobStore(root / BLOBS_DIR)
     config_hash = blobs.put(canonical_json(document))
-    key_hash = blobs.put(public_key_blob(public_key))
+    key_hash = blobs.put(public_key.modulus_bytes())
     ledger = deploy_ledger(
         chain, party, [i.address for i in identities], data.sizes, key_hash, config_hash
     )
