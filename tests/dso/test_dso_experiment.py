@@ -42,6 +42,43 @@ def test_bench_dso_command(capsys) -> None:
     assert "Paillier floor" in load_bench("dso").render(result)  # what `hefl bench dso` prints
 
 
+def test_experiment_dso_command_passes_seeds_and_iterations(tmp_path, capsys) -> None:
+    """`hefl experiment dso --seeds 2 --iterations 30` runs exactly that (not the defaults)."""
+    from hefl.cli.main import main
+
+    argv = ["experiment", "dso", "--out", str(tmp_path), "--seeds", "2", "--iterations", "30"]
+    assert main([*argv, "--key-bits", "512", "--allow-insecure-keys"]) == 0
+    assert "private/DSGD" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert (summary["iterations"], summary["seeds"], summary["key_bits"]) == (30, 2, 512)
+    rows = (tmp_path / "mse.csv").read_text().splitlines()
+    assert len(rows) == 1 + 31  # header, then k = 0…30
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["--key-bits", "512"], "--allow-insecure-keys"),
+        (["--iterations", "0"], "--iterations"),
+        (["--seeds", "0"], "--seeds"),
+    ],
+)
+def test_experiment_dso_command_refuses_bad_flags(tmp_path, capsys, extra, named) -> None:
+    from hefl.cli.main import main
+
+    assert main(["experiment", "dso", "--out", str(tmp_path), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert named in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "summary.json").exists()
+
+
+def test_iterations_flag_is_refused_outside_dso(tmp_path, capsys) -> None:
+    from hefl.cli.main import main
+
+    assert main(["experiment", "fig4", "--out", str(tmp_path), "--iterations", "5"]) == 2
+    assert "--iterations" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_experiment_dso_command_at_defaults(tmp_path, capsys) -> None:
     """The README's `hefl experiment dso --out DIR`: 5000 iterations, 5 seeds, 2048-bit keys."""

@@ -52,8 +52,10 @@ def register(subparsers: Any) -> None:
                         help="the ξ multiplier shown beside figs 4-5 (0: none)")  # fmt: skip
     parser.add_argument("--partition", choices=(*PARTITIONS, "both"), default="both",
                         help="data arm(s) (default both)")  # fmt: skip
-    parser.add_argument("--seeds", type=int, default=len(defaults.seeds),
-                        help="Monte-Carlo repetitions: seeds 0…N-1 (default 10)")  # fmt: skip
+    parser.add_argument("--seeds", type=int, default=None,
+                        help="Monte-Carlo seeds 0…N-1 (default 10; dso: 5)")  # fmt: skip
+    parser.add_argument("--iterations", type=int, default=None,
+                        help="dso only: iterations per run (default 5000)")  # fmt: skip
     parser.add_argument("--first-round", choices=FIRST_ROUNDS, default=defaults.first_round,
                         help="Algorithm 1 first round (default: charged 50/50 probe)")  # fmt: skip
     parser.add_argument("--no-growth-cap", action="store_true",
@@ -68,15 +70,36 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--encrypted", action="store_true",
                         help="run every job through the encrypted round loop (slow)")  # fmt: skip
     parser.add_argument("--key-bits", type=int, default=defaults.key_bits)
+    parser.add_argument("--allow-insecure-keys", action="store_true",
+                        help="dso only: accept keys below 2048 bits (tests)")  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.figure == "dso":  # decentralised mode vs DSGD (hefl.experiments.dso)
-        from hefl.experiments.dso import run_dso_experiment
+def _fail(message: str) -> int:
+    print(f"hefl experiment: {message}", file=sys.stderr)
+    return 2
 
-        s = run_dso_experiment(args.out, key_bits=args.key_bits)
+
+def run(args: argparse.Namespace) -> int:
+    if args.seeds is not None and args.seeds < 1:
+        return _fail(f"--seeds must be at least 1, got {args.seeds}")
+    if args.iterations is not None and args.figure != "dso":
+        return _fail(f"--iterations applies to dso only, not {args.figure}")
+    if args.figure == "dso":  # decentralised mode vs DSGD (hefl.experiments.dso)
+        from hefl.experiments.dso import DEFAULT_ITERATIONS, DEFAULT_SEEDS, run_dso_experiment
+
+        if args.iterations is not None and args.iterations < 1:
+            return _fail(f"--iterations must be at least 1, got {args.iterations}")
+        if args.key_bits < 2048 and not args.allow_insecure_keys:
+            return _fail(f"--key-bits {args.key_bits} is below 2048; add --allow-insecure-keys")
+        s = run_dso_experiment(
+            args.out,
+            iterations=DEFAULT_ITERATIONS if args.iterations is None else args.iterations,
+            seeds=DEFAULT_SEEDS if args.seeds is None else args.seeds,
+            key_bits=args.key_bits,
+            allow_insecure=args.allow_insecure_keys,
+        )
         print(f"hefl experiment dso: wrote {args.out} (private/DSGD {s['private_over_dsgd']:.2f}×)")
         return 0
     if args.figure == "secagg":
@@ -94,9 +117,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     figures = [*FIGURES, *STUDIES] if args.figure == "all" else [args.figure]
-    if args.seeds < 1:
-        print(f"hefl experiment: --seeds must be at least 1, got {args.seeds}", file=sys.stderr)
-        return 2
+    seeds = len(ExperimentConfig().seeds) if args.seeds is None else args.seeds
     config = ExperimentConfig(
         dataset=datasets[0],
         energy=args.energy,
@@ -104,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         xi_factor=args.xi_factor,
         alt_xi_factor=args.alt_xi_factor or None,
         partitions=PARTITIONS if args.partition == "both" else (args.partition,),
-        seeds=tuple(range(args.seeds)),
+        seeds=tuple(range(seeds)),
         first_round=args.first_round,
         growth_cap=not args.no_growth_cap,
         shorten_last_round=not args.whole_rounds,
