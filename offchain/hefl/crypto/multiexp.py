@@ -153,16 +153,22 @@ def multi_exp_cost(rows: int, terms_per_row: float, exp_bits: int, bases: int) -
     return min(fixed, naf)
 
 
+def _exponent_rows(d: int, exponents: Sequence[Sequence[int]]) -> tuple[list[list[int]], int]:
+    """The exponent rows as Python ints, each checked to have one exponent per base, and the
+    largest exponent's bit length (0: every product is 1)."""
+    rows = [[int(e) for e in row] for row in exponents]
+    for row in rows:
+        if len(row) != d:
+            raise ShapeMismatchError(f"exponent row of length {len(row)} for {d} bases")
+    return rows, max((abs(e).bit_length() for row in rows for e in row), default=0)
+
+
 def multi_exp_rows(
     bases: Sequence[mpz], exponents: Sequence[Sequence[int]], modulus: mpz
 ) -> list[mpz]:
     """y_j = Π_k bases[k]^exponents[j][k] mod modulus (signed exponents; bases invertible)."""
     d = len(bases)
-    rows = [[int(e) for e in row] for row in exponents]
-    for row in rows:
-        if len(row) != d:
-            raise ShapeMismatchError(f"exponent row of length {len(row)} for {d} bases")
-    exp_bits = max((abs(e).bit_length() for row in rows for e in row), default=0)
+    rows, exp_bits = _exponent_rows(d, exponents)
     if exp_bits == 0:
         return [mpz(1)] * len(rows)
     if len(rows) == 1 and min(rows[0]) >= 0:
@@ -312,11 +318,7 @@ def multi_exp_pippenger(
     ⌈B/c⌉·(t + 2^(c+1)). Kept as the measured alternative to Straus (module docstring).
     """
     d = len(bases)
-    rows = [[int(e) for e in row] for row in exponents]
-    for row in rows:
-        if len(row) != d:
-            raise ShapeMismatchError(f"exponent row of length {len(row)} for {d} bases")
-    exp_bits = max((abs(e).bit_length() for row in rows for e in row), default=0)
+    rows, exp_bits = _exponent_rows(d, exponents)
     if exp_bits == 0:
         return [mpz(1)] * len(rows)
     inverses: dict[int, mpz] = {}
