@@ -15,14 +15,11 @@ except ImportError:  # run from a checkout without installing
 from hefl.canonical import keccak256
 from hefl.chain import connect_embedded
 from hefl.chain.dso_ledger import deploy_dso_ledger
-
-#: Base cost of a transaction and of writing one fresh storage slot.
-TX_BASE_GAS = 21_000
-FRESH_SLOT_GAS = 22_100
+from hefl.chain.gas import FRESH_SLOT_GAS, TX_BASE_GAS, GasRow, gas_table
 
 
-def measure(agents: int) -> list[tuple[str, int, int | None]]:
-    """(operation, gas, bare minimum or None) rows, measured on a fresh embedded chain."""
+def measure(agents: int) -> tuple[GasRow, ...]:
+    """The gas rows, measured on a fresh embedded chain."""
     chain = connect_embedded(1 + agents)
     accounts = chain.accounts_for(1 + agents)
     ledger = deploy_dso_ledger(
@@ -41,24 +38,16 @@ def measure(agents: int) -> list[tuple[str, int, int | None]]:
     ]
     # Two fresh slots (transcript and state hash); the first agent also creates the counter.
     floor = TX_BASE_GAS + 2 * FRESH_SLOT_GAS
-    return [
-        (f"deploy ({agents} agents)", ledger.deploy_result.gas_used, None),
-        ("commitCheckpoint (first of a checkpoint)", gas[0].gas_used, floor + FRESH_SLOT_GAS),
-        ("commitCheckpoint", gas[1].gas_used, floor),
-        ("commitCheckpoint (completing it)", gas[-1].gas_used, floor),
-    ]
-
-
-def table(rows: list[tuple[str, int, int | None]]) -> str:
-    lines = ["| operation | gas | bare minimum | ratio |", "|---|---:|---:|---:|"]
-    for name, gas, floor in rows:
-        extra = f"{floor:,} | {gas / floor:.2f}×" if floor else " | "
-        lines.append(f"| {name} | {gas:,} | {extra} |")
-    return "\n".join(lines)
+    return (
+        GasRow(f"deploy ({agents} agents)", ledger.deploy_result.gas_used),
+        GasRow("commitCheckpoint (first of a checkpoint)", gas[0].gas_used, floor + FRESH_SLOT_GAS),
+        GasRow("commitCheckpoint", gas[1].gas_used, floor),
+        GasRow("commitCheckpoint (completing it)", gas[-1].gas_used, floor),
+    )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--agents", type=int, default=5)
     args = parser.parse_args()
-    print(table(measure(args.agents)))
+    print(gas_table(measure(args.agents)))

@@ -14,17 +14,14 @@ except ImportError:  # run from a checkout without installing
 
 from hefl.canonical import keccak256
 from hefl.chain import connect_embedded
+from hefl.chain.gas import FRESH_SLOT_GAS, TX_BASE_GAS, GasRow, gas_table
 from hefl.chain.pow_ledger import deploy_pow_ledger
 from hefl.pow.miner import search
 from hefl.pow.puzzle import PuzzleHeader, difficulty_to_target
 
-#: Base cost of a transaction and of writing one fresh storage slot.
-TX_BASE_GAS = 21_000
-FRESH_SLOT_GAS = 22_100
 
-
-def measure(owners: int, aggregators: int) -> list[tuple[str, int, int | None]]:
-    """(operation, gas, bare minimum or None) rows, measured on a fresh embedded chain."""
+def measure(owners: int, aggregators: int) -> tuple[GasRow, ...]:
+    """The gas rows, measured on a fresh embedded chain."""
     chain = connect_embedded(2 + owners + aggregators)
     accounts = chain.accounts()
     owner_accounts = accounts[1 : 1 + owners]
@@ -41,11 +38,9 @@ def measure(owners: int, aggregators: int) -> list[tuple[str, int, int | None]]:
         retarget_interval=2,
     )
     assert ledger.deploy_result is not None
-    rows: list[tuple[str, int, int | None]] = [
-        (
-            f"deploy ({owners} owners, {aggregators} aggregators)",
-            ledger.deploy_result.gas_used,
-            None,
+    rows = [
+        GasRow(
+            f"deploy ({owners} owners, {aggregators} aggregators)", ledger.deploy_result.gas_used
         )
     ]
     for t in (1, 2):
@@ -60,19 +55,13 @@ def measure(owners: int, aggregators: int) -> list[tuple[str, int, int | None]]:
         assert nonce is not None
         block = ledger.as_sender(agg_accounts[0]).submit_block(t, previous, new, nonce).gas_used
         if t == 1:
-            rows.append(("submitGradient", max(gas), TX_BASE_GAS + FRESH_SLOT_GAS))
-            rows.append(("submitBlock", block, TX_BASE_GAS + 3 * FRESH_SLOT_GAS))
+            rows.append(GasRow("submitGradient", max(gas), TX_BASE_GAS + FRESH_SLOT_GAS))
+            rows.append(GasRow("submitBlock", block, TX_BASE_GAS + 3 * FRESH_SLOT_GAS))
         else:
-            rows.append(("submitBlock (with a retarget)", block, TX_BASE_GAS + 3 * FRESH_SLOT_GAS))
-    return rows
-
-
-def table(rows: list[tuple[str, int, int | None]]) -> str:
-    lines = ["| operation | gas | bare minimum | ratio |", "|---|---:|---:|---:|"]
-    for name, gas, floor in rows:
-        extra = f"{floor:,} | {gas / floor:.2f}×" if floor else " | "
-        lines.append(f"| {name} | {gas:,} | {extra} |")
-    return "\n".join(lines)
+            rows.append(
+                GasRow("submitBlock (with a retarget)", block, TX_BASE_GAS + 3 * FRESH_SLOT_GAS)
+            )
+    return tuple(rows)
 
 
 if __name__ == "__main__":
@@ -80,4 +69,4 @@ if __name__ == "__main__":
     parser.add_argument("--owners", type=int, default=2)
     parser.add_argument("--aggregators", type=int, default=2)
     args = parser.parse_args()
-    print(table(measure(args.owners, args.aggregators)))
+    print(gas_table(measure(args.owners, args.aggregators)))

@@ -12,7 +12,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("script", ["deploy/pow_gas_report.py", "deploy/dso_gas_report.py"])
+@pytest.mark.parametrize(
+    "script", ["deploy/gas_report.py", "deploy/pow_gas_report.py", "deploy/dso_gas_report.py"]
+)
 def test_readme_gas_table_is_the_scripts_output(script: str) -> None:
     table = subprocess.run(
         [sys.executable, str(ROOT / script)],
