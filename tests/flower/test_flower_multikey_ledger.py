@@ -10,6 +10,7 @@ stub that returns a fixed update.
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -28,6 +29,7 @@ from flwr.supercore.task_identity import TaskIdentity
 from hefl.agents.envelope import BlobKind, unseal
 from hefl.agents.identity import KEYSTORE
 from hefl.agents.roles import ComputingPartyAgent, open_submission, round_binding
+from hefl.canonical import keccak256
 from hefl.chain import LedgerClient, LocalBlobStore, RoundStatus, connect_rpc
 from hefl.data import SplitConfig, load_dataset, prepare
 from hefl.errors import ProtocolError, SerializationError
@@ -50,8 +52,10 @@ from hefl.flower.multikey import (
 )
 from hefl.flower.server import committed_blobs
 from hefl.flower.simulate import loopback_chain, run_config_for
+from hefl.learning.blobs import pack_bundle
 from hefl.learning.plain import encode_plain_vector
-from hefl.secagg.multikey import MultiKeyServer
+from hefl.learning.strategy import LocalUpdate
+from hefl.secagg.multikey import MultiKeyClient, MultiKeyServer, SysPara
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -163,8 +167,8 @@ def test_a_model_off_the_chain_is_refused_and_the_message_goes_on_chain_from_its
 class InflatedTranscript(MultiKeyTranscript):
     """A dishonest server: its transcript claims |D_S| + 2 (a smaller step, Eq. 5's weight)."""
 
-    def _transcript(self, local_models, sizes, total):
-        return super()._transcript(local_models, [s + 1 for s in sizes], total)
+    def _transcript(self, local_models, sizes, total, excluded=()):
+        return super()._transcript(local_models, [s + 1 for s in sizes], total, excluded)
 
 
 def _one_round(job, strategy: MultiKeyTranscript, r: int) -> tuple[int, list[str]]:
@@ -225,3 +229,107 @@ def test_the_clients_attest_an_honest_transcript_and_dispute_a_wrong_one(job):
     assert votes[0] == "disputed" and votes[1] in ("disputed", "decided without this vote")
     record = party.ledger.get_round(g)
     assert record.status is RoundStatus.DISPUTED and record.attest_count == 0
+
+
+# --- a registered client outside the online set submits anyway ---------------------------------
+SPEC3 = MultiKeySpec(clients=3, rounds=1, tau=2, kappa1=512, q_bits=160, allow_insecure=True)
+
+
+@pytest.fixture(scope="module")
+def job3(tmp_path_factory):
+    """A 3-client job: S = {0, 1} leaves client 2 out, which is what the intruder exploits."""
+    root = tmp_path_factory.mktemp("multikey-ledger-3")
+    data = prepare(load_dataset("diabetes"), SplitConfig(participants=3, n_samples=None, seed=0))
+    with loopback_chain(None) as url:
+        chain = connect_rpc(url)
+        prepared = prepare_multikey_job(SPEC3, chain, root, PASSWORD, data)
+        (root / "password").write_text(PASSWORD)
+        config = run_config_for(prepared, url, **{RUN_ALLOW_INSECURE: True})
+        party_account = chain.add_keystore(prepared.party_dir / KEYSTORE, PASSWORD)
+        ledger = LedgerClient.at(chain, prepared.job.ledger, sender=party_account)
+        server = load_multikey_server(prepared.party_dir, prepared.job, SPEC3)
+        party = ComputingPartyAgent(
+            MultiKeyTranscript(SPEC3.learning, data.sizes), ledger, LocalBlobStore(root / "blobs")
+        )
+        yield prepared, config, server, party
+
+
+class Intruder(Node):
+    """A dishonest client (test only): left out of S, it still encrypts an update under pk_S
+    with its own key and submits the well-formed message to the attempt's ledger round from its
+    own account."""
+
+    def __init__(self, job, index: int) -> None:
+        super().__init__(job, index)
+        self.index = index
+
+    def intrude(self, job, r: int, g: int, pk_s: int) -> bytes:
+        prepared, config, _, _ = job
+        state = self.context.state.config_records[RECORD]
+        para = SysPara.from_json(wire.get_str(state, "para"), allow_insecure=True)
+        key = MultiKeyClient(
+            wire.get_int(state, "client_id"), para, int(wire.get_str(state, "sk"), 16)
+        )
+        key.begin_round(r, pk_s, attempt=0)
+        message = key.enc(np.full(prepared.data.model_size, 0.5))
+        node_config = {wire.NODE_PARTICIPANT_DIR: str(prepared.participant_dir(self.index))}
+        participant = client.load_participant(config, node_config)
+        store = wire.MemoryBlobStore()
+        store.put(encode_plain_vector(np.zeros(prepared.data.model_size)))
+        participant.agent(store).deliver(g, LocalUpdate(model=message, extra=pack_bundle([])))
+        return message
+
+
+def test_a_client_outside_the_online_set_that_submits_anyway_is_left_out(job3):
+    """The round still finalises, every replica attests, and the model follows Eq. 5 over
+    S = {0, 1} alone: w + (|D|/|D_S|)·(v_0 + v_1), with v_i the stub's fixed update."""
+    prepared, config, server, party = job3
+    sizes = prepared.data.sizes
+    ledger = party.ledger
+    nodes = [Node(job3, 0), Node(job3, 1), Intruder(job3, 2)]
+    for cid, node in enumerate(nodes):
+        reply = node.send({"stage": SETUP, "para": server.para.to_json(), "client_id": cid})
+        server.register(cid, int(wire.get_str(reply, "pk"), 16))
+    model = np.zeros(prepared.data.model_size)
+    g = party.open_round(encode_plain_vector(model), 0, SPEC3.tau)
+    offer = server.begin_round(0, {0, 1}, model)
+    messages = []
+    for cid in (0, 1):
+        reply = nodes[cid].send(
+            {"stage": ENCRYPT, "round": 0, "attempt": 0, "ledger-round": g, "tau": SPEC3.tau,
+             "eta": SPEC3.eta, "ridge": 0.0, "total-size": sum(sizes),
+             "pk_s": hex(offer.pk_s), "model": offer.models[cid]}
+        )  # fmt: skip
+        party.blobs.put(wire.get_bytes(reply, "ciphertext"))
+        address = ledger.participants()[cid].address
+        update = open_submission(ledger, party.store, g, ledger.get_submission(g, address))
+        server.receive(update.model)
+        messages.append(update.model)
+    intruded = nodes[2].intrude(job3, 0, g, offer.pk_s)
+    assert ledger.get_submission(g, ledger.participants()[2].address).submitted
+    with pytest.raises(ProtocolError, match="not in the online set"):
+        server.receive(intruded)  # the scheme itself refuses it
+    challenge = hex(server.chel_gen())
+    responses = {
+        cid: int(wire.get_str(nodes[cid].send({"stage": RESPOND, "round": 0, "attempt": 0,
+                                               "challenge": challenge}), "response"), 16)
+        for cid in (0, 1)
+    }  # fmt: skip
+    party.strategy.settle(messages, server.finish(responses))
+    assert party.commit(g) is not None  # no error: the intruder does not stall the job
+
+    blobs = committed_blobs(ledger, party.blobs, g)
+    votes = []
+    for index in range(3):
+        node_config = {wire.NODE_PARTICIPANT_DIR: str(prepared.participant_dir(index))}
+        votes.append(client.verify(client.load_participant(config, node_config), g, blobs)["vote"])
+    assert votes[0] == "attested" and "disputed" not in votes
+    assert ledger.get_round(g).status is RoundStatus.FINALISED
+
+    transcript = json.loads(party.blobs.get(ledger.get_round(g).aggregate_hash))
+    assert transcript["message_hashes"] == ["0x" + keccak256(m).hex() for m in messages]
+    assert transcript["excluded_hashes"] == ["0x" + keccak256(intruded).hex()]
+    assert transcript["included_size"] == sizes[0] + sizes[1]
+    weight = sum(sizes) / (sizes[0] + sizes[1])  # |D|/|D_S|; the intruder's 0.5 would dwarf it
+    step = 2 / SPEC3.scale  # two clients' quantisation, one step each at most
+    np.testing.assert_allclose(party.conclude(g).model, 0.003 * weight, rtol=0, atol=step * weight)

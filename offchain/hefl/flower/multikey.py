@@ -480,15 +480,30 @@ class MultiKeyTranscript(SecureAggregationStrategy):
         self._settled = (frozenset(message_hash(m) for m in messages), np.asarray(total))
 
     def aggregate(self, local_models: Sequence[bytes], sizes: Sequence[int]) -> bytes:
+        """The transcript over the submissions the sum covers; any other submission on chain
+        (a registered client outside S that submitted anyway) is named as excluded, so that
+        one faulty node cannot stall the round (replicas: :meth:`check_aggregate`)."""
         if self._settled is None:
             raise ProtocolError("multi-key: no decrypted sum to commit for this round")
         covered, total = self._settled
-        if frozenset(message_hash(m) for m in local_models) != covered:
+        hashes = [message_hash(m) for m in local_models]
+        if not covered <= frozenset(hashes):
             raise ProtocolError(
-                "multi-key: the round's submissions on chain are not the messages the sum covers"
+                "multi-key: the round's submissions on chain lack messages the sum covers"
+            )
+        inside = [h in covered for h in hashes]
+        excluded = [m for m, keep in zip(local_models, inside, strict=True) if not keep]
+        if excluded:
+            log.warning(
+                "multi-key: %d submission(s) from outside the online set left out", len(excluded)
             )
         self._settled = None
-        return self._transcript(local_models, sizes, total)
+        return self._transcript(
+            [m for m, keep in zip(local_models, inside, strict=True) if keep],
+            [s for s, keep in zip(sizes, inside, strict=True) if keep],
+            total,
+            excluded,
+        )
 
     def _begin(self, model: np.ndarray) -> None:
         """Nothing: the Flower exchange runs the scheme's rounds (:class:`MultiKeyFedAvg`)."""

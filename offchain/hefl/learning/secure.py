@@ -12,7 +12,9 @@ the data owners' updates are not hidden from the key owner. Each round (FedAvg):
   the sum. The next model is w + (|D|/|D_S|)·Σ v_i, i.e. Eq. 5 renormalised over S.
 
 What a replica can check without the server's secret: the transcript covers exactly the committed
-messages and sizes, and the next global model follows from it and the previous model. Whether the
+messages and sizes, but for those it names as excluded (a registered client outside S that
+submitted anyway: the sum cannot cover it, and a round without deadline must name every
+submitter on chain), and the next global model follows from it and the previous model. Whether the
 sum is the true decryption cannot be checked publicly (only the server holds α) — the multi-key
 paper's honest-but-curious server. The clients' challenge responses are produced in the server's
 process here (the scheme simulates its clients, as :mod:`hefl.secagg` does); the multi-process
@@ -147,15 +149,23 @@ class SecureAggregationStrategy(Strategy):
         return self._transcript(local_models, sizes, total)
 
     def _transcript(
-        self, local_models: Sequence[bytes], sizes: Sequence[int], total: np.ndarray
+        self,
+        local_models: Sequence[bytes],
+        sizes: Sequence[int],
+        total: np.ndarray,
+        excluded: Sequence[bytes] = (),
     ) -> bytes:
-        document = {
+        """The transcript over ``local_models`` (of |D_S| = Σ ``sizes``); ``excluded`` names the
+        committed messages the sum leaves out (the field only appears when there are some)."""
+        document: dict[str, object] = {
             "format": TRANSCRIPT_FORMAT,
             "strategy": self.name,
             "message_hashes": ["0x" + keccak256(m).hex() for m in local_models],
             "included_size": int(sum(sizes)),
             "sum": [float(v) for v in total],
         }
+        if excluded:
+            document["excluded_hashes"] = ["0x" + keccak256(m).hex() for m in excluded]
         return canonical_json(document)
 
     def _read_transcript(self, aggregate: bytes) -> dict[str, object]:
@@ -185,16 +195,32 @@ class SecureAggregationStrategy(Strategy):
         sizes: Sequence[int],
         aggregate: bytes,
     ) -> bytes | None:
-        """The transcript must cover exactly the committed messages and sizes (the sum itself is
-        the server's word: checking it needs the server's secret)."""
+        """The transcript must cover exactly the committed messages and sizes, in order, but for
+        those it names as excluded — distinct committed messages, at least one left covered —
+        and |D_S| is then the covered ones' (the sum itself, and which clients it covers, are
+        the server's word: checking them needs the server's secret)."""
         try:
             transcript = self._read_transcript(aggregate)
             self.next_model(global_model, aggregate)
         except SerializationError as error:
             return f"rejected: {error}".encode()
-        expected = ["0x" + keccak256(m).hex() for m in local_models]
-        if transcript["message_hashes"] != expected or transcript["included_size"] != sum(sizes):
-            return json.dumps({"expected_message_hashes": expected, "size": sum(sizes)}).encode()
+        committed = ["0x" + keccak256(m).hex() for m in local_models]
+        excluded = transcript.get("excluded_hashes", [])
+        if (
+            not isinstance(excluded, list)
+            or not all(isinstance(h, str) for h in excluded)
+            or len(set(excluded)) != len(excluded)
+        ):
+            return b"rejected: excluded_hashes is not a list of distinct hashes"
+        expected = [h for h in committed if h not in excluded]
+        size = sum(s for h, s in zip(committed, sizes, strict=True) if h not in excluded)
+        if (
+            not expected
+            or not set(excluded) <= set(committed)
+            or transcript["message_hashes"] != expected
+            or transcript["included_size"] != size
+        ):
+            return json.dumps({"expected_message_hashes": expected, "size": size}).encode()
         return None
 
     def conclude(
