@@ -165,21 +165,35 @@ def test_history_prints_what_the_contract_says_and_verify_flags_an_edited_export
     one_error_line(captured.err)
 
 
+def blob_file(run: Path, digest: str) -> Path:
+    return run / "blobs" / digest[2:4] / digest[2:]
+
+
+def chain_carried(history: dict) -> list[str]:
+    """The hashes of every blob the ledger's transactions carried in calldata: each submission's
+    model and gradients, each committed aggregate."""
+    hashes = []
+    for r in history["rounds"]:
+        for s in r["submissions"]:
+            hashes += [s["model_hash"], s["extra_hash"]]
+        hashes += [r["aggregate_hash"]] if r["aggregate_hash"] else []
+    return hashes
+
+
 def test_verify_says_missing_and_blames_only_what_differs(
     uninterrupted: Path, tmp_path: Path, capsys
 ) -> None:
+    # A global model never travels in calldata: deleted from the store, it is missing.
     run = tmp_path / "blobs-gone"
     shutil.copytree(uninterrupted, run)
     history = json.loads((run / "history.json").read_text())
-    gradients = history["rounds"][1]["submissions"][2]["extra_hash"]
-    blob = run / "blobs" / gradients[2:4] / gradients[2:]
-    blob.unlink()
+    model = history["rounds"][1]["global_model_hash"]
+    blob_file(run, model).unlink()
     assert main(["verify", str(run)]) == 1
     out = capsys.readouterr().out
     problems = [line for line in out.splitlines() if line.startswith("  - ")]
-    assert problems == [f"  - round 1 extra blob of participant 2: missing (no blob {gradients} "
-                        "in the store)"]  # fmt: skip
-    assert "never stored" not in out
+    assert problems == [f"  - round 1 global model: missing (no blob {model} in the store)"]
+    assert "never stored" not in out and "restored" not in out
 
     # Only a gradient blob's hash edited in an export that has no chain to consult: the edited
     # hash is blamed (its blob is missing), not round 1's aggregate.
@@ -274,10 +288,54 @@ def test_the_event_log_must_tell_what_the_state_says(uninterrupted: Path) -> Non
     assert report.ok and report.events == 5 * 8  # opened, 3 submitted, commit, 2 votes, final
 
     class Misreporting(LedgerClient):
-        def get_round(self, round: int):
-            record = super().get_round(round)
-            return replace(record, tau=record.tau + 1) if round == 1 else record
+        def round_submissions(self, round: int):
+            record, submissions = super().round_submissions(round)
+            return (replace(record, tau=record.tau + 1) if round == 1 else record), submissions
 
     lying = Misreporting.at(honest.chain, honest.address)
     problems = audit(lying, LocalBlobStore(uninterrupted / "blobs")).problems
     assert [p.split(":")[0] for p in problems] == ["round 1 events"]
+
+
+def test_verify_restores_from_the_chain_the_blobs_its_calldata_carried(
+    uninterrupted: Path, tmp_path: Path, capsys
+) -> None:
+    """The run's ledger carries every submission and aggregate in calldata: deleted from
+    DIR/blobs, they are read back from the persisted chain, hash-checked, and the job verifies;
+    --restore-blobs writes them back byte for byte. Without a chain they are missing."""
+    run = tmp_path / "calldata"
+    shutil.copytree(uninterrupted, run)
+    history = json.loads((run / "history.json").read_text())
+    carried = chain_carried(history)
+    assert len(carried) == 5 * (3 * 2 + 1)  # 5 rounds: 3 submissions of 2 blobs, 1 aggregate
+    originals = {h: blob_file(run, h).read_bytes() for h in carried}
+    for h in carried:
+        blob_file(run, h).unlink()
+
+    assert main(["verify", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("OK: 5 rounds") and "persisted chain" in out
+    restored = [line for line in out.splitlines() if line.startswith("  + ")]
+    assert len(restored) == len(carried), out
+    assert all(line.endswith(")") and "restored from the chain (0x" in line for line in restored)
+    assert "round 1 extra blob of participant 2: restored from the chain" in out
+    assert not any(blob_file(run, h).exists() for h in carried)  # not written back unasked
+
+    assert main(["verify", str(run), "--restore-blobs"]) == 0
+    assert f"written back to {run / 'blobs'}" in capsys.readouterr().out
+    assert {h: blob_file(run, h).read_bytes() for h in carried} == originals
+    assert main(["verify", str(run)]) == 0
+    assert "restored" not in capsys.readouterr().out  # the store is whole again
+
+    offline = tmp_path / "no-chain"
+    shutil.copytree(uninterrupted, offline)
+    (offline / "chain.db").unlink()
+    gradients = history["rounds"][1]["submissions"][2]["extra_hash"]
+    blob_file(offline, gradients).unlink()
+    assert main(["verify", str(offline), "--restore-blobs"]) == 1
+    out = capsys.readouterr().out
+    problems = [line for line in out.splitlines() if line.startswith("  - ")]
+    assert problems == [f"  - round 1 extra blob of participant 2: missing (no blob {gradients} "
+                        "in the store)"]  # fmt: skip
+    assert "not consulted" in out and "restored" not in out
+    assert not blob_file(offline, gradients).exists()

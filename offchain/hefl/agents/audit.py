@@ -11,6 +11,13 @@ something other than the contract.
 Each problem is attributed to the one thing that differs: a blob that is not in the store is
 *missing*, one whose bytes do not match its hash is *tampered*, and a round whose inputs are
 either is not recomputed (its aggregate is not blamed for what its inputs lack).
+
+On a ledger deployed with ``blobsOnChain`` the chain itself keeps every submission and aggregate
+(their bytes travel in calldata, :mod:`hefl.chain.availability`): a blob missing from the store
+is then read back from the transaction that carried it, checked against the ledger's hash, and
+the report says it was *restored from the chain* (``restore=True`` also writes it back into the
+store). Only a blob that is neither in the store nor on chain is *missing*. Each round is read in
+one contract call (``getSubmissions``: the round and every submission, one consistent snapshot).
 """
 
 from __future__ import annotations
@@ -30,8 +37,10 @@ from hefl.chain import (
     RoundRecord,
     RoundStatus,
     SubmissionRecord,
+    blob_hash,
     quorum_for,
 )
+from hefl.chain.availability import BLOB_EVENTS, calldata_blobs
 from hefl.crypto import PublicKey
 from hefl.errors import BlobIntegrityError, BlobNotFoundError, HeflError, VerificationError
 from hefl.learning.registry import STRATEGIES, strategy_from_description
@@ -47,6 +56,7 @@ class LedgerView(Protocol):
     def round_count(self) -> int: ...
     def get_round(self, round: int) -> RoundRecord: ...
     def get_submission(self, round: int, participant: str) -> SubmissionRecord: ...
+    def round_submissions(self, round: int) -> tuple[RoundRecord, tuple[SubmissionRecord, ...]]: ...
     def public_key_hash(self) -> bytes: ...
     def config_hash(self) -> bytes: ...
 
@@ -66,14 +76,15 @@ def export_history(
     people = ledger.participants()
     rounds = []
     for g in range(ledger.round_count()):
-        entry = ledger.get_round(g).to_json()
+        record, submissions = ledger.round_submissions(g)
+        entry = record.to_json()
         entry["submissions"] = [
             {
                 "participant": s.participant,
                 "model_hash": _hex(s.model_hash),
                 "extra_hash": _hex(s.extra_hash),
             }
-            for s in (ledger.get_submission(g, p.address) for p in people)
+            for s in submissions
             if s.submitted
         ]
         if metrics and g in metrics:
@@ -155,6 +166,11 @@ class ExportedHistory:
                 )
         return SubmissionRecord(round, participant, b"\x00" * 32, b"\x00" * 32)  # type: ignore[arg-type]
 
+    def round_submissions(self, round: int) -> tuple[RoundRecord, tuple[SubmissionRecord, ...]]:
+        return self.get_round(round), tuple(
+            self.get_submission(round, p.address) for p in self._participants
+        )
+
     def public_key_hash(self) -> bytes:
         return bytes.fromhex(self.document["public_key_hash"][2:])
 
@@ -210,16 +226,16 @@ def compare_history(exported: ExportedHistory, ledger: LedgerView) -> list[str]:
         )
     people = ledger.participants()
     for g in range(min(exported.round_count(), ledger.round_count())):
-        mine_round, chain_round = exported.get_round(g).to_json(), ledger.get_round(g).to_json()
+        chain_record, chain_subs = ledger.round_submissions(g)
+        mine_round, chain_round = exported.get_round(g).to_json(), chain_record.to_json()
         for key, value in chain_round.items():
             if mine_round.get(key) != value:
                 problems.append(
                     f"history.json round {g} {key}: says {_show(mine_round.get(key))}, the "
                     f"ledger {_show(value)}"
                 )
-        for p in people:
+        for p, chain_sub in zip(people, chain_subs, strict=True):
             mine_sub = exported.get_submission(g, p.address)
-            chain_sub = ledger.get_submission(g, p.address)
             for key in ("model_hash", "extra_hash"):
                 if getattr(mine_sub, key) != getattr(chain_sub, key):
                     problems.append(
@@ -278,25 +294,126 @@ class AuditReport(AuditTrail):
     finalised: int = 0
     #: Ledger events that told the same story as the contract's state (0: no chain consulted).
     events: int = 0
+    #: Blobs missing from the store that the chain's calldata held, one line each.
+    restored: list[str] = field(default_factory=list)
+    #: Where restored blobs were written back (``None``: kept in memory for the audit only).
+    restored_into: str | None = None
 
     def summary(self) -> str:
         verdict = "OK" if self.ok else f"{len(self.problems)} problem(s)"
         events = f", {self.events} events agreed with the state" if self.events else ""
-        return (
+        lines = [
             f"{verdict}: {self.rounds} rounds, {self.blobs} blobs matched their hashes, "
             f"{self.aggregates} aggregates recomputed, {self.finalised} finalised with quorum"
             f"{events} ({self.source})"
-        )
+        ]
+        if self.restored:
+            where = (
+                f"written back to {self.restored_into}"
+                if self.restored_into
+                else "not written back (hefl verify --restore-blobs writes them)"
+            )
+            lines.append(
+                f"{len(self.restored)} blob(s) missing from the store were restored from the "
+                f"chain (the calldata of the transactions that carried them), {where}:"
+            )
+            lines += [f"  + {line}" for line in self.restored]
+        return "\n".join(lines)
 
 
-def audit(ledger: LedgerView, blobs: BlobStore, *, source: str | None = None) -> AuditReport:
-    """Re-check a job from the ledger view and the blob store; see the module docstring."""
+class RestoringStore(BlobStore):
+    """The audit's view of a blob store: ``local`` first, then — on a ledger whose blobs travel
+    in calldata — the transaction that carried the blob (found through the ``Submitted`` /
+    ``AggregateCommitted`` event that recorded its hash, indexed once). Every read is
+    hash-checked by :meth:`BlobStore.get`; a blob read from the chain is noted in
+    :attr:`restored` and kept in memory, or written to ``local`` when ``write_back``."""
+
+    def __init__(
+        self, local: BlobStore, ledger: LedgerClient | None, *, write_back: bool = False
+    ) -> None:
+        self.local = local
+        self.ledger = ledger if ledger is not None and ledger.blobs_on_chain() else None
+        self.write_back = write_back
+        #: Hashes of the blobs read from the chain, in the order they were read.
+        self.restored: list[bytes] = []
+        self._memory: dict[bytes, bytes] = {}
+        self._carriers: dict[bytes, list[str]] | None = None
+
+    def __repr__(self) -> str:
+        return repr(self.local)
+
+    def _write(self, key: bytes, data: bytes) -> None:
+        if self.write_back:
+            self.local.put(data)
+        else:
+            self._memory[key] = data
+
+    def _exists(self, key: bytes) -> bool:
+        return key in self._memory or self.local.has(key)
+
+    def _read(self, key: bytes) -> bytes:
+        if key in self._memory:
+            return self._memory[key]
+        try:
+            return self.local.get(key)
+        except BlobNotFoundError:
+            if self.ledger is None:
+                raise
+        blob = self._from_chain(key)
+        if blob is None:
+            raise BlobNotFoundError(f"no blob 0x{key.hex()} in {self.local!r} nor on chain")
+        self._write(key, blob)
+        self.restored.append(key)
+        return blob
+
+    def _from_chain(self, key: bytes) -> bytes | None:
+        assert self.ledger is not None
+        try:
+            if self._carriers is None:
+                self._carriers = {}
+                for event in self.ledger.events():
+                    if event.name in BLOB_EVENTS:
+                        for name, value in event.args.items():
+                            if name.endswith("Hash"):
+                                carriers = self._carriers.setdefault(bytes(value), [])
+                                carriers.append(event.transaction_hash)
+            for transaction in self._carriers.get(key, []):
+                for blob in calldata_blobs(self.ledger, transaction):
+                    if blob_hash(blob) == key:
+                        return blob
+        except Exception as error:  # a node that answers nonsense: the blob stays missing
+            raise BlobNotFoundError(
+                f"no blob 0x{key.hex()} in {self.local!r}, and reading it from the chain "
+                f"failed: {error}"
+            ) from error
+        return None
+
+
+def audit(
+    ledger: LedgerView,
+    blobs: BlobStore,
+    *,
+    source: str | None = None,
+    restore: bool = False,
+) -> AuditReport:
+    """Re-check a job from the ledger view and the blob store; see the module docstring.
+
+    ``restore``: write the blobs restored from the chain back into ``blobs``."""
+    live = ledger if isinstance(ledger, LedgerClient) else None
     if source is None:
-        source = LIVE_SOURCE if isinstance(ledger, LedgerClient) else EXPORTED_SOURCE
+        source = LIVE_SOURCE if live is not None else EXPORTED_SOURCE
     report = AuditReport(source=source)
+    store = RestoringStore(blobs, live, write_back=restore)
+    if restore and store.ledger is not None:
+        report.restored_into = str(getattr(blobs, "directory", repr(blobs)))
+    blobs = store
 
     def fetch(blob_id: bytes, what: str) -> bytes | None:
-        return report.fetch(blobs, blob_id, what)
+        before = len(store.restored)
+        data = report.fetch(store, blob_id, what)
+        if len(store.restored) > before:
+            report.restored.append(f"{what}: restored from the chain ({_hex(bytes(blob_id))})")
+        return data
 
     config_blob = fetch(ledger.config_hash(), "job configuration")
     key_blob = fetch(ledger.public_key_hash(), "public key")
@@ -313,11 +430,11 @@ def audit(ledger: LedgerView, blobs: BlobStore, *, source: str | None = None) ->
     if isinstance(ledger, LedgerClient):
         check_events(ledger, report)
     for g in range(ledger.round_count()):
-        record = ledger.get_round(g)
+        record, submissions = ledger.round_submissions(g)
         report.rounds += 1
         inputs = [fetch(record.global_model_hash, f"round {g} global model")]
         for i in record.included_indices:
-            submission = ledger.get_submission(g, people[i].address)
+            submission = submissions[i]
             inputs.append(fetch(submission.model_hash, f"round {g} model of participant {i}"))
             if submission.has_extra:
                 what = f"round {g} extra blob of participant {i}"
@@ -378,7 +495,7 @@ def check_events(ledger: LedgerClient, report: AuditReport) -> None:
             by_round.setdefault(int(event.args["round"]), []).append(event)
     people = ledger.participants()
     for g in range(ledger.round_count()):
-        record, events = ledger.get_round(g), by_round.get(g, [])
+        (record, submissions), events = ledger.round_submissions(g), by_round.get(g, [])
         named: dict[str, list[Any]] = {}
         for event in events:
             named.setdefault(event.name, []).append(event.args)
@@ -396,8 +513,7 @@ def check_events(ledger: LedgerClient, report: AuditReport) -> None:
         logged = {
             a["participant"]: (a["modelHash"], a["extraHash"]) for a in named.get("Submitted", [])
         }
-        for p in people:
-            s = ledger.get_submission(g, p.address)
+        for p, s in zip(people, submissions, strict=True):
             state = (s.model_hash, s.extra_hash) if s.submitted else None
             if logged.get(p.address) != state:
                 differs(f"participant {p.index}'s submission", logged.get(p.address), state)

@@ -2,7 +2,10 @@
 
 ``hefl verify DIR`` reads the run's ledger with contract calls — on the embedded chain the run
 persisted in ``DIR/chain.db`` — checks every blob, aggregate and quorum it names, and compares
-the exported ``DIR/history.json`` with it field by field (an edited export is a problem). With
+the exported ``DIR/history.json`` with it field by field (an edited export is a problem). On a
+ledger whose blobs travel in calldata, a blob deleted from ``DIR/blobs`` is read back from the
+chain, hash-checked and reported as restored from the chain (``--restore-blobs`` writes it back
+into the store); only a blob neither in the store nor on chain is missing. With
 ``--rpc URL [--address A]`` it reads a live node instead (the multi-process mode's ledger). A run
 directory that kept no chain is checked against its exported history, saying that the chain
 itself was not consulted. On a pow-race run (``DIR/pow_history.json``, or a PowLedger at the
@@ -41,6 +44,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--rpc", metavar="URL", help="read the live chain at this JSON-RPC URL")
     parser.add_argument("--address", metavar="A", help="ledger address (with --rpc)")
     parser.add_argument("--blobs", type=Path, help="blob store directory (default DIR/blobs)")
+    parser.add_argument(
+        "--restore-blobs",
+        action="store_true",
+        help="write blobs missing from the store that the chain holds back into it",
+    )
     parser.set_defaults(func=run)
 
 
@@ -66,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         ledger = contract
         source = None if args.rpc else f"{PERSISTED_SOURCE} {args.directory / 'chain.db'}"
-        report = audit(ledger, LocalBlobStore(blobs_dir), source=source)
+        store = LocalBlobStore(blobs_dir)
+        report = audit(ledger, store, source=source, restore=args.restore_blobs)
         if history_file.exists():  # the export must say what the contract says
             report.problems += compare_history(ExportedHistory.load(history_file), contract)
     report_audit(report)
