@@ -54,6 +54,7 @@ from hefl.flower.server import committed_blobs
 from hefl.flower.simulate import loopback_chain, run_config_for
 from hefl.learning.blobs import pack_bundle
 from hefl.learning.plain import encode_plain_vector
+from hefl.learning.secure import TRANSCRIPT_FORMAT, SecureAggregationStrategy
 from hefl.learning.strategy import LocalUpdate
 from hefl.secagg.multikey import MultiKeyClient, MultiKeyServer, SysPara
 
@@ -333,3 +334,36 @@ def test_a_client_outside_the_online_set_that_submits_anyway_is_left_out(job3):
     weight = sum(sizes) / (sizes[0] + sizes[1])  # |D|/|D_S|; the intruder's 0.5 would dwarf it
     step = 2 / SPEC3.scale  # two clients' quantisation, one step each at most
     np.testing.assert_allclose(party.conclude(g).model, 0.003 * weight, rtol=0, atol=step * weight)
+
+
+@pytest.mark.parametrize(
+    ("excluded", "covered", "size", "accepted"),
+    [
+        ([b"c"], [b"a", b"b"], 30, True),  # the intruder c named, |D_S| over a, b
+        ([], [b"a", b"b", b"c"], 60, True),  # nobody left out: the field may be absent
+        ([b"c"], [b"a", b"b"], 60, False),  # |D_S| still counts the excluded one
+        ([b"b"], [b"a", b"c"], 30, False),  # |D_S| of a and b, yet b is the one left out
+        ([b"x"], [b"a", b"b"], 30, False),  # excludes a message nobody committed
+        ([b"c", b"c"], [b"a", b"b"], 30, False),  # the same exclusion twice
+        ([b"a", b"b", b"c"], [], 0, False),  # everything left out
+    ],
+)
+def test_replicas_accept_only_exclusions_of_committed_messages_at_their_sizes(
+    excluded, covered, size, accepted
+) -> None:
+    """check_aggregate, as every replica runs it: the transcript names each committed message
+    once, as covered (in order) or excluded, and |D_S| is the covered ones'."""
+
+    def hashes(ms):
+        return ["0x" + keccak256(m).hex() for m in ms]
+
+    replica = SecureAggregationStrategy("multikey", SPEC.learning, sizes=[10, 20, 30])
+    transcript = {"format": TRANSCRIPT_FORMAT, "strategy": replica.name, "sum": [0.0, 0.0],
+                  "message_hashes": hashes(covered), "included_size": size}  # fmt: skip
+    if excluded:
+        transcript["excluded_hashes"] = hashes(excluded)
+    verdict = replica.check_aggregate(
+        encode_plain_vector(np.zeros(2)), [b"a", b"b", b"c"], [10, 20, 30],
+        json.dumps(transcript).encode(),
+    )  # fmt: skip
+    assert (verdict is None) is accepted

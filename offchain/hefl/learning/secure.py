@@ -186,7 +186,10 @@ class SecureAggregationStrategy(Strategy):
         total = np.asarray(transcript["sum"], dtype=np.float64)
         if total.shape != w.shape:
             raise SerializationError(f"transcript sum has shape {total.shape}, model {w.shape}")
-        return w + total * (sum(self.sizes) / float(transcript["included_size"]))  # type: ignore[arg-type]
+        size = transcript["included_size"]
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise SerializationError(f"transcript |D_S| = {size!r} is not a positive integer")
+        return w + total * (sum(self.sizes) / size)
 
     def check_aggregate(
         self,
