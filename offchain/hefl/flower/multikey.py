@@ -72,13 +72,11 @@ from flwr.clientapp.typing import Mod
 from flwr.serverapp import Grid, ServerApp
 
 from hefl.agents.identity import KEYSTORE, read_password, write_private
-from hefl.agents.job import JobResult, save_job
 from hefl.agents.network import JOB_FORMAT, JobFile
 from hefl.agents.roles import ComputingPartyAgent, open_submission
 from hefl.canonical import keccak256
 from hefl.chain import (
     Chain,
-    DeploymentRecord,
     LedgerClient,
     LocalBlobStore,
     RoundStatus,
@@ -95,10 +93,9 @@ from hefl.errors import (
     RoundRestartRequired,
 )
 from hefl.flower import client, wire
-from hefl.flower.server import Evaluator, committed_blobs, wait_for_decision
+from hefl.flower.server import Evaluator, committed_blobs, export_party_run, wait_for_decision
 from hefl.flower.setup import (
     BLOBS_DIR,
-    DEPLOYMENT_FILE,
     FUND_WEI,
     PARTY_DIR,
     PreparedJob,
@@ -867,21 +864,7 @@ def run_multikey_party(grid: Grid, config: Mapping[str, Any]) -> MultiKeyFedAvg:
         spec, server, ComputingPartyAgent(strategy, ledger, blobs), evaluator=evaluator
     )
     fedavg.start(grid)
-    out = config.get(wire.RUN_OUT)
-    if out:
-        deployment = DeploymentRecord.load(party_dir / DEPLOYMENT_FILE)
-        save_job(
-            JobResult(
-                deployment=deployment,
-                trace=fedavg.trace(),
-                config_document=job.config,
-                ledger=ledger,
-            ),
-            Path(str(out)),
-        )
-        np.save(Path(str(out)) / "model.npy", fedavg.model)
-        if fedavg.error is not None:
-            (Path(str(out)) / "error.txt").write_text(str(fedavg.error) + "\n")
+    export_party_run(config, party_dir, job, ledger, fedavg.trace(), fedavg.model, fedavg.error)
     return fedavg
 
 

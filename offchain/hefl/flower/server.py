@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -491,6 +491,31 @@ def party_strategy(job: JobFile, party_dir: Path, spec: FlowerJobSpec) -> Pailli
     )
 
 
+def export_party_run(
+    config: Mapping[str, Any],
+    party_dir: Path,
+    job: JobFile,
+    ledger: LedgerClient,
+    trace: Trace,
+    model: np.ndarray,
+    error: Exception | None,
+) -> None:
+    """Write the run's files to the run config's ``out`` (if set) as ``hefl run`` does: the
+    deployment record, history, metrics and config (:func:`save_job`), ``model.npy``, and
+    ``error.txt`` naming why the job stopped, if it did."""
+    out = config.get(wire.RUN_OUT)
+    if not out:
+        return
+    deployment = DeploymentRecord.load(party_dir / DEPLOYMENT_FILE)
+    result = JobResult(
+        deployment=deployment, trace=trace, config_document=job.config, ledger=ledger
+    )
+    save_job(result, Path(str(out)))
+    np.save(Path(str(out)) / "model.npy", model)
+    if error is not None:
+        (Path(str(out)) / "error.txt").write_text(str(error) + "\n")
+
+
 def run_party(
     grid: Grid, config: dict[str, Any], *, strategy_class: type[HeflStrategy] = HeflStrategy
 ) -> HeflStrategy:
@@ -524,20 +549,7 @@ def run_party(
     except HeflError as failure:
         error = failure
         log.error("C: the job stopped: %s", failure)
-    out = config.get(wire.RUN_OUT)
-    if out:
-        deployment = DeploymentRecord.load(party_dir / DEPLOYMENT_FILE)
-        save_job(
-            JobResult(
-                deployment=deployment,
-                trace=hefl_strategy.trace(),
-                config_document=job.config,
-                ledger=ledger,
-            ),
-            Path(str(out)),
-        )
-        np.save(Path(str(out)) / "model.npy", hefl_strategy.model)
-        if error is not None:
-            (Path(str(out)) / "error.txt").write_text(str(error) + "\n")
+    export_party_run(config, party_dir, job, ledger, hefl_strategy.trace(), hefl_strategy.model,
+                     error)  # fmt: skip
     hefl_strategy.error = error
     return hefl_strategy
