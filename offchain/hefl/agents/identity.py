@@ -28,6 +28,7 @@ import os
 import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from eth_account import Account
@@ -106,14 +107,21 @@ def _keystore_kdf(keystore: Path) -> tuple[bytes, dict[str, int]]:
         raise ConfigError(f"cannot read keystore {keystore}: {error}") from error
 
 
-def save_private_key(
-    path: Path, key: PrivateKey, password: str, *, keystore: Path | None = None
+def seal_secret(
+    path: Path,
+    kind: str,
+    payload: bytes,
+    password: str,
+    *,
+    keystore: Path | None = None,
+    public: dict[str, Any] | None = None,
 ) -> Path:
-    """Write the Paillier private key encrypted under a scrypt key of ``password`` (0600).
+    """Write ``payload`` encrypted (AES-256-GCM) under a scrypt key of ``password``, mode 0600.
 
     With ``keystore`` (the agent's own, same password) the key derives from the keystore's salt
     and parameters (version 2), so a process that opened the keystore derives nothing more to
-    open this file; without, from a fresh salt (version 1)."""
+    open this file; without, from a fresh salt (version 1). ``kind`` names the document type;
+    ``public`` fields (e.g. a fingerprint) are stored in clear beside the ciphertext."""
     from Crypto.Cipher import AES
 
     if keystore is None:
@@ -122,11 +130,11 @@ def save_private_key(
         version, (salt, params) = 2, _keystore_kdf(keystore)
     nonce = secrets.token_bytes(12)
     cipher = AES.new(_cipher_key(password, salt, params, version), AES.MODE_GCM, nonce=nonce)
-    ciphertext, tag = cipher.encrypt_and_digest(json.dumps(key.to_json()).encode())
+    ciphertext, tag = cipher.encrypt_and_digest(payload)
     document = {
-        "type": ENCRYPTED_KEY_TYPE,
+        "type": kind,
         "version": version,
-        "fingerprint": key.public_key.fingerprint_hex,
+        **(public or {}),
         "kdf": "scrypt" if version == 1 else "scrypt+hmac-sha256",
         "kdfparams": {**params, "salt": salt.hex()},
         "cipher": "aes-256-gcm",
@@ -137,20 +145,21 @@ def save_private_key(
     return atomic_write(path, json.dumps(document, indent=2))
 
 
-def load_private_key(path: Path, password: str, *, allow_insecure: bool = False) -> PrivateKey:
-    """Read a key written by :func:`save_private_key`; a wrong password is one clear error."""
+def open_secret(path: Path, kind: str, password: str, what: str) -> bytes:
+    """The payload of a file written by :func:`seal_secret` as ``kind``; a wrong password, another
+    kind or a damaged file is one clear error naming ``what`` the file holds."""
     from Crypto.Cipher import AES
 
     try:
         document = json.loads(path.read_text())
-        if document.get("type") != ENCRYPTED_KEY_TYPE:
+        if document.get("type") != kind:
             raise ConfigError(
-                f"{path} is not an encrypted Paillier key (type {document.get('type')!r}); "
+                f"{path} is not an encrypted {what} (type {document.get('type')!r}); "
                 "set the job up again with this hefl"
             )
         version = int(document.get("version", 1))
         if version not in (1, 2):
-            raise ConfigError(f"{path}: encrypted Paillier key version {version} is unknown")
+            raise ConfigError(f"{path}: encrypted {what} version {version} is unknown")
         params = {k: int(document["kdfparams"][k]) for k in SCRYPT_PARAMS}
         salt = bytes.fromhex(document["kdfparams"]["salt"])
         cipher = AES.new(
@@ -158,18 +167,40 @@ def load_private_key(path: Path, password: str, *, allow_insecure: bool = False)
             AES.MODE_GCM,
             nonce=bytes.fromhex(document["nonce"]),
         )
-        plain = cipher.decrypt_and_verify(
-            bytes.fromhex(document["ciphertext"]), bytes.fromhex(document["tag"])
+        return bytes(
+            cipher.decrypt_and_verify(
+                bytes.fromhex(document["ciphertext"]), bytes.fromhex(document["tag"])
+            )
         )
     except ConfigError:
         raise
     except (OSError, KeyError, TypeError) as error:
-        raise ConfigError(f"cannot read the Paillier key {path}: {error}") from error
+        raise ConfigError(f"cannot read the {what} {path}: {error}") from error
     except ValueError as error:  # JSON, hex, or the GCM tag (a wrong password)
         raise ConfigError(
-            f"cannot decrypt the Paillier key {path}: wrong password (--password-file or "
+            f"cannot decrypt the {what} {path}: wrong password (--password-file or "
             f"${PASSWORD_ENV}) or a damaged file"
         ) from error
+
+
+def save_private_key(
+    path: Path, key: PrivateKey, password: str, *, keystore: Path | None = None
+) -> Path:
+    """Write the Paillier private key encrypted under a scrypt key of ``password`` (0600; see
+    :func:`seal_secret`)."""
+    return seal_secret(
+        path,
+        ENCRYPTED_KEY_TYPE,
+        json.dumps(key.to_json()).encode(),
+        password,
+        keystore=keystore,
+        public={"fingerprint": key.public_key.fingerprint_hex},
+    )
+
+
+def load_private_key(path: Path, password: str, *, allow_insecure: bool = False) -> PrivateKey:
+    """Read a key written by :func:`save_private_key`; a wrong password is one clear error."""
+    plain = open_secret(path, ENCRYPTED_KEY_TYPE, password, "Paillier key")
     return PrivateKey.from_json(json.loads(plain), allow_insecure=allow_insecure)
 
 
