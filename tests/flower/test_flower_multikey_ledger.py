@@ -32,7 +32,7 @@ from hefl.agents.roles import ComputingPartyAgent, open_submission, round_bindin
 from hefl.canonical import keccak256
 from hefl.chain import LedgerClient, LocalBlobStore, RoundStatus, connect_rpc
 from hefl.data import SplitConfig, load_dataset, prepare
-from hefl.errors import ProtocolError, SerializationError
+from hefl.errors import ConfigError, ProtocolError, SerializationError
 from hefl.flower import client, wire
 from hefl.flower.multikey import (
     ENCRYPT,
@@ -42,6 +42,7 @@ from hefl.flower.multikey import (
     RECORD,
     RESPOND,
     RUN_ALLOW_INSECURE,
+    SERVER_FILE,
     SETUP,
     UPDATE,
     MultiKeySpec,
@@ -82,7 +83,7 @@ def job(tmp_path_factory):
         config = run_config_for(prepared, url, **{RUN_ALLOW_INSECURE: True})
         party = chain.add_keystore(prepared.party_dir / KEYSTORE, PASSWORD)
         ledger = LedgerClient.at(chain, prepared.job.ledger, sender=party)
-        server = load_multikey_server(prepared.party_dir, prepared.job, SPEC)
+        server = load_multikey_server(prepared.party_dir, prepared.job, SPEC, PASSWORD)
         agent = ComputingPartyAgent(
             MultiKeyTranscript(SPEC.learning, data.sizes), ledger, LocalBlobStore(root / "blobs")
         )
@@ -248,7 +249,7 @@ def job3(tmp_path_factory):
         config = run_config_for(prepared, url, **{RUN_ALLOW_INSECURE: True})
         party_account = chain.add_keystore(prepared.party_dir / KEYSTORE, PASSWORD)
         ledger = LedgerClient.at(chain, prepared.job.ledger, sender=party_account)
-        server = load_multikey_server(prepared.party_dir, prepared.job, SPEC3)
+        server = load_multikey_server(prepared.party_dir, prepared.job, SPEC3, PASSWORD)
         party = ComputingPartyAgent(
             MultiKeyTranscript(SPEC3.learning, data.sizes), ledger, LocalBlobStore(root / "blobs")
         )
@@ -367,3 +368,15 @@ def test_replicas_accept_only_exclusions_of_committed_messages_at_their_sizes(
         json.dumps(transcript).encode(),
     )  # fmt: skip
     assert (verdict is None) is accepted
+
+
+def test_the_servers_secrets_are_encrypted_at_rest(job) -> None:
+    """SysGen's α_j never lie on disk in clear: the file is 0600 AES-GCM under the party's
+    password, and a wrong password is one clear error."""
+    prepared = job[0]
+    path = prepared.party_dir / SERVER_FILE
+    assert path.stat().st_mode & 0o777 == 0o600
+    document = json.loads(path.read_text())
+    assert document["cipher"] == "aes-256-gcm" and "alphas" not in path.read_text()
+    with pytest.raises(ConfigError, match="wrong password"):
+        load_multikey_server(prepared.party_dir, prepared.job, SPEC, "not the password")

@@ -71,7 +71,7 @@ from flwr.clientapp import ClientApp
 from flwr.clientapp.typing import Mod
 from flwr.serverapp import Grid, ServerApp
 
-from hefl.agents.identity import KEYSTORE, read_password, write_private
+from hefl.agents.identity import KEYSTORE, open_secret, read_password, seal_secret
 from hefl.agents.network import JOB_FORMAT, JobFile
 from hefl.agents.roles import ComputingPartyAgent, open_submission
 from hefl.canonical import keccak256
@@ -136,8 +136,10 @@ MODEL, UPDATE, CONFIG, METRICS, NUM_EXAMPLES = (
 RUN_ALLOW_INSECURE = "multikey-allow-insecure"
 #: The configuration document's field naming SysPara's fingerprint (keccak256 of its JSON).
 SYSPARA_FIELD = "multikey_syspara"
-#: The party's SysGen output in its directory (0600): SysPara and the secrets α_j.
+#: The party's SysGen output in its directory: SysPara and the secrets α_j, encrypted (0600).
 SERVER_FILE = "multikey-server.json"
+#: Its document type (an encrypted file: :func:`hefl.agents.identity.seal_secret`).
+SERVER_FILE_TYPE = "hefl-multikey-server/v1"
 
 
 # --- the client's side: a ClientApp mod -----------------------------------------------------------
@@ -810,7 +812,14 @@ def prepare_multikey_job(
             allow_insecure=spec.allow_insecure,
         )
     secrets = {"para": server.para.to_json(), "alphas": [hex(a) for a in server.secret_alphas]}
-    write_private(root / PARTY_DIR / SERVER_FILE, json.dumps(secrets))
+    seal_secret(
+        root / PARTY_DIR / SERVER_FILE,
+        SERVER_FILE_TYPE,
+        json.dumps(secrets).encode(),
+        password,
+        keystore=root / PARTY_DIR / KEYSTORE,
+        public={"syspara": "0x" + server.para.fingerprint().hex()},
+    )
     strategy = SecureAggregationStrategy("multikey", spec.learning, sizes=data.sizes)
     initial_hash = LocalBlobStore(root / BLOBS_DIR).put(strategy.initial_model(data.model_size))
     document = {
@@ -829,10 +838,16 @@ def prepare_multikey_job(
     return PreparedJob(root, job, data)
 
 
-def load_multikey_server(party_dir: Path, job: JobFile, spec: MultiKeySpec) -> MultiKeyServer:
-    """The party's SysGen output from its directory, checked against the job's fingerprint."""
+def load_multikey_server(
+    party_dir: Path, job: JobFile, spec: MultiKeySpec, password: str
+) -> MultiKeyServer:
+    """The party's SysGen output from its directory (encrypted at rest under the party's
+    password), checked against the job's fingerprint."""
+    plain = open_secret(
+        party_dir / SERVER_FILE, SERVER_FILE_TYPE, password, "multi-key server file"
+    )
     try:
-        secrets = json.loads((party_dir / SERVER_FILE).read_text())
+        secrets = json.loads(plain)
         para = _syspara(str(secrets["para"]), spec.allow_insecure)
         alphas = [int(a, 16) for a in secrets["alphas"]]
     except (OSError, ValueError, KeyError, TypeError) as error:
@@ -855,7 +870,7 @@ def run_multikey_party(grid: Grid, config: Mapping[str, Any]) -> MultiKeyFedAvg:
     ledger = LedgerClient.at(chain, job.ledger, sender=party_address)
     job.check(ledger)
     spec = MultiKeySpec(**job.config["job"])
-    server = load_multikey_server(party_dir, job, spec)
+    server = load_multikey_server(party_dir, job, spec, password)
     evaluator_path = config.get(wire.RUN_EVALUATOR)
     evaluator = Evaluator.load(Path(str(evaluator_path)), spec.ridge) if evaluator_path else None
     strategy = MultiKeyTranscript(spec.learning, job.config["data_sizes"])
