@@ -42,7 +42,7 @@ from flwr.app import (
 from flwr.serverapp import Grid
 from flwr.serverapp.strategy import Strategy
 
-from hefl.agents.identity import KEYSTORE, PAILLIER_KEY, read_password
+from hefl.agents.identity import KEYSTORE, PAILLIER_KEY, load_private_key, read_password
 from hefl.agents.job import JobResult, save_job
 from hefl.agents.network import JobFile
 from hefl.agents.roles import ComputingPartyAgent
@@ -64,7 +64,6 @@ from hefl.control import (
     make_controller,
 )
 from hefl.control.loop import RoundSummary, Trace
-from hefl.crypto import PrivateKey
 from hefl.errors import AgentError, ContractRevertError, HeflError, SerializationError
 from hefl.flower import wire
 from hefl.flower.setup import DEFAULT_TAU, DEPLOYMENT_FILE, FlowerJobSpec
@@ -479,9 +478,14 @@ def wait_for_decision(ledger: LedgerClient, g: int, timeout_s: float) -> RoundRe
         time.sleep(POLL_S)
 
 
-def party_strategy(job: JobFile, party_dir: Path, spec: FlowerJobSpec) -> PaillierStrategy:
-    """The party's strategy with the private key from its directory (it stays in this process)."""
-    private_key = PrivateKey.load(party_dir / PAILLIER_KEY, allow_insecure=spec.allow_insecure_keys)
+def party_strategy(
+    job: JobFile, party_dir: Path, spec: FlowerJobSpec, password: str
+) -> PaillierStrategy:
+    """The party's strategy with the private key from its directory (encrypted at rest under the
+    party's password; once decrypted it stays in this process)."""
+    private_key = load_private_key(
+        party_dir / PAILLIER_KEY, password, allow_insecure=spec.allow_insecure_keys
+    )
     if private_key.public_key != job.public_key:
         raise AgentError("the party's Paillier key is not the job's key")
     public = strategy_from_description(job.config["strategy"], job.public_key)
@@ -531,7 +535,7 @@ def run_party(
     job.check(ledger)
     blobs = LocalBlobStore(str(config[wire.RUN_BLOBS]))
     spec = FlowerJobSpec.from_json(job.config["job"])
-    strategy = party_strategy(job, party_dir, spec)
+    strategy = party_strategy(job, party_dir, spec, password)
     evaluator_path = config.get(wire.RUN_EVALUATOR)
     evaluator = (
         Evaluator.load(Path(str(evaluator_path)), spec.learning.ridge) if evaluator_path else None

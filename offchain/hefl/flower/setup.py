@@ -6,8 +6,8 @@ file each ClientApp receives through Flower's run config names the ledger, the c
 Paillier public key and the configuration document whose hashes are on chain.
 :func:`prepare_job` lays out::
 
-    ROOT/party/              keystore.json (0600), paillier.json (0600), job.json,
-                             deployment.json
+    ROOT/party/              keystore.json (0600), paillier.json (0600, encrypted under the
+                             party's password), job.json, deployment.json
     ROOT/participants/pI/    keystore.json (0600), identity.json, data.npz  (one per participant)
     ROOT/blobs/              the party's blob store (initial model, key, configuration)
     ROOT/evaluator.npz       pooled train and held-out test data: the evaluator outside the
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from hefl.agents.identity import KEYSTORE, PAILLIER_KEY, Identity, create_agent
+from hefl.agents.identity import KEYSTORE, PAILLIER_KEY, Identity, create_agent, save_private_key
 from hefl.agents.network import JOB_FILE, JOB_FORMAT, JobFile
 from hefl.canonical import canonical_json
 from hefl.chain import Chain, DeploymentRecord, LocalBlobStore, deploy_ledger
@@ -155,7 +155,8 @@ def prepare_job(
     public_key, private_key = generate_keypair(
         spec.key_bits, allow_insecure=spec.allow_insecure_keys
     )
-    private_key.save(root / PARTY_DIR / PAILLIER_KEY)
+    party_dir = root / PARTY_DIR
+    save_private_key(party_dir / PAILLIER_KEY, private_key, password, keystore=party_dir / KEYSTORE)
     strategy = PaillierStrategy(
         public_key, spec.learning, spec.fixed_point, private_key=private_key
     )
