@@ -200,6 +200,8 @@ def test_an_edge_list_file_and_the_process_transport(tmp_path, capsys) -> None:
     assert run["graph"]["edges"] == [[0, 1], [1, 2], [2, 3]] and run["transport"] == "processes"
     key = out / "agents" / "agent-0" / "key.json"
     assert key.stat().st_mode & 0o777 == 0o600  # each agent's own key file, in its own directory
+    document = json.loads(key.read_text())  # encrypted at rest: no key material in clear
+    assert document["cipher"] == "aes-256-gcm" and not {"p", "q"} & set(document)
     assert main(["verify", str(out)]) == 0
 
 

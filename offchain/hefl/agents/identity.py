@@ -115,17 +115,22 @@ def seal_secret(
     *,
     keystore: Path | None = None,
     public: dict[str, Any] | None = None,
+    scrypt_n: int | None = None,
 ) -> Path:
     """Write ``payload`` encrypted (AES-256-GCM) under a scrypt key of ``password``, mode 0600.
 
     With ``keystore`` (the agent's own, same password) the key derives from the keystore's salt
     and parameters (version 2), so a process that opened the keystore derives nothing more to
     open this file; without, from a fresh salt (version 1). ``kind`` names the document type;
-    ``public`` fields (e.g. a fingerprint) are stored in clear beside the ciphertext."""
+    ``public`` fields (e.g. a fingerprint) are stored in clear beside the ciphertext.
+    ``scrypt_n`` lowers the work factor only where the password is a random key, not a
+    human's password (e.g. :data:`DEV_SCRYPT_N` for a 256-bit secret held in memory)."""
     from Crypto.Cipher import AES
 
     if keystore is None:
         version, salt, params = 1, secrets.token_bytes(32), dict(SCRYPT_PARAMS)
+        if scrypt_n is not None:
+            params["n"] = scrypt_n
     else:
         version, (salt, params) = 2, _keystore_kdf(keystore)
     nonce = secrets.token_bytes(12)

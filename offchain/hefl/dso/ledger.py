@@ -8,7 +8,7 @@ Directory layout of ``hefl dso run --out DIR``::
                                  with the run; ``--rpc`` reads a live one instead)
     DIR/metrics.csv              k, MSE(k) to the centralised optimum
     DIR/agents/agent-i/          public.json, sent.jsonl, received.jsonl, states/c.bin
-                                 (+ key.json, mode 0600, in the process mode)
+                                 (+ key.json, mode 0600, encrypted, in the process mode)
 
 :func:`verify_run` replays the encrypted exchange from the stored transcripts: for every checkpoint
 and agent it recomputes the transcript hash from the messages the agent sent, checks each message

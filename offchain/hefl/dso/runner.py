@@ -10,6 +10,7 @@ each agent produces a :class:`~hefl.dso.agent.CheckpointRecord` that a ``checkpo
 
 from __future__ import annotations
 
+import secrets
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from hefl.agents.identity import DEV_SCRYPT_N, open_secret, seal_secret
 from hefl.crypto import InsecureKeyWarning, PrivateKey, generate_keypair
 from hefl.dso.agent import Agent, CheckpointRecord
 from hefl.dso.config import DsoConfig
@@ -29,6 +31,9 @@ from hefl.dso.transport import InProcessTransport, Transport
 
 MessageHook = Callable[[Message], None]
 #: An agent's directory under a run's ``agents/``.
+#: An agent's key file in its directory, and the file's document type (an encrypted file:
+#: :func:`hefl.agents.identity.seal_secret`).
+KEY_FILE, KEY_FILE_TYPE = "key.json", "hefl-dso-agent-key/v1"
 AGENT_DIR = "agent-{}"
 
 
@@ -140,8 +145,10 @@ def _agent_process(
     graph_json: dict[str, Any],
     inboxes: dict[int, Any],
     results: Any,
+    key_secret: str,
 ) -> None:
-    """Body of agent ``index``'s process: its own key file, its neighbours' public key files."""
+    """Body of agent ``index``'s process: its own key file (opened with ``key_secret``, which
+    reached this process in memory), its neighbours' public key files."""
     from hefl.crypto import PublicKey
     from hefl.dso.agent import AgentCore
     from hefl.dso.files import AgentFiles
@@ -154,7 +161,8 @@ def _agent_process(
         graph = Graph.from_json(graph_json)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", InsecureKeyWarning)
-            sk = PrivateKey.load(Path(agent_dir) / "key.json", allow_insecure=config.allow_insecure)
+            plain = open_secret(Path(agent_dir) / KEY_FILE, KEY_FILE_TYPE, key_secret, "agent key")
+            sk = PrivateKey.from_json(plain.decode(), allow_insecure=config.allow_insecure)
             public = {
                 j: PublicKey.load(Path(d) / "public.json", allow_insecure=config.allow_insecure)
                 for j, d in neighbour_dirs.items()
@@ -207,7 +215,8 @@ def run_processes(
     progress: Callable[[int], None] | None = None,
 ) -> Trajectory:
     """Each agent in its own OS process with its own directory ``workdir/agent-<i>`` holding its key
-    file (``key.json``, mode 0600) and public key (``public.json``); messages go through
+    file (``key.json``, mode 0600, encrypted under a per-run secret held in memory) and public
+    key (``public.json``); messages go through
     :class:`~hefl.dso.transport.ProcessTransport`. Problems are rebuilt in each process from their
     JSON description (so a CSV problem needs a path every process can read)."""
     import multiprocessing as mp
@@ -216,11 +225,15 @@ def run_processes(
 
     config.check_schedules(graph.max_degree)
     keys = list(keys) if keys is not None else generate_keys(graph.n, config)
+    # Each key file is encrypted under a random 256-bit secret that only travels to the agents'
+    # processes in memory (spawn's pipe): the files are useless on disk, during and after the run.
+    key_secret = secrets.token_urlsafe(32)
     dirs = {}
     for i, sk in enumerate(keys):
         d = workdir / AGENT_DIR.format(i)
         d.mkdir(parents=True, exist_ok=True)
-        sk.save(d / "key.json")
+        seal_secret(d / KEY_FILE, KEY_FILE_TYPE, sk.to_json().encode(), key_secret,
+                    scrypt_n=DEV_SCRYPT_N)  # fmt: skip
         sk.public_key.save(d / "public.json")
         dirs[i] = str(d)
     ctx = mp.get_context("spawn")
@@ -238,6 +251,7 @@ def run_processes(
                 graph.to_json(),
                 inboxes,
                 results,
+                key_secret,
             ),
             daemon=True,
         )
