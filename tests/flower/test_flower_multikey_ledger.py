@@ -72,22 +72,27 @@ def server_identity(monkeypatch):
         monkeypatch.setattr(TaskIdentity, name, value)
 
 
-@pytest.fixture(scope="module")
-def job(tmp_path_factory):
-    root = tmp_path_factory.mktemp("multikey-ledger")
-    data = prepare(load_dataset("diabetes"), SplitConfig(participants=2, n_samples=None, seed=0))
+def _job_on_anvil(root, spec: MultiKeySpec):
+    """A prepared multi-key job on a fresh Anvil: (prepared, run config, server, party agent)."""
+    split = SplitConfig(participants=spec.clients, n_samples=None, seed=0)
+    data = prepare(load_dataset("diabetes"), split)
     with loopback_chain(None) as url:
         chain = connect_rpc(url)
-        prepared = prepare_multikey_job(SPEC, chain, root, PASSWORD, data)
+        prepared = prepare_multikey_job(spec, chain, root, PASSWORD, data)
         (root / "password").write_text(PASSWORD)
         config = run_config_for(prepared, url, **{RUN_ALLOW_INSECURE: True})
         party = chain.add_keystore(prepared.party_dir / KEYSTORE, PASSWORD)
         ledger = LedgerClient.at(chain, prepared.job.ledger, sender=party)
-        server = load_multikey_server(prepared.party_dir, prepared.job, SPEC, PASSWORD)
+        server = load_multikey_server(prepared.party_dir, prepared.job, spec, PASSWORD)
         agent = ComputingPartyAgent(
-            MultiKeyTranscript(SPEC.learning, data.sizes), ledger, LocalBlobStore(root / "blobs")
+            MultiKeyTranscript(spec.learning, data.sizes), ledger, LocalBlobStore(root / "blobs")
         )
         yield prepared, config, server, agent
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    yield from _job_on_anvil(tmp_path_factory.mktemp("multikey-ledger"), SPEC)
 
 
 class Node:
@@ -240,20 +245,7 @@ SPEC3 = MultiKeySpec(clients=3, rounds=1, tau=2, kappa1=512, q_bits=160, allow_i
 @pytest.fixture(scope="module")
 def job3(tmp_path_factory):
     """A 3-client job: S = {0, 1} leaves client 2 out, which is what the intruder exploits."""
-    root = tmp_path_factory.mktemp("multikey-ledger-3")
-    data = prepare(load_dataset("diabetes"), SplitConfig(participants=3, n_samples=None, seed=0))
-    with loopback_chain(None) as url:
-        chain = connect_rpc(url)
-        prepared = prepare_multikey_job(SPEC3, chain, root, PASSWORD, data)
-        (root / "password").write_text(PASSWORD)
-        config = run_config_for(prepared, url, **{RUN_ALLOW_INSECURE: True})
-        party_account = chain.add_keystore(prepared.party_dir / KEYSTORE, PASSWORD)
-        ledger = LedgerClient.at(chain, prepared.job.ledger, sender=party_account)
-        server = load_multikey_server(prepared.party_dir, prepared.job, SPEC3, PASSWORD)
-        party = ComputingPartyAgent(
-            MultiKeyTranscript(SPEC3.learning, data.sizes), ledger, LocalBlobStore(root / "blobs")
-        )
-        yield prepared, config, server, party
+    yield from _job_on_anvil(tmp_path_factory.mktemp("multikey-ledger-3"), SPEC3)
 
 
 class Intruder(Node):
