@@ -35,7 +35,7 @@ import numpy as np
 from hefl.agents.audit import LedgerView, export_history
 from hefl.chain import DeploymentRecord, RoundRecord
 from hefl.errors import ConfigError
-from hefl.files import atomic_write
+from hefl.files import atomic_write, read_json_object
 from hefl.learning.strategy import RoundOutcome
 
 #: Columns of ``metrics.csv`` (keys of a :class:`hefl.control.loop.RoundSummary`).
@@ -164,7 +164,7 @@ class RunDirectory:
         return DeploymentRecord.load(self.deployment)
 
     def load_config(self) -> dict[str, Any]:
-        return _read_json(self.config, "configuration document")
+        return read_json_object(self.config, "configuration document")
 
     def load_options(self) -> dict[str, Any]:
         if not self.options.exists():
@@ -172,13 +172,13 @@ class RunDirectory:
                 f"{self.root} has no run.json: only a `hefl run --out DIR` directory can be "
                 "resumed with --resume DIR"
             )
-        return _read_json(self.options, "run options")
+        return read_json_object(self.options, "run options")
 
     def exported_metrics(self) -> list[dict[str, Any]]:
         """Every round's metrics as ``history.json`` holds them (none before the first round)."""
         if not self.history.exists():
             return []
-        history = _read_json(self.history, "history")
+        history = read_json_object(self.history, "history")
         return [dict(r["metrics"]) for r in history.get("rounds", []) if r.get("metrics")]
 
 
@@ -214,13 +214,3 @@ def _cell(value: Any) -> str:
 
 def _write_json(path: Path, document: Any) -> None:
     atomic_write(path, json.dumps(document, indent=2) + "\n", mode=PUBLIC_FILE_MODE)
-
-
-def _read_json(path: Path, what: str) -> dict[str, Any]:
-    try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"cannot read the {what} {path}: {error}") from error
-    if not isinstance(document, dict):
-        raise ConfigError(f"the {what} {path} is not a JSON object")
-    return document

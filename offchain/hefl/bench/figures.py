@@ -10,13 +10,13 @@ checks that the README quotes exactly what the committed results file says.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from hefl.bench import BenchResult, load_bench
 from hefl.errors import ConfigError
+from hefl.files import read_json_object
 
 __all__ = [
     "BEGIN",
@@ -140,13 +140,7 @@ def replace_block(readme: str, block: str) -> str:
 
 
 def read_results(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"cannot read bench results {path}: {error}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"bench results {path} must hold a JSON object")
-    return data
+    return read_json_object(path, "bench results")
 
 
 def collect(*, quick: bool, round_features: Sequence[int | None] = (None,)) -> dict[str, Any]:
