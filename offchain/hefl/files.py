@@ -2,8 +2,8 @@
 one reader of a JSON-object file that names what it expected.
 
 A bottom-layer module (it imports only :mod:`hefl.errors`), for every layer that writes files
-which must not be torn or briefly readable by others: key files (:mod:`hefl.crypto.keyfile`), blobs, agent
-identities, downloaded data sets.
+which must not be torn or briefly readable by others: key files (:mod:`hefl.crypto.keyfile`),
+blobs, agent identities, downloaded data sets.
 """
 
 from __future__ import annotations
