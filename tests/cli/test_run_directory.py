@@ -339,3 +339,22 @@ def test_verify_restores_from_the_chain_the_blobs_its_calldata_carried(
                         "in the store)"]  # fmt: skip
     assert "not consulted" in out and "restored" not in out
     assert not blob_file(offline, gradients).exists()
+
+
+def test_a_node_that_serves_forged_calldata_restores_nothing(
+    uninterrupted: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """A lying node: every transaction's calldata comes back as other bytes. Nothing that does
+    not hash to the recorded hash is ever taken, so the deleted blob stays missing."""
+    import hefl.chain.availability as availability
+
+    run = tmp_path / "forged"
+    shutil.copytree(uninterrupted, run)
+    history = json.loads((run / "history.json").read_text())
+    gradients = history["rounds"][1]["submissions"][2]["extra_hash"]
+    blob_file(run, gradients).unlink()
+    monkeypatch.setattr(availability, "calldata_blobs", lambda ledger, tx: (b"forged bytes",))
+    assert main(["verify", str(run), "--restore-blobs"]) == 1
+    out = capsys.readouterr().out
+    assert "round 1 extra blob of participant 2: missing" in out and "restored" not in out
+    assert not blob_file(run, gradients).exists()

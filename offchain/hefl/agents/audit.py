@@ -37,10 +37,9 @@ from hefl.chain import (
     RoundRecord,
     RoundStatus,
     SubmissionRecord,
-    blob_hash,
     quorum_for,
 )
-from hefl.chain.availability import BLOB_EVENTS, calldata_blobs
+from hefl.chain.availability import blob_carriers, blob_in_transactions
 from hefl.crypto import PublicKey
 from hefl.errors import BlobIntegrityError, BlobNotFoundError, HeflError, VerificationError
 from hefl.learning.registry import STRATEGIES, strategy_from_description
@@ -370,23 +369,13 @@ class RestoringStore(BlobStore):
         assert self.ledger is not None
         try:
             if self._carriers is None:
-                self._carriers = {}
-                for event in self.ledger.events():
-                    if event.name in BLOB_EVENTS:
-                        for name, value in event.args.items():
-                            if name.endswith("Hash"):
-                                carriers = self._carriers.setdefault(bytes(value), [])
-                                carriers.append(event.transaction_hash)
-            for transaction in self._carriers.get(key, []):
-                for blob in calldata_blobs(self.ledger, transaction):
-                    if blob_hash(blob) == key:
-                        return blob
+                self._carriers = blob_carriers(self.ledger)
+            return blob_in_transactions(self.ledger, key, self._carriers.get(key, []))
         except Exception as error:  # a node that answers nonsense: the blob stays missing
             raise BlobNotFoundError(
                 f"no blob 0x{key.hex()} in {self.local!r}, and reading it from the chain "
                 f"failed: {error}"
             ) from error
-        return None
 
 
 def audit(

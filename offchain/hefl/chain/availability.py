@@ -22,6 +22,7 @@ can prove from bytes it holds).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from hexbytes import HexBytes
@@ -33,7 +34,9 @@ from hefl.errors import BlobNotFoundError, ChainError
 __all__ = [
     "MAX_CALLDATA_BYTES",
     "ChainBackedStore",
+    "blob_carriers",
     "blob_from_calldata",
+    "blob_in_transactions",
     "blobs_on_chain_for",
     "calldata_blobs",
     "fits_calldata",
@@ -89,21 +92,37 @@ def calldata_blobs(ledger: LedgerClient, transaction_hash: str) -> tuple[bytes, 
     return tuple(bytes(args[name]) for name in names if args[name])
 
 
+def blob_carriers(ledger: LedgerClient, *, from_block: int | None = None) -> dict[bytes, list[str]]:
+    """Blob hash → the ledger transactions whose events recorded it (the only transactions whose
+    calldata may carry its bytes), from one scan of the ledger's events."""
+    carriers: dict[bytes, list[str]] = {}
+    for event in ledger.events(from_block=from_block):
+        if event.name in BLOB_EVENTS:
+            for name, value in event.args.items():
+                if name.endswith("Hash"):
+                    carriers.setdefault(bytes(value), []).append(event.transaction_hash)
+    return carriers
+
+
+def blob_in_transactions(
+    ledger: LedgerClient, key: bytes, transactions: Iterable[str]
+) -> bytes | None:
+    """The first blob hashing to ``key`` in the calldata of ``transactions`` (bytes that do not
+    hash to ``key`` are never returned, whatever the node answers); ``None`` if there is none."""
+    for transaction in transactions:
+        for blob in calldata_blobs(ledger, transaction):
+            if blob_hash(blob) == key:
+                return blob
+    return None
+
+
 def blob_from_calldata(
     ledger: LedgerClient, key: bytes, *, from_block: int | None = None
 ) -> bytes | None:
     """The blob whose keccak256 is ``key``, read from the calldata of the ledger transaction that
     recorded that hash; ``None`` when no such transaction carried its bytes."""
-    for event in ledger.events(from_block=from_block):
-        if event.name not in BLOB_EVENTS:
-            continue
-        hashes = {bytes(v) for k, v in event.args.items() if k.endswith("Hash")}
-        if key not in hashes:
-            continue
-        for blob in calldata_blobs(ledger, event.transaction_hash):
-            if blob_hash(blob) == key:
-                return blob
-    return None
+    carriers = blob_carriers(ledger, from_block=from_block)
+    return blob_in_transactions(ledger, key, carriers.get(key, []))
 
 
 class ChainBackedStore(BlobStore):
