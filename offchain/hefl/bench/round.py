@@ -12,8 +12,13 @@ keys. In one run it times:
   participant and extrapolated to τ when fewer than τ were run (said in the output);
 - ``fused`` — every participant's update as a participant runs it (:mod:`hefl.learning.fused`
   picks the dense or the low-rank form and the gradients' precision; the plans are reported);
-- the computing party's aggregation (Eq. 10), decryptions and re-encryption, and a whole round of
-  the in-process job on the embedded chain (participants on the job's two worker processes);
+- the computing party's aggregation (Eq. 10), decryptions and re-encryption, and the rounds of
+  the in-process job on the embedded chain (participants on the job's two worker processes;
+  ``JOB_ROUNDS`` rounds, 2 when quick), each with what it cost the ledger: the gas of every
+  transaction it mined, by contract function (from the receipts, :func:`hefl.chain.gas.
+  transactions_gas`), and the JSON-RPC requests that reached the node, by method (counted by
+  the chain wrapper, :attr:`hefl.chain.Chain.requests`), for the first round (which reads the
+  deployment's constants and writes round 0's fresh slots) and the later rounds apart;
 - two floors for the same serial round, each a sum of operation counts × per-operation times
   measured in this run:
 
@@ -46,31 +51,41 @@ from __future__ import annotations
 import secrets
 import tempfile
 import time
-from collections.abc import Callable
-from typing import Any
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import gmpy2
 import numpy as np
 
 from hefl.bench import BenchResult, machine_info
+from hefl.chain.gas import gas_by_function, transactions_gas
 from hefl.crypto import EncryptedVector, generate_keypair
 from hefl.crypto.multiexp import multi_exp_rows
 from hefl.crypto.vector import pack_vector
 from hefl.data import SplitConfig, load_dataset, prepare
 from hefl.data.datasets import Dataset
 from hefl.data.prepare import PreparedData
+from hefl.errors import ConfigError
 from hefl.learning.blobs import unpack_bundle
 from hefl.learning.fused import Product, plan_update
 from hefl.learning.packed import PackedVector, parse_packed
 from hefl.learning.paillier import FixedPointConfig, PaillierStrategy
 from hefl.learning.strategy import LearningConfig, LocalUpdate
 
+if TYPE_CHECKING:
+    from hefl.agents.job import InProcessJob
+    from hefl.control import Controller
+
 __all__ = [
     "TARGETS",
+    "job_round_costs",
     "kernel_floor_ms",
     "packed_layouts",
     "party_decryptions",
     "render",
+    "render_round_costs",
+    "round_cost_summary",
     "run",
     "synthetic_data",
 ]
@@ -80,6 +95,10 @@ PARTICIPANTS = 5
 SYNTHETIC_PARTICIPANTS = 3
 SYNTHETIC_ROWS = 2000
 TAU = 25
+#: Rounds of the in-process job (quick: 2): the first reads the deployment's constants and
+#: writes round 0's storage fresh, the later ones show the steady state.
+JOB_ROUNDS = 3
+QUICK_JOB_ROUNDS = 2
 #: Samples of one step the phe literal update is timed on before extrapolating.
 PHE_SAMPLES = 40
 #: (name, description, kind, threshold): "min" means value ≥ threshold, "max" value ≤.
@@ -231,6 +250,77 @@ def _naive_floor_ms(
     }
 
 
+def job_round_costs(job: InProcessJob, controller: Controller) -> list[dict[str, Any]]:
+    """Run ``job`` under ``controller`` and return, per round in order: its wall seconds, its
+    blocks, the gas of its transactions by function (and their number) and the node requests
+    by method, with the totals.
+
+    A round spans from the end of the previous one (the job's set-up excluded) to its progress
+    report; requests after the last report (none, normally) are the last round's. The block
+    number read at each boundary is taken out of the counts, and the receipts are read after
+    the job, so the measuring adds no request to any round."""
+    chain = job.chain
+    marks: list[tuple[float, int, Counter[str], Counter[str]]] = []  # (t, block, end, next start)
+    began = (time.perf_counter(), int(chain.w3.eth.block_number))
+    opening = Counter(chain.requests)
+
+    def boundary(_: Any) -> None:
+        end = Counter(chain.requests)
+        block = int(chain.w3.eth.block_number)
+        marks.append((time.perf_counter(), block, end, Counter(chain.requests)))
+
+    job.run(controller, boundary)
+    if marks:  # requests after the last report (not the boundary's own) are the last round's
+        t, block, end, next_start = marks[-1]
+        tail = Counter(chain.requests)
+        tail.subtract(next_start)
+        marks[-1] = (t, block, end + tail, Counter())
+    rounds: list[dict[str, Any]] = []
+    previous_t, previous_block = began
+    for t, block, end, next_start in marks:
+        spent = Counter(end)
+        spent.subtract(opening)
+        requests = {k: v for k, v in sorted(spent.items()) if v}
+        txs = transactions_gas(chain, previous_block + 1, block, job.ledger.artifact.abi_list)
+        rounds.append(
+            {
+                "wall_s": t - previous_t,
+                "blocks": [previous_block + 1, block],
+                "gas_by_function": gas_by_function(txs),
+                "transactions_by_function": dict(Counter(tx.function for tx in txs)),
+                "gas": sum(tx.gas for tx in txs),
+                "requests_by_method": requests,
+                "requests": sum(requests.values()),
+            }
+        )
+        opening, previous_t, previous_block = next_start, t, block
+    return rounds
+
+
+def _mean_round(rounds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The mean of some rounds' costs (a function or method missing from a round counts 0)."""
+    mean: dict[str, Any] = {}
+    for key in ("wall_s", "gas", "requests"):
+        mean[key] = sum(r[key] for r in rounds) / len(rounds)
+    for key in ("gas_by_function", "transactions_by_function", "requests_by_method"):
+        names = list(dict.fromkeys(name for r in rounds for name in r[key]))
+        mean[key] = {n: sum(r[key].get(n, 0) for r in rounds) / len(rounds) for n in names}
+    return mean
+
+
+def round_cost_summary(rounds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Per-round costs of a job: the first round, the mean of the later ones (None with one
+    round) and the mean of all."""
+    if not rounds:
+        raise ConfigError("no rounds to summarise: run the job for at least one round")
+    return {
+        "rounds": len(rounds),
+        "first": _mean_round(rounds[:1]),
+        "later_mean": _mean_round(rounds[1:]) if len(rounds) > 1 else None,
+        "mean": _mean_round(rounds),
+    }
+
+
 def run(
     *,
     quick: bool = False,
@@ -334,9 +424,13 @@ def run(
             LocalBlobStore(tmp),
             data=data,
         )
-        began = time.perf_counter()  # wall clock: the job spreads over processes
-        job.run(FixedTauController(tau, 1))
-        result["job_round_s"] = time.perf_counter() - began
+        # wall clock: the job spreads over processes
+        job_rounds = job_round_costs(
+            job, FixedTauController(tau, QUICK_JOB_ROUNDS if quick else JOB_ROUNDS)
+        )
+        result["job_rounds"] = job_rounds
+        result["job_round_s"] = job_rounds[0]["wall_s"]  # the first round, as a one-round job
+        result["job_chain"] = round_cost_summary(job_rounds)
 
     # --- the two floors of the serial fused round ------------------------------------------------
     kernel = kernel_floor_ms(public, private, plans, d, data.sizes, layouts)
@@ -395,6 +489,42 @@ def run(
     return result
 
 
+def render_round_costs(summary: Mapping[str, Any]) -> list[str]:
+    """The ledger's cost per round of the in-process job, as table lines (first round, mean of
+    the later rounds, mean of all)."""
+    columns = [("round 1", summary["first"])]
+    if summary["later_mean"] is not None:
+        columns.append(("later (mean)", summary["later_mean"]))
+    columns.append((f"all {summary['rounds']} (mean)", summary["mean"]))
+
+    def rows(label: str, key: str, total: str, count: str | None) -> list[str]:
+        names = list(dict.fromkeys(n for _, c in columns for n in c[key]))
+        out = []
+        for name in names:
+            times = ""
+            if count is not None:
+                per = {c[count].get(name, 0) for _, c in columns}
+                times = (
+                    f" ×{per.pop():g}"
+                    if len(per) == 1
+                    else " ×" + "/".join(f"{c[count].get(name, 0):g}" for _, c in columns)
+                )
+            cells = "".join(f"{c[key].get(name, 0):>15,.0f}" for _, c in columns)
+            out.append(f"  {label} {name + times:<34}{cells}")
+        cells = "".join(f"{c[total]:>15,.0f}" for _, c in columns)
+        out.append(f"  {label} {'total':<34}{cells}")
+        return out
+
+    header = "".join(f"{name:>15}" for name, _ in columns)
+    return [
+        f"ledger per round of the in-process job ({summary['rounds']} rounds; gas from the "
+        "receipts, node requests counted by the chain wrapper)",
+        f"  {'':<38}{header}",
+        *rows("gas", "gas_by_function", "gas", "transactions_by_function"),
+        *rows("req", "requests_by_method", "requests", None),
+    ]
+
+
 def render(result: BenchResult) -> str:
     u, p, r = result["update_s"], result["party_s"], result["ratios"]
     m = result["machine"]
@@ -427,6 +557,10 @@ def render(result: BenchResult) -> str:
         f"{result['job_round_s']:.2f} s wall",
         f"fused round, serial: {result['fused_round_serial_s']:.2f} s CPU",
         "",
+    ]
+    if "job_chain" in result:
+        lines += [*render_round_costs(result["job_chain"]), ""]
+    lines += [
         "kernel floor (hefl's own kernels standalone, ms)",
     ]
     lines += [f"  {name:<58} {ms:10.1f}" for name, ms in result["kernel_floor_ms"].items()]

@@ -4,15 +4,25 @@ The reference for ``submit`` is the bare minimum for what it must store: the 21 
 transaction plus 22 100 per fresh storage slot (20 000 to set a zero slot, 2 100 for its first,
 cold access, EIP-2929). A submission with a second blob writes two fresh slots (the two hashes);
 without one it writes one. Calldata, the event and the bookkeeping come on top.
+
+:func:`transactions_gas` reads what a stretch of blocks cost from the receipts, by the contract
+function each transaction called (its 4-byte selector, keccak256 of the signature): what
+``hefl bench round`` reports per round of a job.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from hexbytes import HexBytes
 
 from hefl.canonical import keccak256
 from hefl.chain.fl_ledger import deploy_ledger
 from hefl.chain.node import Chain, connect_embedded
+from hefl.chain.revert import abi_signature
 
 TX_BASE_GAS = 21_000
 FRESH_SLOT_GAS = 22_100
@@ -33,6 +43,59 @@ class GasRow:
     @property
     def ratio(self) -> float | None:
         return self.gas / self.minimum if self.minimum else None
+
+
+@dataclass(frozen=True)
+class TxGas:
+    """One mined transaction: its block, the function it called and the gas its receipt says.
+
+    ``function`` is the ABI name of the called function, ``"deploy"`` for a contract creation,
+    ``"transfer"`` for a call without data (e.g. funding an account) and ``"unknown"`` for a
+    selector the ABI does not name."""
+
+    block: int
+    function: str
+    gas: int
+
+
+def function_selectors(abi: Iterable[Mapping[str, Any]]) -> dict[bytes, str]:
+    """The 4-byte selector (first bytes of keccak256 of ``name(types)``) of every function."""
+    return {
+        keccak256(abi_signature(e).encode())[:4]: str(e["name"])
+        for e in abi
+        if e.get("type") == "function"
+    }
+
+
+def transactions_gas(
+    chain: Chain, first_block: int, last_block: int, abi: Sequence[Mapping[str, Any]]
+) -> tuple[TxGas, ...]:
+    """Every transaction mined in blocks ``first_block`` … ``last_block`` (inclusive), in order,
+    named by the function of ``abi`` it called, with the gas used from its receipt."""
+    selectors = function_selectors(abi)
+    rows: list[TxGas] = []
+    for number in range(first_block, last_block + 1):
+        block: Any = chain.w3.eth.get_block(number, full_transactions=True)
+        for tx in block["transactions"]:
+            receipt = chain.w3.eth.get_transaction_receipt(tx["hash"])
+            # a node names the calldata "input"; eth-tester's blocks name it "data"
+            data = bytes(HexBytes(tx.get("input") or tx.get("data") or b""))
+            if tx.get("to") is None:
+                name = "deploy"
+            elif len(data) < 4:
+                name = "transfer"
+            else:
+                name = selectors.get(data[:4], "unknown")
+            rows.append(TxGas(block=number, function=name, gas=int(receipt["gasUsed"])))
+    return tuple(rows)
+
+
+def gas_by_function(rows: Iterable[TxGas]) -> dict[str, int]:
+    """Total gas per function name (in the order the functions first appear)."""
+    total: Counter[str] = Counter()
+    for row in rows:
+        total[row.function] += row.gas
+    return dict(total)
 
 
 def measure_ledger_gas(chain: Chain | None = None, participants: int = 5) -> tuple[GasRow, ...]:
