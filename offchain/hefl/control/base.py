@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from hefl.costs.work import RoundWork
 from hefl.errors import ConfigError
 
 
@@ -26,11 +27,14 @@ class JobInfo:
         dataset_sizes: |D_i| of each participant, in participant order.
         model_size: |w|, the number of model coordinates (features + bias).
         learning_rate: η.
+        work: what a round runs, counted before it runs (:func:`hefl.costs.work.planned_work`;
+            the ``planned`` cost model prices from it); ``None`` when the job does not count it.
     """
 
     dataset_sizes: tuple[int, ...]
     model_size: int
     learning_rate: float
+    work: RoundWork | None = None
 
     @property
     def participants(self) -> int:

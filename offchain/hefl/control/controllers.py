@@ -273,6 +273,7 @@ class BudgetedController(Controller):
             tuple(job.dataset_sizes),
             job.model_size,
             frequency_caps=self.config.frequency_caps,
+            work=job.work,
         )
         self.eta = job.learning_rate
         self.account = EnergyAccount(self.config.energy_budget)

@@ -41,9 +41,10 @@ binds this is the closed form G* = (E·ξ² / (γ(c_L³ + Σ_i c_i³)))^{1/3}; o
 (Brent's method to machine precision). With fixed frequencies (only-aggregation) G* = E/P_τ(f),
 capped by ξ/max(t_L, t_S) in ``total`` mode.
 
-**Hefl's fused update** (``params.local_update = "fused"``): every τ·Δ^L_1i above becomes the
-round's Δ^F_i, constant in τ (:meth:`hefl.costs.CostModel.round_local_cycles`), so G* no longer
-falls with τ and (25) trades only A(τ) against τ.
+**Hefl's fused update** (``params.local_update = "fused"``, or ``"planned"`` in the fused mode):
+every τ·Δ^L_1i above becomes the round's Δ^F_i, constant in τ
+(:meth:`hefl.costs.CostModel.round_local_cycles`), so G* no longer falls with τ and (25) trades
+only A(τ) against τ.
 
 **Outer loop.** τ = 1 … τ_max; stop at the first τ with A(τ) ≤ 0 (A decreases in τ) or with fewer
 than one whole round (T < τ; G* decreases in τ, a round's least energy and time growing with
@@ -528,7 +529,7 @@ def optimise(
 
     rows: list[TauCandidate] = []
     best: tuple[float, TauSolution, float] | None = None
-    if model.params.local_update == "fused":
+    if model.constant_in_tau:
         candidates_tau = _fused_candidates(candidates_tau, eta_v, phi, omega, b0_v)
     for tau in candidates_tau:
         a = bound_denominator(tau, eta_v, phi, omega, b0_v)

@@ -1,4 +1,5 @@
-"""Resource and energy model of a round: learning (12–13), PBFT (14–18), energy (19–21)."""
+"""Resource and energy model of a round: learning (12–13), PBFT (14–18), energy (19–21), and
+hefl's own counted round (:mod:`hefl.costs.work`)."""
 
 from hefl.costs.model import (
     PRIMARY_PARTICIPATION,
@@ -17,9 +18,11 @@ from hefl.costs.model import (
     step_time,
 )
 from hefl.costs.parameters import (
+    ALL_LOCAL_UPDATES,
     B0_BY_DATASET,
     LOCAL_UPDATES,
     ONLY_RESOURCE_TAU,
+    PLANNED,
     CostParameters,
     LocalUpdate,
 )
@@ -33,12 +36,15 @@ from hefl.costs.pbft import (
     flow_participation,
     message_flow,
 )
+from hefl.costs.work import RoundWork, party_decryptions, planned_work
 
 __all__ = [
+    "ALL_LOCAL_UPDATES",
     "B0_BY_DATASET",
     "CONSENSUS_STEPS",
     "LOCAL_UPDATES",
     "ONLY_RESOURCE_TAU",
+    "PLANNED",
     "PRIMARY_PARTICIPATION",
     "REPLICA_PARTICIPATION",
     "STEPS",
@@ -49,6 +55,7 @@ __all__ = [
     "Operation",
     "Primitive",
     "Role",
+    "RoundWork",
     "aggregation_cycles",
     "commit_cycles",
     "faulty_nodes",
@@ -56,6 +63,8 @@ __all__ = [
     "flow_participation",
     "local_update_cycles",
     "message_flow",
+    "party_decryptions",
+    "planned_work",
     "pre_prepare_cycles",
     "prepare_cycles",
     "reply_cycles",

@@ -19,8 +19,9 @@ from functools import cached_property
 
 import numpy as np
 
-from hefl.costs.parameters import CostParameters
+from hefl.costs.parameters import PLANNED, CostParameters
 from hefl.costs.pbft import CONSENSUS_STEPS, Role, faulty_nodes, flow_cycles, message_flow
+from hefl.costs.work import RoundWork
 from hefl.errors import ConfigError
 
 #: The seven steps of a round, in the order of the participation vectors δ (Eqs. 19–20).
@@ -150,6 +151,9 @@ class CostModel:
         model_size: |w|.
         frequency_caps: f_i per node (N participants then C); ``None``: ``params.f_max`` each.
         price_reply: passed to :func:`hefl.costs.pbft.message_flow` (default: the paper's Eq. 17).
+        work: the round's counted work (:class:`hefl.costs.work.RoundWork`); required when
+            ``params.local_update`` is ``"planned"``, which prices the participants' learning and
+            the party's aggregation from it instead of Eqs. 12–13.
     """
 
     params: CostParameters
@@ -157,6 +161,7 @@ class CostModel:
     model_size: int
     frequency_caps: tuple[float, ...] | None = None
     price_reply: bool = False
+    work: RoundWork | None = None
 
     def __post_init__(self) -> None:
         sizes = tuple(self.dataset_sizes)
@@ -175,6 +180,16 @@ class CostModel:
                     f"then C), got {self.frequency_caps!r}"
                 )
             object.__setattr__(self, "frequency_caps", caps)
+        if self.params.local_update == PLANNED and self.work is None:
+            raise ConfigError(
+                "the planned cost model prices the round hefl counts before running it; give "
+                "the job's RoundWork (hefl.costs.work.planned_work), or price with 'fused'"
+            )
+        if self.work is not None and self.work.participants != self.participants:
+            raise ConfigError(
+                f"round work counts {self.work.participants} participants, the job has "
+                f"{self.participants}"
+            )
 
     # sizes ---------------------------------------------------------------------------------------
     @property
@@ -224,15 +239,32 @@ class CostModel:
         return np.full(self.participants, self.params.mu_fused * self.model_size**2)
 
     def round_local_cycles(self, tau: int) -> np.ndarray:
-        """A round's local cycles per participant: τ·Δ^L_1i (Eq. 12, ``per-step``) or Δ^F_i
-        (``fused``, constant in τ)."""
+        """A round's local cycles per participant: τ·Δ^L_1i (Eq. 12, ``per-step``), Δ^F_i
+        (``fused``, constant in τ) or m_i(τ)·μ_M (``planned``: the counted multiplications,
+        :meth:`hefl.costs.work.RoundWork.local_cycles`)."""
+        if self.params.local_update == PLANNED:
+            assert self.work is not None
+            return self.work.local_cycles(self.params, tau)
         if self.params.local_update == "fused":
             return self.fused_cycles
         return tau * self.local_cycles
 
+    @property
+    def constant_in_tau(self) -> bool:
+        """Whether a round's cycles are the same for every τ (``fused``; ``planned`` with the
+        fused update, whose counted work has no per-step term)."""
+        if self.params.local_update == PLANNED:
+            assert self.work is not None
+            return not any(self.work.step_multiplications)
+        return self.params.local_update == "fused"
+
     @cached_property
     def aggregation_cycles(self) -> float:
-        """Δ^L_2 at C (Eq. 13)."""
+        """Δ^L_2 at C (Eq. 13; ``planned``: the party's decryptions D_s·μ_Ds + D_f·μ_D,
+        :meth:`hefl.costs.work.RoundWork.party_cycles`)."""
+        if self.params.local_update == PLANNED:
+            assert self.work is not None
+            return self.work.party_cycles(self.params)
         return aggregation_cycles(self.params, self.model_size, self.dataset_sizes)
 
     @cached_property
@@ -345,4 +377,6 @@ class CostModel:
             "local_cycles": self.local_cycles.tolist(),
             "aggregation_cycles": self.aggregation_cycles,
             "consensus_cycles": self.consensus_cycles.tolist(),
+            "local_update": self.params.local_update,
+            "work": None if self.work is None else self.work.describe(),
         }

@@ -19,9 +19,24 @@ from hefl.errors import ConfigError
 #: How a round's local learning is priced: ``"per-step"`` is Eq. 12 (μ1·|w|·|D_i| cycles per local
 #: step, so a round of τ steps costs τ times that); ``"fused"`` is what hefl runs — the τ steps as
 #: one affine map, applied as |w|×|w| plaintext-matrix × ciphertext-vector products whose cost per
-#: round does not depend on τ (or |D_i|): μ_F·|w|² cycles.
-LocalUpdate = Literal["per-step", "fused"]
-LOCAL_UPDATES: tuple[LocalUpdate, ...] = get_args(LocalUpdate)
+#: round does not depend on τ (or |D_i|): μ_F·|w|² cycles; ``"planned"`` is what hefl's Paillier
+#: strategy counts before a round (:mod:`hefl.costs.work`): each participant's planned modular
+#: multiplications (dense or low-rank form, gradients at their bits) times μ_M, and the party's
+#: small and full (packed) decryptions times μ_Ds and μ_D.
+LocalUpdate = Literal["per-step", "fused", "planned"]
+#: Every pricing :class:`CostParameters` accepts.
+ALL_LOCAL_UPDATES: tuple[LocalUpdate, ...] = get_args(LocalUpdate)
+#: The pricings that need only the sizes |w| and |D_i| (what a simulation can use; ``planned``
+#: needs the job's counted work, :class:`hefl.costs.work.RoundWork`).
+LOCAL_UPDATES: tuple[LocalUpdate, ...] = ("per-step", "fused")
+#: The pricing of hefl's Paillier strategy as it runs.
+PLANNED: LocalUpdate = "planned"
+
+#: μ_M, μ_D, μ_Ds as ``hefl costs calibrate`` measured them on the reference machine (2 cores,
+#: 2048-bit key, 2 decryption threads): seconds at f_max = 1.5 GHz, in cycles.
+MEASURED_MULTIPLICATION_CYCLES = 9.0e3
+MEASURED_DECRYPTION_CYCLES = 8.0e6
+MEASURED_SMALL_DECRYPTION_CYCLES = 4.6e6
 
 #: The control parameter B0 of the bound (24) per data set (Table 1).
 B0_BY_DATASET: dict[str, float] = {"boston": 1.5, "fish": 2.0}
@@ -49,10 +64,18 @@ class CostParameters:
         tau_max_factor: τ_max = tau_max_factor × the current τ (Table 1 "10τ", C5).
         transactions_per_block: K of Eqs. 14–17; ``None`` means one transaction per participant
             (the N local-model transactions ELW_Pi a block carries, Eq. 11).
-        local_update: how a round's local learning is priced (:data:`LOCAL_UPDATES`).
+        local_update: how a round's local learning is priced (:data:`ALL_LOCAL_UPDATES`).
         mu_fused: μ_F, cycles per |w|² of one participant's fused round (the τ-step map and the
             two gradients for φ̂, ω̂: three |w|×|w| matrix × ciphertext products); the default
             prices each ciphertext product at Table 1's μ1. ``hefl costs calibrate`` measures it.
+        mu_multiplication: μ_M, cycles of one modular multiplication modulo n² in the
+            participants' multi-exponentiations (``planned``); the default is what
+            ``hefl costs calibrate`` measured on the reference machine (2 cores, 2048-bit key),
+            seconds × f_max, like every calibrated constant.
+        mu_decryption: μ_D, cycles of one full-CRT decryption at the party (a packed gradient
+            ciphertext; ``planned``); default measured as μ_M.
+        mu_small_decryption: μ_Ds, cycles of one decryption by the p-half of CRT (the aggregate,
+            the global and the local models; ``planned``); default measured as μ_M.
     """
 
     mu1: float = 10e6
@@ -69,13 +92,18 @@ class CostParameters:
     transactions_per_block: int | None = None
     local_update: LocalUpdate = "per-step"
     mu_fused: float = 30e6
+    mu_multiplication: float = MEASURED_MULTIPLICATION_CYCLES
+    mu_decryption: float = MEASURED_DECRYPTION_CYCLES
+    mu_small_decryption: float = MEASURED_SMALL_DECRYPTION_CYCLES
 
     def __post_init__(self) -> None:
         for item in fields(self):
             value = getattr(self, item.name)
             if item.name == "local_update":
-                if value not in LOCAL_UPDATES:
-                    raise ConfigError(f"local_update must be one of {LOCAL_UPDATES}, got {value!r}")
+                if value not in ALL_LOCAL_UPDATES:
+                    raise ConfigError(
+                        f"local_update must be one of {ALL_LOCAL_UPDATES}, got {value!r}"
+                    )
                 continue
             if item.name == "transactions_per_block":
                 if value is not None and (not isinstance(value, int) or value < 1):
