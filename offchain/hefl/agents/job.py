@@ -42,6 +42,7 @@ from hefl.chain import (
 from hefl.chain.availability import blobs_on_chain_for
 from hefl.control import Controller, JobInfo, RoundPlan
 from hefl.control.loop import Progress, RoundSummary, StepResult, Trace, run_rounds
+from hefl.costs.work import paillier_work
 from hefl.crypto import PrivateKey, PublicKey, generate_keypair
 from hefl.data import PreparedData, SplitConfig, load_dataset, prepare
 from hefl.errors import ConfigError, CryptoError, DivergenceError, HeflError
@@ -315,6 +316,8 @@ class InProcessJob:
     ) -> None:
         self.config = config
         self.chain = chain
+        # Every agent of the job reads through this one chain: one answer per (block, view).
+        chain.enable_view_cache()
         self.blobs = blobs
         self.run_dir = run_dir
         self.data = data or prepare(
@@ -371,10 +374,18 @@ class InProcessJob:
 
     # --- running ----------------------------------------------------------------------------------
     def job_info(self) -> JobInfo:
+        """Sizes and η, and for the Paillier strategy the round's counted work (the ``planned``
+        cost model of :mod:`hefl.costs.work`)."""
+        config = self.config
+        work = None
+        if config.strategy == "paillier":
+            work = paillier_work(self.data.parts, config.learning, config.fixed_point,
+                                 config.key_bits)  # fmt: skip
         return JobInfo(
             dataset_sizes=self.data.sizes,
             model_size=self.data.model_size,
-            learning_rate=self.config.learning.eta,
+            learning_rate=config.learning.eta,
+            work=work,
         )
 
     def losses(self, w: np.ndarray) -> tuple[float, float]:
