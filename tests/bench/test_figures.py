@@ -68,9 +68,22 @@ def test_script_writes_and_checks_the_block(tmp_path, toy_round, toy_secagg) -> 
     assert "old figures" not in text and text.endswith("## after\n")
     assert "`hefl bench round` on synthetic-6 (d = 6, N = 2, τ = 2;" in text
     assert "setup included" in text
+    later = toy_round["job_chain"]["later_mean"]  # the job's ledger costs, from the same JSON
+    assert (
+        f"a later round mines {sum(later['transactions_by_function'].values()):.0f} "
+        f"transactions for {later['gas']:,.0f} gas and sends the node {later['requests']:.0f} "
+        f"requests ({later['requests_by_method']['eth_call']:.0f} eth_call)."
+    ) in text
     assert script("--check").returncode == 0
     printed = script().stdout.strip()
     assert printed == render_figures(read_results(results), results.name)
+
+
+def test_an_older_round_result_without_ledger_costs_is_quoted_without_them(toy_round) -> None:
+    older = {k: v for k, v in toy_round.items() if k not in ("job_rounds", "job_chain")}
+    block = render_figures({"round": [older]})
+    assert "`hefl bench round` on synthetic-6" in block and "eth_call" not in block
+    assert "eth_call" in render_figures({"round": [toy_round]})
 
 
 def test_a_readme_without_markers_is_refused_in_one_line() -> None:

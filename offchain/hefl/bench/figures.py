@@ -80,7 +80,24 @@ def _round(result: Mapping[str, Any]) -> str:
         f"(honest floor) and {r['round_vs_naive_floor']:.2f}× the naive one-powmod-per-entry "
         f"floor; the in-process job's round on the embedded chain {result['job_round_s']:.1f} s "
         "wall clock "
-        f"({'; '.join(forms)}; gradients at {'/'.join(str(b) for b in bits)} bits)."
+        f"({'; '.join(forms)}; gradients at {'/'.join(str(b) for b in bits)} bits)"
+        f"{_ledger(result)}."
+    )
+
+
+def _ledger(result: Mapping[str, Any]) -> str:
+    """The job's gas and node requests per round, for results that carry them (older results
+    files do not: nothing is said then)."""
+    summary = result.get("job_chain")
+    if not summary:
+        return ""
+    later = summary["later_mean"]
+    costs, which = (later, "a later round") if later else (summary["first"], "a round")
+    transactions = sum(costs["transactions_by_function"].values())
+    calls = costs["requests_by_method"].get("eth_call", 0)
+    return (
+        f"; {which} mines {transactions:.0f} transactions for {costs['gas']:,.0f} gas and sends "
+        f"the node {costs['requests']:.0f} requests ({calls:.0f} eth_call)"
     )
 
 

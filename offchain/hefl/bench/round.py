@@ -489,6 +489,12 @@ def run(
     return result
 
 
+def _later_rounds(result: BenchResult) -> str:
+    """ ", the later rounds' mean wall time" when the job ran more than one round."""
+    later = result.get("job_chain", {}).get("later_mean")
+    return f" (first round; later rounds {later['wall_s']:.2f} s)" if later else ""
+
+
 def render_round_costs(summary: Mapping[str, Any]) -> list[str]:
     """The ledger's cost per round of the in-process job, as table lines (first round, mean of
     the later rounds, mean of all)."""
@@ -517,8 +523,9 @@ def render_round_costs(summary: Mapping[str, Any]) -> list[str]:
 
     header = "".join(f"{name:>15}" for name, _ in columns)
     return [
-        f"ledger per round of the in-process job ({summary['rounds']} rounds; gas from the "
-        "receipts, node requests counted by the chain wrapper)",
+        f"ledger per round of the in-process job ({summary['rounds']} rounds): gas from the "
+        "receipts by function (× transactions),",
+        "  node requests by JSON-RPC method as the chain wrapper counts them",
         f"  {'':<38}{header}",
         *rows("gas", "gas_by_function", "gas", "transactions_by_function"),
         *rows("req", "requests_by_method", "requests", None),
@@ -554,7 +561,7 @@ def render(result: BenchResult) -> str:
         f"  decrypt+estimates  {p['decrypt_estimate_refresh']:10.3f}   "
         f"({p['decrypted_ciphertexts']} ciphertexts)",
         f"whole fused round of the in-process job on the embedded chain: "
-        f"{result['job_round_s']:.2f} s wall",
+        f"{result['job_round_s']:.2f} s wall{_later_rounds(result)}",
         f"fused round, serial: {result['fused_round_serial_s']:.2f} s CPU",
         "",
     ]
