@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import random
 
 import gmpy2
 import pytest
@@ -156,3 +157,64 @@ def test_sorted_buckets_refuse_negative_exponents(small_keypair) -> None:
     pk, _ = small_keypair
     with pytest.raises(CryptoValueError):
         multi_exp_sorted(pk.encrypt_ints([1, 2]), [3, -1], pk.nsquare)
+
+
+def _product_workers_in_child(_: int) -> int:
+    from hefl.crypto import pool
+
+    return pool.product_workers(4)
+
+
+def test_large_product_split_over_processes_equals_the_serial_product(keypair, monkeypatch) -> None:
+    """A product above the threshold runs its rows on the process pool: same residues as one
+    process, and as powmod row by row; a pool whose worker died is replaced, not fatal."""
+    from hefl.crypto import pool
+
+    pk, _ = keypair
+    m = pk.nsquare
+    rng = random.Random(7)
+    d = 6
+    bases = pk.encrypt_ints(range(1, d + 1))
+    rows = [[rng.randrange(-(1 << 40), 1 << 40) for _ in range(d)] for _ in range(9)]
+    serial = multi_exp_rows(bases, rows, m, workers=1)
+    powers = [[gmpy2.powmod(c, e, m) for c, e in zip(bases, r, strict=True)] for r in rows]
+    assert serial == [functools.reduce(lambda a, b: a * b % m, p) for p in powers]
+    monkeypatch.setattr(pool, "PROCESS_MIN_MULTIPLICATIONS", 0)
+    submitted: list[int] = []
+    real = pool.process_executor
+
+    def counting(size: int):
+        executor = real(size)
+        submitted.append(size)
+        return executor
+
+    monkeypatch.setattr(pool, "process_executor", counting)
+    assert multi_exp_rows(bases, rows, m, workers=3) == serial
+    assert submitted == [2]  # three chunks: two on the pool, one here
+    # a worker killed behind the pool's back: the product still completes, correctly
+    for process in list(real(2)._processes.values()):
+        process.kill()
+    assert multi_exp_rows(bases, rows, m, workers=3) == serial
+    assert multi_exp_rows(bases, rows, m, workers=3) == serial
+    pool.shutdown()
+
+
+def test_worker_processes_never_start_a_nested_pool() -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from hefl.crypto import pool
+
+    assert pool.product_workers(4) == 4
+    with ProcessPoolExecutor(1) as executor:
+        assert executor.submit(_product_workers_in_child, 0).result() == 1
+
+
+def test_products_on_sets_the_processes_of_a_block() -> None:
+    from hefl.crypto import pool
+
+    with pool.products_on(1):
+        assert pool.product_workers() == 1
+        with pool.products_on(3):
+            assert pool.product_workers() == 3
+        assert pool.product_workers() == 1
+    assert pool.product_workers() == pool.DEFAULT_WORKERS

@@ -46,10 +46,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from concurrent.futures.process import BrokenProcessPool
 
 import gmpy2
 from gmpy2 import mpz
 
+from hefl.crypto import pool
 from hefl.errors import CryptoValueError, ShapeMismatchError
 
 __all__ = [
@@ -164,9 +166,17 @@ def _exponent_rows(d: int, exponents: Sequence[Sequence[int]]) -> tuple[list[lis
 
 
 def multi_exp_rows(
-    bases: Sequence[mpz], exponents: Sequence[Sequence[int]], modulus: mpz
+    bases: Sequence[mpz],
+    exponents: Sequence[Sequence[int]],
+    modulus: mpz,
+    *,
+    workers: int | None = None,
 ) -> list[mpz]:
-    """y_j = Π_k bases[k]^exponents[j][k] mod modulus (signed exponents; bases invertible)."""
+    """y_j = Π_k bases[k]^exponents[j][k] mod modulus (signed exponents; bases invertible).
+
+    A product estimated at :data:`hefl.crypto.pool.PROCESS_MIN_MULTIPLICATIONS` or more has its
+    rows split over ``workers`` processes (:func:`hefl.crypto.pool.product_workers`; 1: here);
+    the residues are the same either way."""
     d = len(bases)
     rows, exp_bits = _exponent_rows(d, exponents)
     if exp_bits == 0:
@@ -187,9 +197,44 @@ def multi_exp_rows(
         cost = _wnaf_cost(len(rows), t, exp_bits, used, w)
         if cost < cost_naf:
             w_naf, cost_naf = w, cost
+    processes = pool.product_workers(workers)
+    if (
+        processes > 1
+        and len(rows) >= 2 * processes
+        and min(cost_naf, cost_fixed) >= pool.PROCESS_MIN_MULTIPLICATIONS
+    ):
+        return _rows_in_processes(bases, rows, modulus, processes)
     if cost_naf < cost_fixed:
         return _multi_exp_wnaf(bases, rows, modulus, w_naf)
     return _multi_exp_fixed(bases, rows, modulus, w_fixed, need_pos, need_neg, exp_bits)
+
+
+def _rows_in_processes(
+    bases: Sequence[mpz], rows: list[list[int]], modulus: mpz, processes: int
+) -> list[mpz]:
+    """The rows cut into ``processes`` contiguous chunks: all but the first on the shared
+    process pool, the first here, each chunk with its own tables. A pool whose worker died is
+    dropped and the product finishes here."""
+    size = -(-len(rows) // processes)
+    chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
+    shipped = [mpz(b) for b in bases]
+    try:
+        executor = pool.process_executor(len(chunks) - 1)
+        futures = [
+            executor.submit(multi_exp_rows, shipped, chunk, modulus, workers=1)
+            for chunk in chunks[1:]
+        ]
+    except (BrokenProcessPool, RuntimeError):
+        pool.forget_processes()
+        return multi_exp_rows(bases, rows, modulus, workers=1)
+    out = multi_exp_rows(bases, chunks[0], modulus, workers=1)
+    for future, chunk in zip(futures, chunks[1:], strict=True):
+        try:
+            out.extend(future.result())
+        except BrokenProcessPool:
+            pool.forget_processes()
+            out.extend(multi_exp_rows(bases, chunk, modulus, workers=1))
+    return out
 
 
 def _multi_exp_wnaf(bases: Sequence[mpz], rows: list[list[int]], modulus: mpz, w: int) -> list[mpz]:

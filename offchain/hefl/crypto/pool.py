@@ -1,4 +1,4 @@
-"""Parallel batch decryption.
+"""Parallelism of the crypto engine: batch decryption on threads, large products on processes.
 
 CRT decryption splits into two independent half-size powmods per ciphertext,
 c^(p−1) mod p² and c^(q−1) mod q². gmpy2's ``powmod_base_list(bases, e, m)`` computes one
@@ -12,15 +12,26 @@ machine (2048-bit n), threads decrypt a 64-ciphertext batch at ≈1.8× the sing
 even a single ciphertext ≈1.7× faster, whereas a process pool pays ≈50–100 ms to start and
 ≈0.1 ms per task in pickling. ``BATCH_THREAD_THRESHOLD`` is therefore 1 (see
 ``hefl bench crypto`` for the current figures); a batch runs serially only when ``workers=1``.
+
+Products are different: a Straus multi-exponentiation (:mod:`hefl.crypto.multiexp`) is a Python
+loop of gmpy2 multiplications, each holding the GIL, so threads cannot share it. A product whose
+estimated cost reaches :data:`PROCESS_MIN_MULTIPLICATIONS` (≈ 1 s of work; a d = 200 fused map
+is ≈ 0.3 M, d = 784 ≈ 4 M) has its rows cut into one contiguous chunk per worker process
+(:func:`process_executor`, started once and kept), each chunk building its own power tables —
+the tables are d·2^w multiplications, ≈ 1 % of such a product, cheaper than shipping them. Only a
+top-level process fans out (:func:`product_workers`): inside a worker process (e.g. the job's pool
+of participant updates) products run serially, so pools never nest.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import multiprocessing
 import os
 import threading
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Protocol
 
 import gmpy2
@@ -29,9 +40,14 @@ from gmpy2 import mpz
 __all__ = [
     "BATCH_THREAD_THRESHOLD",
     "DEFAULT_WORKERS",
+    "PROCESS_MIN_MULTIPLICATIONS",
     "CrtKey",
     "decrypt_batch",
+    "forget_processes",
     "half_powers_batch",
+    "process_executor",
+    "product_workers",
+    "products_on",
     "shutdown",
 ]
 
@@ -39,6 +55,9 @@ __all__ = [
 BATCH_THREAD_THRESHOLD = 1
 #: Worker threads used by default: both halves of CRT on the (≤ 2) cores of the reference box.
 DEFAULT_WORKERS = max(1, min(2, os.cpu_count() or 1))
+#: Estimated modular multiplications from which a product's rows are split over processes
+#: (≈ 1 s of work at 2048 bits; a process pool's start and the chunks' pickling cost ≈ 0.1 s).
+PROCESS_MIN_MULTIPLICATIONS = 150_000
 
 
 class CrtKey(Protocol):
@@ -57,6 +76,9 @@ class CrtKey(Protocol):
 _lock = threading.Lock()
 _executor: ThreadPoolExecutor | None = None
 _executor_size = 0
+_processes: ProcessPoolExecutor | None = None
+_processes_size = 0
+_product_processes: int | None = None  # products_on's setting (None: DEFAULT_WORKERS)
 
 
 def _get_executor(size: int) -> ThreadPoolExecutor:
@@ -70,22 +92,70 @@ def _get_executor(size: int) -> ThreadPoolExecutor:
         return _executor
 
 
+def product_workers(workers: int | None = None) -> int:
+    """Processes a product may use: ``workers``, else this process's setting
+    (:func:`products_on`; default :data:`DEFAULT_WORKERS`), but 1 in a process that is itself a
+    worker of a multiprocessing pool (no nested pools)."""
+    if multiprocessing.parent_process() is not None:
+        return 1
+    if workers is None:
+        workers = DEFAULT_WORKERS if _product_processes is None else _product_processes
+    return max(1, int(workers))
+
+
+@contextlib.contextmanager
+def products_on(processes: int) -> Iterator[None]:
+    """Within the block, products use at most ``processes`` processes (1: this one only, e.g.
+    to time a product's CPU cost, or an in-process job run with ``--workers 1``)."""
+    global _product_processes
+    held, _product_processes = _product_processes, max(1, int(processes))
+    try:
+        yield
+    finally:
+        _product_processes = held
+
+
+def process_executor(size: int) -> ProcessPoolExecutor:
+    """The shared pool of ≥ ``size`` worker processes for products (started on first use)."""
+    global _processes, _processes_size
+    with _lock:
+        if _processes is None or _processes_size < size:
+            if _processes is not None:
+                _processes.shutdown(wait=False)
+            _processes = ProcessPoolExecutor(max_workers=size)
+            _processes_size = size
+        return _processes
+
+
+def forget_processes() -> None:
+    """Drop the product pool (e.g. after a worker died: the next product starts a new one)."""
+    global _processes
+    with _lock:
+        if _processes is not None:
+            _processes.shutdown(wait=False, cancel_futures=True)
+            _processes = None
+
+
 def shutdown() -> None:
-    """Stop the worker threads (they are restarted on demand)."""
-    global _executor
+    """Stop the worker threads and processes (they are restarted on demand)."""
+    global _executor, _processes
     with _lock:
         if _executor is not None:
             _executor.shutdown(wait=True)
             _executor = None
+        if _processes is not None:
+            _processes.shutdown(wait=True)
+            _processes = None
 
 
 atexit.register(shutdown)
 
 
 def _forget_after_fork() -> None:
-    """A forked child inherits the executor object but not its threads: start afresh."""
-    global _executor, _lock
+    """A forked child inherits the executors' objects but not their threads: start afresh."""
+    global _executor, _processes, _lock
     _executor = None
+    _processes = None
     _lock = threading.Lock()
 
 
