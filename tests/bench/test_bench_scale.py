@@ -24,7 +24,7 @@ def test_scale_is_registered_with_the_issue_grid(capsys) -> None:
     assert exit_.value.code == 0
     assert "--quick" in capsys.readouterr().out
     assert {d for d, _ in bench_scale.FULL_GRID} == {10, 50, 200, 784}
-    assert {n for _, n in bench_scale.FULL_GRID} == {3, 30}
+    assert {n for _, n in bench_scale.FULL_GRID} == {3, 10, 30, 60}
     assert all(d < 784 for d, _ in bench_scale.QUICK_GRID)  # 784 only in the full run
 
 
@@ -35,6 +35,10 @@ def test_a_round_is_split_into_its_parts_and_compared_to_the_kernel_floor(result
         parts = row["participants_total_s"] + row["party_s"] + row["replicas_total_s"]
         assert row["round_serial_s"] == pytest.approx(parts)
         assert row["participant_max_s"] <= row["participants_total_s"]
+        assert row["participant_max_wall_s"] > 0 and row["participant_cores"] >= 1
+        assert row["round_parallel_participants_s"] == pytest.approx(
+            row["participant_max_wall_s"] + row["party_s"] + row["replicas_total_s"]
+        )
         assert row["round_vs_kernel_floor"] == pytest.approx(
             row["round_serial_s"] / row["kernel_floor_s"]
         )

@@ -60,7 +60,7 @@ import numpy as np
 
 from hefl.bench import BenchResult, machine_info
 from hefl.chain.gas import gas_by_function, transactions_gas
-from hefl.crypto import EncryptedVector, generate_keypair
+from hefl.crypto import EncryptedVector, generate_keypair, pool
 from hefl.crypto.multiexp import multi_exp_rows
 from hefl.crypto.vector import pack_vector
 from hefl.data import SplitConfig, load_dataset, prepare
@@ -327,6 +327,19 @@ def run(
     features: int | None = None,
     participants: int | None = None,
     tau: int = TAU,
+) -> BenchResult:
+    """The bench, its products on one process: the CPU seconds it reports (``time.process_time``)
+    are then each operation's whole cost (:func:`hefl.crypto.pool.products_on`)."""
+    with pool.products_on(1):
+        return _run(quick=quick, features=features, participants=participants, tau=tau)
+
+
+def _run(
+    *,
+    quick: bool,
+    features: int | None,
+    participants: int | None,
+    tau: int,
 ) -> BenchResult:
     from hefl.agents.job import InProcessJob, JobConfig
     from hefl.chain import LocalBlobStore, connect_embedded
