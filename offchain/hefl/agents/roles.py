@@ -256,11 +256,14 @@ class ParticipantAgent:
 
     def pending(self, round_index: int) -> tuple[bytes, int] | None:
         """The global model blob (verified against its on-chain hash) and τ of an open round this
-        participant still has to submit for; ``None`` when there is nothing to do."""
-        record = self.ledger.get_round(round_index)
+        participant still has to submit for; ``None`` when there is nothing to do.
+
+        Read as the round's snapshot (:func:`round_snapshot`, one call): on a chain with a view
+        cache every participant of the process shares that one answer at a given block."""
+        record, submissions = round_snapshot(self.ledger, round_index)
         if record.status is not RoundStatus.OPEN:
             return None
-        if self.ledger.get_submission(round_index, self.address).submitted:
+        if submissions[self.ledger.participant_index(self.address)].submitted:
             log.debug("P %s: round %d already submitted", self.address, round_index)
             return None
         return self.store.get(record.global_model_hash), record.tau

@@ -241,8 +241,13 @@ class ContractClient:
 
     # --- plumbing ---------------------------------------------------------------------------------
     def _call(self, fn: str, *args: Any) -> Any:
+        """The view ``fn(*args)`` as the node answers it; pinned to the chain's head block when
+        its view cache is on (:meth:`~hefl.chain.node.Chain.view_block`), so every client of
+        the chain shares one answer per (block, call)."""
         try:
-            return self.contract.functions[fn](*args).call()
+            call = self.contract.functions[fn](*args)
+            block = self.chain.view_block()
+            return call.call() if block is None else call.call(block_identifier=block)
         except Exception as error:
             decoded = self._abi.decoder.from_exception(error)
             if decoded is not None:

@@ -360,11 +360,16 @@ class LedgerClient(ContractClient):
 
     def get_round(self, round: int) -> RoundRecord:
         """Every field of round ``round``. A decided round (Finalised, Disputed, Voided) never
-        changes again, so it is read from the node once per client family."""
+        changes again, so it is read from the node once per client family. With the chain's
+        view cache on, the header is read through the batched view (``getSubmissions``, the same
+        ``RoundView``): one answer per block then serves every agent's header and submissions."""
         decided = self._constants.get(("getRound", (round,)))
         if decided is not None:
             return decided
-        record = _round_record(round, self._call("getRound", round))
+        if self.chain.views.enabled:
+            record = self.round_submissions(round)[0]
+        else:
+            record = _round_record(round, self._call("getRound", round))
         if record.status not in (RoundStatus.NONE, RoundStatus.OPEN, RoundStatus.AGGREGATED):
             self._constants[("getRound", (round,))] = record
         return record

@@ -55,10 +55,114 @@ ChainKind = Literal["embedded", "rpc"]
 RevertHook = Callable[[BaseException], ContractRevertError | None]
 
 
-def _request_middleware(counts: Counter[str]) -> type[Web3Middleware]:
+#: JSON-RPC methods that only read the node. Any other request sent through a :class:`Chain` (a
+#: transaction, a node control such as ``evm_revert`` or ``anvil_reset``) may change what the node
+#: answers, so its :class:`ViewCache` forgets the head and everything it holds.
+READ_METHODS = frozenset(
+    {
+        "eth_accounts", "eth_blockNumber", "eth_call", "eth_chainId", "eth_estimateGas",
+        "eth_feeHistory", "eth_gasPrice", "eth_getBalance", "eth_getBlockByHash",
+        "eth_getBlockByNumber", "eth_getCode", "eth_getFilterChanges", "eth_getFilterLogs",
+        "eth_getLogs", "eth_getStorageAt", "eth_getTransactionByHash", "eth_getTransactionCount",
+        "eth_getTransactionReceipt", "eth_maxPriorityFeePerGas", "eth_newBlockFilter",
+        "eth_newFilter", "eth_syncing", "eth_uninstallFilter", "net_version",
+        "web3_clientVersion",
+    }
+)  # fmt: skip
+
+
+class ViewCache:
+    """The answers of one node to contract calls at one block, shared by every client of a
+    :class:`Chain` (all agents of one process on that node).
+
+    A view's result is a pure function of (block, call): ``eth_call`` at block B runs the call on
+    the state after block B. So a call sent with an explicit block number equal to the cached
+    head is answered once by the node and then from memory, byte for byte the node's answer
+    (its JSON-RPC response), for every client of the chain. Only calls at the head are kept,
+    and the cache empties whenever the head changes: when the node reports another head (or,
+    on the embedded chain, py-evm's canonical head moves), when a request that may change state
+    goes through the chain (a transaction: :data:`READ_METHODS` lists what does not), when a
+    filter reports new blocks, and when the node was unreachable and came back (it may have been
+    restarted with other blocks at the same height). A call with "latest" or "pending" (a
+    transaction's simulation) is never cached, nor an error.
+
+    The cache lives in one :class:`Chain`, i.e. one connection to one node: answers are never
+    shared across nodes or chains, nor across processes. Off by default; the in-process job
+    turns it on (:meth:`Chain.enable_view_cache`), and :meth:`Chain.view_block` gives the block
+    its views are pinned to.
+    """
+
+    def __init__(self, *, follows_node: bool) -> None:
+        self.enabled = False
+        #: Whether heads the node reports (``eth_blockNumber``) move the cache; the embedded
+        #: chain reads its head from py-evm instead (hash included, so even a revert is seen).
+        self.follows_node = follows_node
+        #: The block the cached answers belong to: (number, hash or None), or None (unknown).
+        self.head: tuple[int, bytes | None] | None = None
+        self._answers: dict[str, dict[str, Any]] = {}
+        #: Calls answered from memory so far (they never reached the node).
+        self.hits = 0
+
+    def move_to(self, number: int, block_hash: bytes | None = None) -> None:
+        """Take ``number`` (and ``block_hash``) as the head; another head empties the cache."""
+        head = (int(number), block_hash)
+        if head != self.head:
+            self._answers.clear()
+            self.head = head
+
+    def forget(self) -> None:
+        """Forget the head and every answer (the next view asks the node for its head)."""
+        self.head = None
+        self._answers.clear()
+
+    def key(self, method: str, params: Any) -> str | None:
+        """The cache key of an ``eth_call`` pinned to the head, else None (not cacheable)."""
+        if not self.enabled or method != "eth_call" or self.head is None:
+            return None
+        if not isinstance(params, list | tuple) or len(params) != 2:
+            return None
+        call, block = params
+        if not isinstance(block, str) or not block.startswith("0x"):
+            return None
+        try:
+            if int(block, 16) != self.head[0]:
+                return None
+        except ValueError:
+            return None
+        return json.dumps(call, sort_keys=True, default=str)
+
+    def answer(self, key: str | None) -> dict[str, Any] | None:
+        held = None if key is None else self._answers.get(key)
+        if held is None:
+            return None
+        self.hits += 1
+        return dict(held)
+
+    def observe(self, method: str, key: str | None, response: Any) -> None:
+        """Learn from a request that reached the node and its response."""
+        if method not in READ_METHODS:
+            self.forget()
+            return
+        if not isinstance(response, Mapping) or "error" in response or "result" not in response:
+            return
+        result = response["result"]
+        if key is not None:
+            self._answers[key] = dict(response)
+        elif method == "eth_blockNumber" and self.follows_node:
+            try:
+                self.move_to(int(result, 16) if isinstance(result, str) else int(result))
+            except (TypeError, ValueError):
+                self.forget()
+        elif method == "eth_getFilterChanges" and result and self.follows_node:
+            self.forget()  # new blocks (or logs): the head moved
+
+
+def _request_middleware(counts: Counter[str], views: ViewCache) -> type[Web3Middleware]:
     """A web3 middleware that counts every JSON-RPC request reaching the node, by method, into
-    ``counts``, and answers ``eth_chainId`` from memory after the first answer (web3 asks for it
-    twice per call and transaction to validate; a node's chain id never changes)."""
+    ``counts``, answers ``eth_chainId`` from memory after the first answer (web3 asks for it
+    twice per call and transaction to validate; a node's chain id never changes), and answers a
+    contract view at the head from ``views`` when it holds it (:class:`ViewCache`): a request
+    answered from memory is not counted, since it never reached the node."""
 
     class NodeRequests(Web3Middleware):
         def wrap_make_request(self, make_request: Any) -> Any:
@@ -67,10 +171,15 @@ def _request_middleware(counts: Counter[str]) -> type[Web3Middleware]:
             def middleware(method: str, params: Any) -> Any:
                 if method == "eth_chainId" and chain_id:
                     return dict(chain_id)
+                key = views.key(method, params)
+                held = views.answer(key)
+                if held is not None:
+                    return held
                 counts[method] += 1
                 response = make_request(method, params)
                 if method == "eth_chainId" and "result" in response and "error" not in response:
                     chain_id.update(response)
+                views.observe(method, key, response)
                 return response
 
             return middleware
@@ -156,7 +265,13 @@ class Chain:
         self._chain_id: int | None = None
         #: JSON-RPC requests that reached the node so far, by method.
         self.requests: Counter[str] = Counter()
-        w3.middleware_onion.add(_request_middleware(self.requests), name="hefl_requests")
+        #: Contract views at the head block, shared by every client of this chain (off until
+        #: :meth:`enable_view_cache`).
+        self.views = ViewCache(follows_node=backend is None)
+        self._recoveries = 0
+        w3.middleware_onion.add(
+            _request_middleware(self.requests, self.views), name="hefl_requests"
+        )
 
     def __repr__(self) -> str:
         where = self.url or "eth-tester"
@@ -172,6 +287,39 @@ class Chain:
     @property
     def block_number(self) -> int:
         return int(self.w3.eth.block_number)
+
+    # --- views at the head ------------------------------------------------------------------------
+    def enable_view_cache(self) -> None:
+        """Answer repeated contract views at the same head block from memory (:class:`ViewCache`),
+        for every client of this chain; what the in-process job's agents share."""
+        self.views.enabled = True
+
+    def view_block(self) -> int | None:
+        """The block number contract views are pinned to while the view cache is on (None: off,
+        views read "latest" as the node has it).
+
+        The embedded chain's head is py-evm's canonical head, read from memory (no request, and
+        always the chain's latest block). On a node it is the last head the node reported; it is
+        asked again (``eth_blockNumber``) after anything that may have moved it: a transaction
+        sent through this chain, a filter reporting new blocks, a node outage. A block mined
+        meanwhile by another process on the node is thus seen at this chain's next transaction
+        or head check; whatever block a view is pinned to, its answer is the node's at that
+        block."""
+        views = self.views
+        if not views.enabled:
+            return None
+        if self._backend is not None:
+            header = self._backend.chain.get_canonical_head()
+            views.move_to(int(header.block_number), bytes(header.hash))
+        else:
+            recoveries = int(getattr(self.w3.provider, "recoveries", 0))
+            if recoveries != self._recoveries:
+                self._recoveries = recoveries
+                views.forget()
+            if views.head is None:
+                views.move_to(self.block_number)
+        assert views.head is not None
+        return views.head[0]
 
     def node_accounts(self) -> tuple[ChecksumAddress, ...]:
         """Accounts the node itself holds unlocked (``eth_accounts``)."""
@@ -336,6 +484,86 @@ class Chain:
         return HexBytes(self.w3.eth.send_raw_transaction(signed.raw_transaction))
 
 
+#: Filter losses in a row (the node forgot the filter again right after it was re-installed)
+#: after which :class:`NewBlocks` polls the head instead: a node that keeps dropping filters
+#: would otherwise wake its agents at every look.
+MAX_FILTER_LOSSES = 3
+
+
+class NewBlocks:
+    """Whether the node has mined a block since the last look: through a block filter where the
+    node offers one (``eth_newBlockFilter``, then ``eth_getFilterChanges``: the node reports the
+    new blocks' hashes), else by polling the head (``eth_blockNumber``).
+
+    The node is not trusted to keep the filter: a look whose ``eth_getFilterChanges`` fails (a
+    restarted node forgot it: "filter not found"; an answer that is not a list) re-installs a
+    filter and reports a new block, since blocks may have been missed meanwhile; a node that
+    refuses filters (method not found), or loses them :data:`MAX_FILTER_LOSSES` times in a row,
+    is polled for its head from then on. Only an unreachable node (:class:`ChainError`, after the
+    provider's outage limit) raises. ``mode`` says which way it looks (``"filter"``/``"poll"``).
+    """
+
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+        self.filter_id: Any = None
+        self.losses = 0
+        self.seen_block = chain.block_number
+        self.mode: Literal["filter", "poll"] = "filter" if self._install() else "poll"
+
+    def _install(self) -> bool:
+        try:
+            self.filter_id = self.chain.w3.eth.filter("latest").filter_id
+        except ChainError:
+            raise
+        except Exception as error:  # the node refuses filters: poll its head
+            _log.info("node refuses a block filter (%s); polling its head instead", error)
+            self.filter_id = None
+            return False
+        return True
+
+    def _poll(self) -> bool:
+        head = self.chain.block_number
+        if head != self.seen_block:  # (a restarted node may even go back)
+            self.seen_block = head
+            return True
+        return False
+
+    def arrived(self) -> bool:
+        """Whether a block was mined since the last look (one request to the node)."""
+        if self.mode == "poll":
+            return self._poll()
+        try:
+            changes = self.chain.w3.eth.get_filter_changes(self.filter_id)
+        except ChainError:
+            raise  # unreachable past the outage limit
+        except Exception as error:  # the node forgot the filter, or answered nonsense
+            return self._lost(str(error))
+        if not isinstance(changes, list):
+            return self._lost(f"eth_getFilterChanges answered a {type(changes).__name__}")
+        self.losses = 0
+        return bool(changes)
+
+    def _lost(self, error: str) -> bool:
+        """The filter is gone: install another (or poll), and report a block that may have been
+        missed meanwhile."""
+        self.losses += 1
+        _log.warning("the node lost the block filter (%s); installing another", error)
+        if self.losses >= MAX_FILTER_LOSSES or not self._install():
+            _log.warning("the node keeps no block filter; polling its head instead")
+            self.mode, self.filter_id = "poll", None
+            self.seen_block = self.chain.block_number
+        return True
+
+    def close(self) -> None:
+        """Uninstall the filter (quietly: the node may have forgotten it already)."""
+        if self.filter_id is not None:
+            try:
+                self.chain.w3.eth.uninstall_filter(self.filter_id)
+            except Exception as error:  # a courtesy to the node; nothing to undo
+                _log.debug("uninstalling the block filter failed: %s", error)
+            self.filter_id = None
+
+
 #: First bytes of a saved embedded-chain database (format version 1).
 STATE_MAGIC = b"HEFL-PYEVM-DB-1\n"
 
@@ -426,6 +654,8 @@ class RetryingHTTPProvider(HTTPProvider):
             url, request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None
         )
         self.outage_limit_s = outage_limit_s
+        #: Outages ridden out so far (the node may have come back with other blocks).
+        self.recoveries = 0
 
     def _make_request(self, method: Any, request_data: bytes) -> bytes:
         import requests
@@ -452,6 +682,7 @@ class RetryingHTTPProvider(HTTPProvider):
                 pause = min(2 * pause, OUTAGE_BACKOFF_S[1])
                 continue
             if started is not None:
+                self.recoveries += 1
                 _log.warning(
                     "node %s reachable again after %.1f s", self.endpoint_uri,
                     time.monotonic() - started,
