@@ -12,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hefl.crypto.multiexp import (
+    COMB_WINDOW,
+    WNAF_MAX_WINDOW,
     _multi_exp_fixed,
     _multi_exp_wnaf,
     fixed_base_powers,
@@ -50,9 +52,10 @@ def test_both_straus_variants_match_powmod(small_keypair, rows, d, data) -> None
             acc = acc * gmpy2.powmod(b, e, m) % m
         want.append(acc)
     bits = max(abs(e).bit_length() for row in exps for e in row)
-    w = data.draw(st.integers(2, 6))
+    w = data.draw(st.integers(2, WNAF_MAX_WINDOW))
     assert _multi_exp_wnaf(bases, exps, m, w) == want
     if bits:
+        w = min(w, COMB_WINDOW)
         assert _multi_exp_fixed(bases, exps, m, w, [True] * d, [True] * d, bits) == want
     assert multi_exp_rows(bases, exps, m) == want
 
