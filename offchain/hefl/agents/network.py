@@ -55,6 +55,7 @@ from hefl.chain import (
 )
 from hefl.chain.availability import blobs_on_chain_for
 from hefl.chain.fl_ledger import DEFAULT_VOID_TIMEOUT_S, NEVER
+from hefl.chain.node import NewBlocks
 from hefl.crypto import PublicKey, generate_keypair
 from hefl.errors import AgentError, ChainError, ConfigError, ContractRevertError
 from hefl.learning import linear
@@ -82,7 +83,7 @@ class Schedule:
         rounds: finalised rounds the job runs.
         submission_deadline_s: seconds after a round opens (its block's timestamp) after which the
             party aggregates whoever submitted.
-        poll_min_s / poll_max_s: the back-off range of the agents' polling.
+        poll_min_s / poll_max_s: the back-off range of a waiting agent (:class:`Follower`).
         void_timeout_s: the ledger's ``voidTimeout``: seconds after a round's deadline (Open) or
             commit (Aggregated) after which a round without verdict is voided (by the party, or
             by anyone); at least :data:`~hefl.chain.node.NODE_OUTAGE_LIMIT_S`, so a node
@@ -314,18 +315,20 @@ def _setup_job(
     return job
 
 
-#: How many times per ``poll_min_s`` a waiting agent asks the node for its head block: a new
-#: block (every transaction mines one) wakes the agent within ``poll_min_s / HEAD_CHECKS``.
+#: How many times per ``poll_min_s`` a waiting agent asks the node whether a block was mined: a
+#: new block (every transaction mines one) wakes the agent within ``poll_min_s / HEAD_CHECKS``.
 HEAD_CHECKS = 4
 
 
 class Follower:
-    """Waits for the ledger's next block, event-driven where it matters: it asks the node for its
-    head block (``eth_blockNumber``, one cheap request) every ``poll_min_s / HEAD_CHECKS``
-    seconds and returns as soon as a new block appears, so an agent reacts to another's
-    transaction within a fraction of ``poll_min_s``. Without new blocks it still returns after a
-    back-off growing from ``poll_min_s`` to ``poll_max_s``, so a step whose trigger is the clock
-    (a submission deadline, a void timeout) runs on time."""
+    """Waits for the ledger's next block, event-driven where it matters: every
+    ``poll_min_s / HEAD_CHECKS`` seconds it asks the node whether a block was mined — through a
+    block filter where the node offers one (``eth_getFilterChanges``: the node names the new
+    blocks), else by its head (``eth_blockNumber``); see :class:`hefl.chain.node.NewBlocks`,
+    which also survives a node that drops or refuses filters — and returns as soon as one was,
+    so an agent reacts to another's transaction within a fraction of ``poll_min_s``. Without new
+    blocks it still returns after a back-off growing from ``poll_min_s`` to ``poll_max_s``, so a
+    step whose trigger is the clock (a submission deadline, a void timeout) runs on time."""
 
     def __init__(
         self,
@@ -340,21 +343,23 @@ class Follower:
         self.min_s, self.max_s = schedule.poll_min_s, schedule.poll_max_s
         self.tick = schedule.poll_min_s / HEAD_CHECKS
         self.clock, self.sleep = clock, sleep
-        self.seen_block = ledger.chain.block_number
+        self.blocks = NewBlocks(ledger.chain)
 
     def wait(self) -> None:
         """Return at the next new block, or after the current back-off without one."""
         until = self.clock() + self.delay
         while True:
             self.sleep(self.tick)
-            head = self.ledger.chain.block_number
-            if head > self.seen_block:
-                self.seen_block = head
+            if self.blocks.arrived():
                 self.delay = self.min_s
                 return
             if self.clock() >= until - self.tick / 2:  # (half a tick: float sums)
                 self.delay = min(self.delay * 2, self.max_s)
                 return
+
+    def close(self) -> None:
+        """Uninstall the block filter from the node."""
+        self.blocks.close()
 
 
 class Waiting:
@@ -390,6 +395,7 @@ def follow(step: Callable[[], bool], ledger: LedgerClient, schedule: Schedule, w
     while True:
         try:
             if step():
+                follower.close()  # (after a failure the node may be gone: it drops the filter)
                 return
             failures = 0
         except ChainError as error:
