@@ -190,3 +190,26 @@ def test_the_dense_form_runs_when_the_low_rank_scale_would_leave_the_window(keys
     assert out.local.scale_bits - start.scale_bits <= 40
     want = linear.local_steps(np.zeros(60), wide.X, wide.y, 0.05, 5)
     np.testing.assert_allclose(out.local.decrypt(private), want, atol=1e-8)
+
+
+def test_the_dense_gradient_bound_is_the_rounding_errors_exact_spectral_norm() -> None:
+    """The bound gradient_bits uses for Ã is ‖Ã/2^p − A‖₂ of the integers the product really
+    multiplies by (encode_array), by numpy's SVD, and lies below the worst case d·2^−(p+1)."""
+    from hefl.crypto.encoding import encode_array
+
+    rng = np.random.default_rng(5)
+    part = Part(rng.normal(size=(300, 40)), rng.normal(size=300))
+    for g in (16, 22, 30):
+        A = part.X.T @ part.X / part.size
+        p = fused.precision_for(A, g)
+        ints = np.array([encode_array(row, p) for row in A], dtype=np.float64)
+        exact = np.linalg.norm(ints / 2.0**p - A, 2)
+        bound = fused._dense_rounding_bound(part, 0.0, g, 30, 0.0)
+        assert bound == pytest.approx(exact, rel=1e-9)
+        assert bound < 40 * 2.0 ** -(p + 1) / 2
+    g = fused.gradient_bits(part, 0.0, 30)
+    lowest = float(np.min(np.linalg.eigvalsh(part.X.T @ part.X / part.size)))
+    assert fused._dense_rounding_bound(part, 0.0, g, 30, 0.0) <= fused.GRADIENT_TOLERANCE * lowest
+    assert g == 16 or (
+        fused._dense_rounding_bound(part, 0.0, g - 1, 30, 0.0) > fused.GRADIENT_TOLERANCE * lowest
+    )
