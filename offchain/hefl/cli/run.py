@@ -16,6 +16,7 @@ ledger.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import os
 import sys
@@ -33,6 +34,7 @@ from hefl.cli import race
 from hefl.cli.history import add_metrics, history_rows
 from hefl.cli.output import render_table, report_audit
 from hefl.control import CONTROLLERS, Controller, FixedTauController, make_controller
+from hefl.costs import B0_BY_DATASET, PLANNED, CostParameters
 from hefl.crypto import DEFAULT_KEY_BITS
 from hefl.data import DATASET_NAMES, PreparedData, SplitConfig, load_dataset, prepare
 from hefl.data.prepare import PARTITIONS
@@ -98,6 +100,13 @@ def register(subparsers: Any) -> None:
         help="fixed τ (default), or joint / only-aggregation / only-resource under --energy",
     )
     learn.add_argument("--energy", type=float, help="energy budget E in joules (controllers)")
+    learn.add_argument(
+        "--cost-parameters",
+        metavar="FILE",
+        help="cost parameters the budgeted controllers plan with (`hefl costs calibrate --out "
+        "FILE`; default Table 1 and the reference machine's μ_M, μ_D); the paillier strategy is "
+        "priced as it runs: planned multiplications and decryptions (hefl.costs.work)",
+    )
     crypto = parser.add_argument_group("keys and machinery")
     keyed = ", ".join(spec.name for spec in STRATEGIES.values() if spec.takes_key_size)
     crypto.add_argument(
@@ -145,6 +154,11 @@ def build_controller(args: argparse.Namespace) -> Controller:
     """``fixed`` (τ for a number of rounds) or a budgeted controller from the registry."""
     tau = DEFAULT_TAU if args.tau is None else args.tau
     if args.controller == FixedTauController.name:
+        if args.cost_parameters is not None:
+            raise ConfigError(
+                "--cost-parameters prices the budgeted controllers; --controller fixed runs a "
+                "fixed τ without a cost model (drop it, or pick joint with --energy)"
+            )
         return FixedTauController(tau, args.rounds)
     if args.controller not in CONTROLLERS:
         raise ConfigError(
@@ -154,8 +168,29 @@ def build_controller(args: argparse.Namespace) -> Controller:
         raise ConfigError(f"controller {args.controller!r} needs an energy budget: --energy J")
     # τ only when given: only-resource otherwise takes §3.2's τ for Boston and fish.
     return make_controller(
-        args.controller, energy_budget=args.energy, tau=args.tau, dataset=args.dataset
+        args.controller,
+        energy_budget=args.energy,
+        tau=args.tau,
+        dataset=args.dataset,
+        params=cost_parameters(args),
     )
+
+
+def cost_parameters(args: argparse.Namespace) -> CostParameters:
+    """The budgeted controllers' parameters: ``--cost-parameters FILE`` or Table 1, with the data
+    set's B0 (Boston, fish); the paillier strategy priced by its counted work (``planned``)."""
+    params = CostParameters()
+    if args.cost_parameters is not None:
+        try:
+            params = CostParameters.load(args.cost_parameters)
+        except ConfigError as error:
+            raise ConfigError(f"--cost-parameters {args.cost_parameters}: {error}") from None
+    b0 = B0_BY_DATASET.get(str(args.dataset).lower())
+    if b0 is not None:
+        params = dataclasses.replace(params, b0=b0)
+    if args.strategy == "paillier":
+        params = dataclasses.replace(params, local_update=PLANNED)
+    return params
 
 
 def split_config(args: argparse.Namespace) -> SplitConfig:
@@ -288,10 +323,10 @@ def run(args: argparse.Namespace) -> int:
     check_key_size(args)
     if args.allow_insecure_keys:  # asked for by its flag: no warning with a Python argument
         warnings.simplefilter("ignore", InsecureKeyWarning)
+    controller = build_controller(args)  # a bad flag is refused before the data are read
     data = prepared_data(args)
     resolve_eta(args, data)
     config = job_config(args)
-    controller = build_controller(args)
     out = args.out or Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir = RunDirectory(out)
     if not resume and run_dir.deployment.exists():

@@ -1,0 +1,37 @@
+"""The planned model's per-operation constants (hefl.costs.operations): fitted exactly from the
+timings, timed on real kernels, written by `hefl costs calibrate` and read by `hefl run`."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from hefl.costs import CostParameters
+from hefl.costs.operations import (
+    CALIBRATION_PRODUCTS,
+    OperationTiming,
+    fit_operations,
+    time_operations,
+)
+from hefl.errors import ConfigError, InsecureKeyWarning
+
+
+def test_the_fit_is_seconds_times_f_max() -> None:
+    timing = OperationTiming(2048, 8e-6, 6e-3, 3e-3, 1.0)
+    params = fit_operations(CostParameters(f_max=2.0e9, mu1=7.0), timing)
+    assert params.mu_multiplication == 8e-6 * 2.0e9
+    assert params.mu_decryption == 6e-3 * 2.0e9
+    assert params.mu_small_decryption == 3e-3 * 2.0e9
+    assert params.mu1 == 7.0 and params.f_max == 2.0e9  # everything else kept
+
+
+def test_timing_runs_the_real_kernels_at_the_keys_size() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InsecureKeyWarning)
+        timing = time_operations(512, repeats=1)
+    assert timing.key_bits == 512
+    assert timing.multiplications_timed == sum(p.cost for p in CALIBRATION_PRODUCTS)
+    assert timing.multiplication > 0 and timing.decryption > 0 and timing.small_decryption > 0
+    with pytest.raises(ConfigError):
+        time_operations(512, repeats=0)
