@@ -74,6 +74,15 @@ def test_the_joint_controller_gets_the_files_constants_priced_as_planned(tmp_pat
     assert plain.config.params.local_update == "per-step"  # no counted work to price with
 
 
+def test_a_file_calibrated_at_another_key_size_is_refused(tmp_path: Path, capsys) -> None:
+    other = tmp_path / "3072.json"
+    CostParameters(operations_key_bits=3072).save(other)
+    argv = ["run", "--controller", "joint", "--energy", "1", "--cost-parameters", str(other)]
+    assert main([*argv, "--quiet", "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "3072-bit" in err and "--key-bits 2048" in err
+
+
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_hefl_run_takes_the_file_hefl_costs_calibrate_writes(tmp_path: Path) -> None:
     out = tmp_path / "params.json"
@@ -83,7 +92,11 @@ def test_hefl_run_takes_the_file_hefl_costs_calibrate_writes(tmp_path: Path) -> 
     defaults = CostParameters()
     assert written.mu_multiplication != defaults.mu_multiplication  # measured, not the default
     assert written.mu_decryption != defaults.mu_decryption
-    args = _args(tmp_path, "--controller", "joint", "--energy", "5", "--cost-parameters", str(out))
+    assert written.operations_key_bits == 1024
+    args = _args(
+        tmp_path, "--controller", "joint", "--energy", "5", "--cost-parameters", str(out),
+        "--key-bits", "1024", "--allow-insecure-keys",
+    )  # fmt: skip
     controller = build_controller(args)
     assert isinstance(controller, BudgetedController)
     assert controller.config.params.mu_multiplication == written.mu_multiplication

@@ -23,7 +23,12 @@ def test_the_fit_is_seconds_times_f_max() -> None:
     assert params.mu_multiplication == 8e-6 * 2.0e9
     assert params.mu_decryption == 6e-3 * 2.0e9
     assert params.mu_small_decryption == 3e-3 * 2.0e9
+    assert params.operations_key_bits == 2048
     assert params.mu1 == 7.0 and params.f_max == 2.0e9  # everything else kept
+    assert (
+        fit_operations(params, OperationTiming(3072, 1.0, 1.0, 1.0, 1.0)).operations_key_bits
+        == 3072
+    )
 
 
 def test_timing_runs_the_real_kernels_at_the_keys_size() -> None:

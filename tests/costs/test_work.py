@@ -43,12 +43,17 @@ def _parts(rows: tuple[int, ...], d: int, seed: int = 0) -> list[Part]:
 
 
 @pytest.fixture(scope="module")
-def real_round() -> tuple[list[Part], list[int], tuple[int, int, int]]:
-    """A dense and a low-rank participant's real packed updates: their parts, the k of every
-    packed gradient, and bench's (unpacked, packed, unpacked-only) decryption counts."""
+def keys():
     with warnings.catch_warnings():  # an insecure size, asked for
         warnings.simplefilter("ignore", InsecureKeyWarning)
-        public, private = generate_keypair(KEY_BITS, allow_insecure=True)
+        return generate_keypair(KEY_BITS, allow_insecure=True)
+
+
+@pytest.fixture(scope="module")
+def real_round(keys) -> tuple[list[Part], list[int], tuple[int, int, int]]:
+    """A dense and a low-rank participant's real packed updates: their parts, the k of every
+    packed gradient, and bench's (unpacked, packed, unpacked-only) decryption counts."""
+    public, private = keys
     strategy = PaillierStrategy(public, LearningConfig(eta=0.01), private_key=private)
     parts = _parts((60, 4), 16)
     start = strategy.initial_model(16)
@@ -98,6 +103,7 @@ def test_a_round_costs_plan_multiplications_and_packed_decryptions(real_round) -
 
 
 def test_the_estimated_packing_never_undercounts_the_real_one(real_round) -> None:
+    """Fused mode: the slot widths are upper estimates, so the count is at least the real one."""
     parts, _, (unpacked, packed, _) = real_round
     work = planned_work(
         parts, ridge=0.0, significant_bits=BITS, model_scale_bits=40, key_bits=KEY_BITS
@@ -113,6 +119,19 @@ def test_the_estimated_packing_never_undercounts_the_real_one(real_round) -> Non
         pack_gradients=False,
     )
     assert (flat.small_decryptions, flat.decryptions) == ((2 + 3 * len(parts)) * 16, 0)
+
+
+@pytest.mark.parametrize(("rows", "d", "ridge"), [(20, 60, 0.0), (200, 30, 0.05), (10, 100, 0.0)])
+def test_the_estimate_bounds_the_real_packing_on_other_shapes(rows, d, ridge, keys) -> None:
+    public, private = keys
+    strategy = PaillierStrategy(public, LearningConfig(eta=0.01, ridge=ridge), private_key=private)
+    parts = _parts((rows,), d, seed=rows)
+    update = strategy.local_update(strategy.initial_model(d), parts[0], 3)
+    _, packed, _ = party_decryptions(d, packed_layouts([update], public))
+    work = planned_work(
+        parts, ridge=ridge, significant_bits=BITS, model_scale_bits=40, key_bits=KEY_BITS
+    )
+    assert packed <= work.decryptions <= packed + 2  # at most one ciphertext more per gradient
 
 
 @pytest.mark.parametrize("rows", [4, 10, 15, 19, 30])

@@ -189,6 +189,12 @@ def cost_parameters(args: argparse.Namespace) -> CostParameters:
     if b0 is not None:
         params = dataclasses.replace(params, b0=b0)
     if args.strategy == "paillier":
+        if args.cost_parameters is not None and params.operations_key_bits != args.key_bits:
+            raise ConfigError(
+                f"--cost-parameters {args.cost_parameters} was calibrated with "
+                f"{params.operations_key_bits}-bit keys, this run uses --key-bits {args.key_bits}; "
+                f"write a file for it with hefl costs calibrate --key-bits {args.key_bits}"
+            )
         params = dataclasses.replace(params, local_update=PLANNED)
     return params
 

@@ -128,10 +128,12 @@ def time_operations(
 
 
 def fit_operations(params: CostParameters, timing: OperationTiming) -> CostParameters:
-    """μ_M, μ_D, μ_Ds = the timing's seconds × f_max (a pure function)."""
+    """μ_M, μ_D, μ_Ds = the timing's seconds × f_max, at the timing's key size (a pure
+    function)."""
     f = params.f_max
     return dataclasses.replace(
         params,
+        operations_key_bits=timing.key_bits,
         mu_multiplication=timing.multiplication * f,
         mu_decryption=timing.decryption * f,
         mu_small_decryption=timing.small_decryption * f,

@@ -76,6 +76,8 @@ class CostParameters:
             ciphertext; ``planned``); default measured as μ_M.
         mu_small_decryption: μ_Ds, cycles of one decryption by the p-half of CRT (the aggregate,
             the global and the local models; ``planned``); default measured as μ_M.
+        operations_key_bits: the Paillier modulus μ_M, μ_D and μ_Ds were measured at (they grow
+            roughly with its square and cube); ``hefl run`` refuses a file of another size.
     """
 
     mu1: float = 10e6
@@ -95,6 +97,7 @@ class CostParameters:
     mu_multiplication: float = MEASURED_MULTIPLICATION_CYCLES
     mu_decryption: float = MEASURED_DECRYPTION_CYCLES
     mu_small_decryption: float = MEASURED_SMALL_DECRYPTION_CYCLES
+    operations_key_bits: int = 2048
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -111,9 +114,9 @@ class CostParameters:
                         f"transactions_per_block must be a positive integer or None, got {value!r}"
                     )
                 continue
-            if item.name == "tau_max_factor":
-                if not isinstance(value, int) or value < 1:
-                    raise ConfigError(f"tau_max_factor must be a positive integer, got {value!r}")
+            if item.name in ("tau_max_factor", "operations_key_bits"):
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise ConfigError(f"{item.name} must be a positive integer, got {value!r}")
                 continue
             if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
                 raise ConfigError(f"{item.name} must be a positive finite number, got {value!r}")

@@ -29,8 +29,12 @@ decryptions they are small.
 
 The slots per packed ciphertext k depend on the gradients' bounds, which the round's encrypted
 arithmetic tracks; before the round they are estimated from public sizes by
-:func:`estimated_slot_bits`, an upper bound on the slot width, so the decryption count is an
-upper bound too (the tests check it against real packed layouts).
+:func:`estimated_slot_bits`, an upper bound on the slot width in the fused mode, so the decryption
+count is an upper bound there (the tests check it against real packed layouts, within one
+ciphertext per gradient on the shapes tried). In the literal mode the local model's bound grows
+with every step; the estimate is that of one step, so for τ > 1 it undercounts the second
+gradient's ciphertexts (by about a quarter at τ = 3 on the shapes tried) — a few ciphertexts next
+to the (2 + N)·d unpacked ones.
 """
 
 from __future__ import annotations
