@@ -23,6 +23,7 @@ from hefl.crypto import generate_keypair
 from hefl.data.prepare import Part
 from hefl.errors import ConfigError, InsecureKeyWarning
 from hefl.learning.fused import GRADIENT_FORMS, MODEL_FORMS, plan_update
+from hefl.learning.packed import PackedVector
 from hefl.learning.paillier import FixedPointConfig, PaillierStrategy
 from hefl.learning.strategy import LearningConfig
 
@@ -50,30 +51,49 @@ def keys():
 
 
 @pytest.fixture(scope="module")
-def real_round(keys) -> tuple[list[Part], list[int], tuple[int, int, int]]:
-    """A dense and a low-rank participant's real packed updates: their parts, the k of every
-    packed gradient, and bench's (unpacked, packed, unpacked-only) decryption counts."""
+def real_round(keys) -> tuple[list[Part], list[PackedVector], tuple[int, int, int]]:
+    """A dense and a low-rank participant's real packed updates: their parts, the layouts of
+    their packed gradients, and bench's (unpacked, packed, unpacked-only) decryption counts."""
     public, private = keys
     strategy = PaillierStrategy(public, LearningConfig(eta=0.01), private_key=private)
     parts = _parts((60, 4), 16)
     start = strategy.initial_model(16)
     updates = [strategy.local_update(start, part, 3) for part in parts]
     layouts = packed_layouts(updates, public)
-    return parts, [p.per_ciphertext for p in layouts], party_decryptions(16, layouts)
+    return parts, layouts, party_decryptions(16, layouts)
 
 
-def test_a_round_costs_plan_multiplications_and_packed_decryptions(real_round) -> None:
-    parts, slots, (unpacked, packed, _) = real_round
+def _layouts(packed: list[PackedVector]) -> list[tuple[int, int]]:
+    return [(p.per_ciphertext, p.slot_bits) for p in packed]
+
+
+def test_a_round_costs_plan_multiplications_and_packed_decryptions(real_round, keys) -> None:
+    parts, layouts, (unpacked, packed, _) = real_round
     plans = [plan_update(part, 0.0, BITS) for part in parts]
     assert [p.model_form for p in plans] == ["dense", "low-rank"]
     work = planned_work(
-        parts, ridge=0.0, significant_bits=BITS, model_scale_bits=40, key_bits=KEY_BITS, slots=slots
+        parts,
+        ridge=0.0,
+        significant_bits=BITS,
+        model_scale_bits=40,
+        key_bits=KEY_BITS,
+        layouts=_layouts(layouts),
     )
     assert work.small_decryptions == unpacked and work.decryptions == packed
     model = CostModel(PLANNED, tuple(p.size for p in parts), 16, work=work)
 
+    # sending, from the real blobs: Horner's b squarings + 1 per value packed below a top slot,
+    # and one comb exponentiation (8-bit windows of the a-bit α) + 1 per ciphertext sent
+    per_ciphertext = -(-keys[0].alpha_bits // 8) + 1
+    send = [
+        sum((p.count - len(p.packed)) * (p.slot_bits + 1) for p in pair)
+        + (16 + sum(len(p.packed) for p in pair)) * per_ciphertext
+        for pair in (layouts[0:2], layouts[2:4])
+    ]
     mu_m, mu_d, mu_s = (Fraction(v) for v in (9.5e3, 7.7e6, 4.1e6))
-    local = [Fraction(p.estimated_multiplications) * mu_m for p in plans]
+    local = [
+        (Fraction(p.estimated_multiplications) + r) * mu_m for p, r in zip(plans, send, strict=True)
+    ]
     party = unpacked * mu_s + packed * mu_d
     for tau in (1, 7, 40):  # the fused update costs the same whatever τ
         assert list(model.round_local_cycles(tau)) == pytest.approx([float(c) for c in local])
@@ -152,11 +172,13 @@ def test_low_rank_participants_cost_less_than_dense_when_few_rows(rows: int) -> 
     )
     model = CostModel(PLANNED, (rows, 200), d, work=work)
     cycles = model.round_local_cycles(5)
+    # the products alone (sending, i.e. packing and re-randomising, is priced apart)
+    products = cycles - np.asarray(work.send_multiplications) * PLANNED.mu_multiplication
     if plan.model_form == "low-rank":
-        assert cycles[0] < dense * PLANNED.mu_multiplication
-        assert cycles[0] < cycles[1]  # the participant with many rows pays ≈ d² per product
+        assert products[0] < dense * PLANNED.mu_multiplication
+        assert products[0] < products[1]  # the participant with many rows pays ≈ d² per product
     else:
-        assert cycles[0] == pytest.approx(dense * PLANNED.mu_multiplication)
+        assert products[0] == pytest.approx(dense * PLANNED.mu_multiplication)
 
 
 def test_the_literal_mode_adds_two_products_per_step() -> None:
@@ -197,9 +219,14 @@ def _run_controller(work: RoundWork, params: CostParameters, budget: float) -> l
 
 
 def test_the_joint_controller_plans_with_the_counted_round(real_round) -> None:
-    parts, slots, _ = real_round
+    parts, layouts, _ = real_round
     work = planned_work(
-        parts, ridge=0.0, significant_bits=BITS, model_scale_bits=40, key_bits=KEY_BITS, slots=slots
+        parts,
+        ridge=0.0,
+        significant_bits=BITS,
+        model_scale_bits=40,
+        key_bits=KEY_BITS,
+        layouts=_layouts(layouts),
     )
     costly = dataclasses.replace(PLANNED, mu_multiplication=PLANNED.mu_multiplication * 100)
     cheap_model = CostModel(PLANNED, (60, 4), 16, work=work)

@@ -12,7 +12,13 @@ participant's own data:
   In the literal mode the plan covers the gradients and every one of the τ steps adds the two
   products of Eqs. 7–9, X̃[[w]] (|D_i| rows of d terms) and X̃ᵀ[[r]] (d rows of |D_i| terms):
 
-      m_i(τ) = m_i + τ·s_i     (s_i = 0 in the fused mode);
+      m_i(τ) = m_i + τ·s_i + r_i     (s_i = 0 in the fused mode);
+
+  r_i is what sending costs: packing each gradient of L = d values k per ciphertext with slots of
+  b bits is (L − ⌈L/k⌉) powmods by 2^b, b squarings and one multiplication each (Horner,
+  :func:`hefl.crypto.vector.pack_vector`), and every ciphertext sent is re-randomised by a DJN
+  factor h^α from the comb table, ⌈a/8⌉ multiplications for the a-bit α (8-bit windows) and one
+  to apply it: d + Σ⌈d/k⌉ ciphertexts packed, 3·d unpacked;
 
 * **the party's decryptions** — the aggregate, the global model and the N local models, (2 + N)·d
   unpacked ciphertexts decrypted by the p-half of CRT (``PrivateKey.decrypt_small``), and each
@@ -46,6 +52,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from hefl.costs.parameters import CostParameters
+from hefl.crypto.keys import djn_exponent_bits
+from hefl.crypto.multiexp import COMB_WINDOW
 from hefl.data.prepare import Part
 from hefl.errors import ConfigError
 from hefl.learning.fused import Product, UpdatePlan, plan_update
@@ -57,9 +65,11 @@ __all__ = [
     "RoundWork",
     "estimated_slot_bits",
     "literal_step_multiplications",
+    "packing_multiplications",
     "paillier_work",
     "party_decryptions",
     "planned_work",
+    "rerandomisation_multiplications",
     "slots_per_ciphertext",
 ]
 
@@ -77,6 +87,8 @@ class RoundWork:
             round (its :class:`~hefl.learning.fused.UpdatePlan`), in participant order.
         step_multiplications: s_i, multiplications each literal local step adds (zeros in the
             fused mode); ``()`` means zeros.
+        send_multiplications: r_i, packing and re-randomising what participant i sends;
+            ``()`` means zeros.
         small_decryptions: D_s, the party's unpacked decryptions (p-half of CRT).
         decryptions: D_f, the party's full-CRT decryptions (the packed gradients).
     """
@@ -85,31 +97,41 @@ class RoundWork:
     small_decryptions: int
     decryptions: int
     step_multiplications: tuple[float, ...] = ()
+    send_multiplications: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         mults = tuple(float(m) for m in self.multiplications)
         steps = tuple(float(s) for s in self.step_multiplications) or (0.0,) * len(mults)
-        if not mults or len(steps) != len(mults):
+        send = tuple(float(s) for s in self.send_multiplications) or (0.0,) * len(mults)
+        if not mults or len(steps) != len(mults) or len(send) != len(mults):
             raise ConfigError(
                 f"round work needs one multiplication count per participant (and as many per "
-                f"step), got {len(mults)} and {len(self.step_multiplications)}"
+                f"step and for sending), got {len(mults)}, {len(self.step_multiplications)} and "
+                f"{len(self.send_multiplications)}"
             )
-        if any(not math.isfinite(v) or v < 0 for v in (*mults, *steps)):
-            raise ConfigError(f"multiplication counts must be finite and ≥ 0, got {mults}, {steps}")
+        if any(not math.isfinite(v) or v < 0 for v in (*mults, *steps, *send)):
+            raise ConfigError(
+                f"multiplication counts must be finite and ≥ 0, got {mults}, {steps}, {send}"
+            )
         for name in ("small_decryptions", "decryptions"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
                 raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
         object.__setattr__(self, "multiplications", mults)
         object.__setattr__(self, "step_multiplications", steps)
+        object.__setattr__(self, "send_multiplications", send)
 
     @property
     def participants(self) -> int:
         return len(self.multiplications)
 
     def round_multiplications(self, tau: int) -> np.ndarray:
-        """m_i(τ) = m_i + τ·s_i per participant."""
-        return np.asarray(self.multiplications) + tau * np.asarray(self.step_multiplications)
+        """m_i(τ) = m_i + τ·s_i + r_i per participant."""
+        return (
+            np.asarray(self.multiplications)
+            + tau * np.asarray(self.step_multiplications)
+            + np.asarray(self.send_multiplications)
+        )
 
     def local_cycles(self, params: CostParameters, tau: int) -> np.ndarray:
         """Δ^F_i = m_i(τ)·μ_M per participant."""
@@ -126,6 +148,7 @@ class RoundWork:
         return {
             "multiplications": list(self.multiplications),
             "step_multiplications": list(self.step_multiplications),
+            "send_multiplications": list(self.send_multiplications),
             "small_decryptions": self.small_decryptions,
             "decryptions": self.decryptions,
         }
@@ -185,6 +208,16 @@ def estimated_slot_bits(
     return start, start + growth
 
 
+def packing_multiplications(count: int, slots: int, slot_bits: int) -> int:
+    """(L − ⌈L/k⌉)·(b + 1): Horner's powmods by 2^b packing L values k per ciphertext."""
+    return (count - -(-count // slots)) * (slot_bits + 1)
+
+
+def rerandomisation_multiplications(key_bits: int, ciphertexts: int) -> int:
+    """(⌈a/8⌉ + 1) per ciphertext: a DJN factor h^α from the comb table, and applying it."""
+    return ciphertexts * (-(-djn_exponent_bits(key_bits) // COMB_WINDOW) + 1)
+
+
 def literal_step_multiplications(rows: int, model_size: int, significant_bits: int) -> float:
     """s_i: one literal step's X̃[[w]] and X̃ᵀ[[r]] (Eqs. 7–9), signed exponents of s + 1 bits."""
     bits = significant_bits + 1
@@ -200,12 +233,13 @@ def planned_work(
     key_bits: int,
     fused: bool = True,
     pack_gradients: bool = True,
-    slots: Sequence[int] | None = None,
+    layouts: Sequence[tuple[int, int]] | None = None,
 ) -> RoundWork:
     """Count a round of the Paillier strategy on ``parts`` (module docstring).
 
-    ``slots`` gives k of every packed gradient (two per participant, e.g. read from a round's
-    real layouts); ``None`` estimates them (:func:`estimated_slot_bits`).
+    ``layouts`` gives (k, b), the slots per ciphertext and the slot bits, of every packed
+    gradient (two per participant, e.g. read from a round's real packed blobs); ``None``
+    estimates them (:func:`estimated_slot_bits`).
     """
     if not parts:
         raise ConfigError("planned work needs at least one participant")
@@ -216,18 +250,33 @@ def planned_work(
         if fused
         else tuple(literal_step_multiplications(part.size, d, significant_bits) for part in parts)
     )
-    if pack_gradients and slots is None:
-        slots = [
-            slots_per_ciphertext(key_bits, bits)
-            for plan, part in zip(plans, parts, strict=True)
-            for bits in estimated_slot_bits(plan, part.size, d, model_scale_bits, significant_bits)
-        ]
-    small, full = party_decryptions(len(parts), d, slots if pack_gradients else None)
+    if not pack_gradients:
+        small, full = party_decryptions(len(parts), d, None)
+        send = (float(rerandomisation_multiplications(key_bits, 3 * d)),) * len(parts)
+    else:
+        if layouts is None:
+            layouts = [
+                (slots_per_ciphertext(key_bits, bits), bits)
+                for plan, part in zip(plans, parts, strict=True)
+                for bits in estimated_slot_bits(
+                    plan, part.size, d, model_scale_bits, significant_bits
+                )
+            ]
+        small, full = party_decryptions(len(parts), d, [k for k, _ in layouts])
+        pairs = [layouts[2 * i : 2 * i + 2] for i in range(len(parts))]
+        send = tuple(
+            float(
+                sum(packing_multiplications(d, k, b) for k, b in pair)
+                + rerandomisation_multiplications(key_bits, d + sum(-(-d // k) for k, _ in pair))
+            )
+            for pair in pairs
+        )
     return RoundWork(
         multiplications=tuple(plan.estimated_multiplications for plan in plans),
         small_decryptions=small,
         decryptions=full,
         step_multiplications=steps,
+        send_multiplications=send,
     )
 
 
