@@ -125,11 +125,16 @@ class ViewCache:
         if not isinstance(block, str) or not block.startswith("0x"):
             return None
         try:
-            if int(block, 16) != self.head[0]:
-                return None
+            number = int(block, 16)
         except ValueError:
             return None
-        return json.dumps(call, sort_keys=True, default=str)
+        if number != self.head[0]:
+            return None
+        # The head (number and hash) is part of the key: an answer stored after the head moved
+        # (another thread) is never served for the new head.
+        number, block_hash = self.head
+        where = f"{number}:{block_hash.hex() if block_hash else ''}:"
+        return where + json.dumps(call, sort_keys=True, default=str)
 
     def answer(self, key: str | None) -> dict[str, Any] | None:
         held = None if key is None else self._answers.get(key)
@@ -423,13 +428,13 @@ class Chain:
             block = "pending" if self.kind == "rpc" else None
             if "to" in params:
                 self.w3.eth.call(params, block)  # type: ignore[arg-type]
-            gas = int(self.w3.eth.estimate_gas(params, block))  # type: ignore[arg-type]
+            gas = self._gas_limit_for(params, block)
         except Exception as error:
             decoded = on_revert(error) if on_revert else None
             if decoded is not None:
                 raise decoded from None
             raise ChainError(f"transaction from {params['from']} would fail: {error}") from error
-        params.setdefault("gas", gas + gas * GAS_MARGIN_PERCENT // 100)
+        params.setdefault("gas", gas)
         try:
             tx_hash = self._send(params)
             receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S)
@@ -451,6 +456,21 @@ class Chain:
                 f"{receipt['blockNumber']} although its simulation passed (state changed between?)"
             )
         return receipt
+
+    def _gas_limit_for(self, params: Mapping[str, Any], block: str | None) -> int:
+        """The gas limit to send ``params`` with: the node's estimate plus GAS_MARGIN_PERCENT.
+
+        Except for a call on the embedded chain, which the simulation has just run: eth-tester
+        estimates by bisecting the gas limit (≈ 10 more executions of the transaction, two
+        thirds of a 60-participant round's chain time), and there gas costs nothing real, so the
+        transaction gets half the head block's gas limit — far above what any ledger function
+        uses (the largest, a blob submission at d = 81, ≈ 6 M of 30 M), and below the limit of
+        the next block however py-evm adjusts it. The receipt's ``gasUsed`` is the same
+        either way."""
+        if self._backend is not None and "to" in params:
+            return int(self._backend.chain.get_canonical_head().gas_limit) // 2
+        gas = int(self.w3.eth.estimate_gas(params, block))  # type: ignore[arg-type]
+        return gas + gas * GAS_MARGIN_PERCENT // 100
 
     def _replay_revert(
         self, params: Mapping[str, Any], block: int, on_revert: RevertHook | None
