@@ -52,8 +52,9 @@ CALIBRATION_PRODUCTS: tuple[Product, ...] = (
     Product(_ROWS, _ROWS, _BITS),
     Product(_D, _ROWS, _BITS),
 )
-#: Ciphertexts per timed decryption batch.
-DECRYPTION_BATCH = 64
+#: Ciphertexts per timed decryption batch (the party decrypts (2 + N)·d at once: hundreds; the
+#: threads of a batch pay off only in a batch of that size).
+DECRYPTION_BATCH = 256
 
 
 @dataclass(frozen=True)
