@@ -222,3 +222,17 @@ def test_leaving_a_usable_submission_out_is_disputed(tmp_path) -> None:
         job.run(FixedTauController(tau=2, rounds=1))
     record = job.ledger.get_round(0)
     assert record.status is RoundStatus.DISPUTED and record.attest_count == 0
+
+
+def test_workers_one_keeps_every_product_in_this_process(tmp_path, monkeypatch) -> None:
+    """--workers 1: no process pool at all, not even for a product big enough to split (the
+    threshold is lowered to 0 so that every product would)."""
+    from hefl.crypto import pool
+
+    monkeypatch.setattr(pool, "PROCESS_MIN_MULTIPLICATIONS", 0)
+    started: list[int] = []
+    monkeypatch.setattr(pool, "process_executor", lambda size: started.append(size))
+    result = make_job(tmp_path, workers=1).run(FixedTauController(tau=2, rounds=1))
+    assert [s.status for s in result.rounds] == ["finalised"]
+    assert started == []
+    assert pool.product_workers() == pool.DEFAULT_WORKERS  # the setting ends with the job

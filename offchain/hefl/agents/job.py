@@ -44,6 +44,7 @@ from hefl.control import Controller, JobInfo, RoundPlan
 from hefl.control.loop import Progress, RoundSummary, StepResult, Trace, run_rounds
 from hefl.costs.work import paillier_work
 from hefl.crypto import PrivateKey, PublicKey, generate_keypair
+from hefl.crypto.pool import products_on
 from hefl.data import PreparedData, SplitConfig, load_dataset, prepare
 from hefl.errors import ConfigError, CryptoError, DivergenceError, HeflError
 from hefl.learning import linear
@@ -608,7 +609,12 @@ class InProcessJob:
                 progress(summary)
 
         try:
-            trace = run_rounds(controller, self.job_info(), step, self.losses, record, done=done)
+            # --workers bounds the processes of this process's own products too (the pool's
+            # workers run theirs serially: hefl.crypto.pool.product_workers)
+            with products_on(self.config.workers):
+                trace = run_rounds(
+                    controller, self.job_info(), step, self.losses, record, done=done
+                )
         finally:
             if pool is not None:
                 pool.shutdown()

@@ -51,7 +51,7 @@ from concurrent.futures.process import BrokenProcessPool
 import gmpy2
 from gmpy2 import mpz
 
-from hefl.crypto import pool
+import hefl.crypto.pool as pool
 from hefl.errors import CryptoValueError, ShapeMismatchError
 
 __all__ = [
