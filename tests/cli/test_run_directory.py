@@ -358,3 +358,26 @@ def test_a_node_that_serves_forged_calldata_restores_nothing(
     out = capsys.readouterr().out
     assert "round 1 extra blob of participant 2: missing" in out and "restored" not in out
     assert not blob_file(run, gradients).exists()
+
+
+def test_a_password_file_run_keeps_its_key_sealed_and_resumes_with_it(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """--password-file: the run writes run.json without the file's path, keeps party.key (0600,
+    not the key in the clear), and --resume with the same flag continues on the ledger."""
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    secret = tmp_path / "pw"
+    secret.write_text("a password for this run\n")
+    out = tmp_path / "run"
+    assert (
+        main(["run", *FAST, "--rounds", "1", "--password-file", str(secret), "--out", str(out)])
+        == 0
+    )
+    options = json.loads((out / "run.json").read_text())
+    assert "password_file" not in options and str(secret) not in json.dumps(options)
+    key = out / "party.key"
+    assert key.exists() and key.stat().st_mode & 0o777 == 0o600
+    assert "a password" not in key.read_text()
+    capsys.readouterr()
+    assert main(["run", "--resume", str(out), "--password-file", str(secret), "--quiet"]) == 0
+    assert exported_rounds(out) >= 1

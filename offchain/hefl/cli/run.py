@@ -299,9 +299,12 @@ def resumed_args(args: argparse.Namespace) -> argparse.Namespace:
 
 
 def run_options(args: argparse.Namespace) -> dict[str, object]:
-    """What run.json keeps: every option of the ledger scheme, η resolved, and the seed/RPC."""
+    """What run.json keeps: every option of the ledger scheme, η resolved, and the seed/RPC —
+    not the per-invocation --quiet, --resume and --password-file (a resumed run takes the
+    password file its own command line names)."""
     keep = [*args.scheme_options["ledger"], "seed", "rpc"]
-    return {dest: getattr(args, dest) for dest in keep if dest not in ("quiet", "resume")}
+    skip = ("quiet", "resume", "password_file")
+    return {dest: getattr(args, dest) for dest in keep if dest not in skip}
 
 
 def connect(args: argparse.Namespace, run_dir: RunDirectory) -> Chain:
