@@ -89,3 +89,17 @@ def test_an_older_round_result_without_ledger_costs_is_quoted_without_them(toy_r
 def test_a_readme_without_markers_is_refused_in_one_line() -> None:
     with pytest.raises(ConfigError, match="no generated performance block"):
         replace_block("# README without the block\n", render_figures({}))
+
+
+def test_a_scale_result_is_quoted_as_its_grid() -> None:
+    """Each (d, N) cell quotes the round with parallel participants and the serial round."""
+    from hefl.bench import scale as bench_scale
+
+    result = bench_scale.run(quick=True, grid=((4, 2), (6, 2), (4, 3)))
+    text = render_figures({"scale": result})
+    assert "`hefl bench scale`" in text and result["machine"]["date"] in text
+    assert "| d \\ N | 2 | 3 |" in text
+    for row in result["rows"]:
+        quoted = f"{row['round_parallel_participants_s']:.1f} ({row['round_serial_s']:.1f})"
+        assert quoted in text
+    assert "| 6 | " in text and "| – |" in text  # (6, 3) was not run

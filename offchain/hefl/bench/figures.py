@@ -1,11 +1,12 @@
 """The README's performance figures, generated from the benches' JSON (never typed by hand).
 
-A results file holds the JSON of ``hefl bench crypto``, of one or more ``hefl bench round`` runs
-and of ``hefl bench secagg``, as ``{"crypto": {…}, "round": [{…}, …], "secagg": {…}}`` (any may be
-missing). :func:`render_figures` turns it into the Markdown between the README's two markers,
-quoting each run's machine, load and date; ``deploy/perf_figures.py`` writes that block into the
-README, checks it (``--check``), or runs the benches to refresh the results file first. A test
-checks that the README quotes exactly what the committed results file says.
+A results file holds the JSON of ``hefl bench crypto``, of one or more ``hefl bench round`` runs,
+of ``hefl bench scale`` and of ``hefl bench secagg``, as ``{"crypto": {…}, "round": [{…}, …],
+"scale": {…}, "secagg": {…}}`` (any may be missing). :func:`render_figures` turns it into the
+Markdown between the README's two markers, quoting each run's machine, load and date;
+``deploy/perf_figures.py`` writes that block into the README, checks it (``--check``), or runs
+the benches to refresh the results file first. A test checks that the README quotes exactly what
+the committed results file says.
 """
 
 from __future__ import annotations
@@ -122,9 +123,39 @@ def _secagg(result: Mapping[str, Any]) -> str:
     )
 
 
+def _scale(result: Mapping[str, Any]) -> str:
+    """Seconds per round over the (d, N) grid: with participants in parallel (each on a machine
+    like the bench's, its products over its cores) and, in brackets, all of it serial on one
+    core; then the growth in N at each d."""
+    rows = result["rows"]
+    ds = sorted({r["features"] for r in rows})
+    ns = sorted({r["participants"] for r in rows})
+    cell = {(r["features"], r["participants"]): r for r in rows}
+    lines = [
+        f"- `hefl bench scale` (synthetic, 2,000 rows, fused, τ = {result['tau']}; "
+        f"{_when(result)}): seconds per round with the participants in parallel, each on "
+        f"{rows[0]['participant_cores']} cores (in brackets: the whole round serial, CPU "
+        "seconds); the party and the replicas as the in-process job runs them.",
+        "",
+        "  | d \\ N | " + " | ".join(str(n) for n in ns) + " |",
+        "  " + "|---" * (len(ns) + 1) + "|",
+    ]
+    for d in ds:
+        cells = [
+            f"{cell[d, n]['round_parallel_participants_s']:.1f} "
+            f"({cell[d, n]['round_serial_s']:.1f})"
+            if (d, n) in cell
+            else "–"
+            for n in ns
+        ]
+        lines.append(f"  | {d} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 _SECTIONS: tuple[tuple[str, Callable[[Mapping[str, Any]], str]], ...] = (
     ("crypto", _crypto),
     ("round", _round),
+    ("scale", _scale),
     ("secagg", _secagg),
 )
 
@@ -170,5 +201,6 @@ def collect(*, quick: bool, round_features: Sequence[int | None] = (None,)) -> d
     return {
         "crypto": load_bench("crypto").run(quick=quick),
         "round": rounds,
+        "scale": load_bench("scale").run(quick=quick),
         "secagg": load_bench("secagg").run(quick=quick),
     }
