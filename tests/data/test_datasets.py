@@ -38,6 +38,43 @@ def test_diabetes_is_bundled() -> None:
     assert diabetes.X.shape == (442, 10)
 
 
+def test_diabetes_read_without_sklearn_equals_sklearns_own_loader() -> None:
+    """hefl reads scikit-learn's raw files and scales them itself (no sklearn import); the
+    reference is scikit-learn's ``load_diabetes()`` (scaled=True)."""
+    from sklearn.datasets import load_diabetes as sklearn_diabetes
+
+    ours, reference = load_dataset("diabetes"), sklearn_diabetes()
+    np.testing.assert_allclose(ours.X, reference.data, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(ours.y, reference.target)
+    assert ours.feature_names == tuple(reference.feature_names)
+    assert ours.target_name == "progression" and ours.X.dtype == ours.y.dtype == np.float64
+    # The scaling's defining property: every column has mean 0 and Euclidean norm 1.
+    np.testing.assert_allclose(ours.X.mean(axis=0), 0.0, atol=1e-15)
+    np.testing.assert_allclose(np.linalg.norm(ours.X, axis=0), 1.0, rtol=1e-12)
+
+
+def test_diabetes_without_sklearn_installed_names_the_fix(monkeypatch) -> None:
+    from hefl.data import datasets
+
+    real = datasets.importlib.util.find_spec
+    monkeypatch.setattr(
+        datasets.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "sklearn" else real(name, *a),
+    )
+    with pytest.raises(DatasetError, match="pip install scikit-learn"):
+        load_dataset("diabetes")
+
+
+def test_a_damaged_sklearn_diabetes_file_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
+    from hefl.data import datasets
+
+    (tmp_path / datasets.DIABETES_FILES[0]).write_bytes(b"not gzip")
+    monkeypatch.setattr(datasets, "_sklearn_data_dir", lambda: tmp_path)
+    with pytest.raises(DatasetError, match="reinstall scikit-learn"):
+        load_dataset("diabetes")
+
+
 def test_a_modified_copy_is_refused_with_its_checksum(tmp_path: Path) -> None:
     data = bytearray((SHARED / "qsar_fish_toxicity.csv").read_bytes())
     data[10] ^= 1

@@ -5,7 +5,7 @@ environment variable :data:`PASSWORD_ENV` or a password file; it is never logged
 
 Layout of an agent directory::
 
-    keystore.json      eth-account V3 keystore (scrypt), 0600
+    keystore.json      V3 keystore (scrypt, AES-128-CTR), as eth-account writes and reads it, 0600
     identity.json      public: address (and, for a participant, |D_i| and |w|)
     paillier.json      the party's Paillier private key, AES-256-GCM under HMAC-SHA256 of the
                        scrypt key of the keystore (same password, salt and eth-account's
@@ -17,6 +17,12 @@ Keystores use eth-account's default scrypt cost (n = 2^18, ~1 s per opening). Fo
 development jobs only, ``HEFL_DEV_KEYSTORE=1`` in the environment of ``hefl participant init`` /
 ``hefl party setup`` writes keystores with n = 2^14 (:data:`DEV_SCRYPT_N`, ~16× cheaper to open
 and to attack); never for a key that guards anything.
+
+Start-up (issue #18): this module imports neither web3 nor eth-account, so ``hefl participant
+init`` makes its key without them: the key pair comes from OpenSSL (``cryptography``, secp256k1),
+the keystore is written in the Web3 Secret Storage V3 format eth-account writes
+(:func:`new_keystore`, read back by eth-account and by :func:`hefl.chain.node.decrypt_keystore`),
+and the address is EIP-55-checksummed here (:func:`checksum_address`).
 """
 
 from __future__ import annotations
@@ -28,17 +34,17 @@ import os
 import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from uuid import uuid4
 
 import numpy as np
-from eth_account import Account
-from eth_utils import to_checksum_address
 
-from hefl.chain.node import derive_scrypt
-from hefl.crypto import PrivateKey
-from hefl.data.prepare import Part
 from hefl.errors import AgentError, ConfigError
 from hefl.files import atomic_write
+
+if TYPE_CHECKING:
+    from hefl.crypto import PrivateKey
+    from hefl.data.prepare import Part
 
 #: Environment variable holding the keystore password.
 PASSWORD_ENV = "HEFL_KEYSTORE_PASSWORD"
@@ -68,6 +74,84 @@ def read_password(password_file: str | os.PathLike[str] | None = None) -> str:
     return password
 
 
+def keccak256(data: bytes) -> bytes:
+    """Keccak-256 (the original Keccak padding, Ethereum's hash; not NIST SHA3-256)."""
+    from Crypto.Hash import keccak
+
+    return keccak.new(data=data, digest_bits=256).digest()
+
+
+def checksum_address(address: str) -> str:
+    """An Ethereum address in EIP-55 mixed case: hex digit i of the address is upper case iff
+    nibble i of keccak256(the lower-case hex address) is ≥ 8. Anything but 20 bytes of hex
+    (with or without ``0x``) is a ``ValueError``, as eth-utils' ``to_checksum_address``."""
+    if not isinstance(address, str):
+        raise ValueError(f"{address!r} is not a 20-byte hex Ethereum address")
+    plain = address[2:] if address[:2] in ("0x", "0X") else address
+    if len(plain) != 40 or not all(c in "0123456789abcdefABCDEF" for c in plain):
+        raise ValueError(f"{address!r} is not a 20-byte hex Ethereum address")
+    plain = plain.lower()
+    nibbles = keccak256(plain.encode()).hex()
+    return "0x" + "".join(
+        c.upper() if int(h, 16) >= 8 else c for c, h in zip(plain, nibbles, strict=False)
+    )
+
+
+#: scrypt's r and p and the derived key's length in a V3 keystore (eth-keyfile's constants).
+V3_SCRYPT_R, V3_SCRYPT_P, V3_DKLEN = 8, 1, 32
+
+
+def new_keystore(password: str, scrypt_n: int) -> tuple[dict[str, Any], str]:
+    """A fresh secp256k1 key pair, its private key sealed in a V3 keystore; and its address.
+
+    The private key d is drawn by OpenSSL in [1, n − 1] (SEC 1 §3.2.1); the address is the last
+    20 bytes of keccak256(x ‖ y) of the public point dG. The keystore is eth-keyfile's V3 layout:
+    K = scrypt(password (UTF-8), salt (16 random bytes), n = ``scrypt_n``, r = 8, p = 1, 32 bytes),
+    ciphertext = AES-128-CTR(K[0:16], iv (16 random bytes) as the initial counter block, d),
+    mac = keccak256(K[16:32] ‖ ciphertext)."""
+    from Crypto.Cipher import AES
+    from Crypto.Util import Counter
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    key = ec.generate_private_key(ec.SECP256K1())
+    secret = key.private_numbers().private_value.to_bytes(32, "big")
+    point = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    address = checksum_address(keccak256(point[1:])[-20:].hex())  # point[0] is 0x04
+    salt, iv = secrets.token_bytes(16), secrets.token_bytes(16)
+    derived = hashlib.scrypt(
+        password.encode(),
+        salt=salt,
+        n=scrypt_n,
+        r=V3_SCRYPT_R,
+        p=V3_SCRYPT_P,
+        dklen=V3_DKLEN,
+        maxmem=256 * scrypt_n * V3_SCRYPT_R + 2**20,
+    )
+    counter = Counter.new(128, initial_value=int.from_bytes(iv, "big"))
+    ciphertext = AES.new(derived[:16], AES.MODE_CTR, counter=counter).encrypt(secret)
+    keystore = {
+        "address": address[2:],
+        "crypto": {
+            "cipher": "aes-128-ctr",
+            "cipherparams": {"iv": iv.hex()},
+            "ciphertext": ciphertext.hex(),
+            "kdf": "scrypt",
+            "kdfparams": {
+                "dklen": V3_DKLEN,
+                "n": scrypt_n,
+                "r": V3_SCRYPT_R,
+                "p": V3_SCRYPT_P,
+                "salt": salt.hex(),
+            },
+            "mac": keccak256(derived[16:32] + ciphertext).hex(),
+        },
+        "id": str(uuid4()),
+        "version": 3,
+    }
+    return keystore, address
+
+
 def write_private(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` with mode 0600, atomically (never world-readable)."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
@@ -83,6 +167,8 @@ KEYSTORE_BOUND_LABEL = b"hefl paillier private key"
 
 
 def _scrypt(password: str, salt: bytes, params: dict[str, int]) -> bytes:
+    from hefl.chain.node import derive_scrypt
+
     return derive_scrypt(
         password, salt, n=params["n"], r=params["r"], p=params["p"], dklen=params["dklen"]
     )
@@ -205,6 +291,8 @@ def save_private_key(
 
 def load_private_key(path: Path, password: str, *, allow_insecure: bool = False) -> PrivateKey:
     """Read a key written by :func:`save_private_key`; a wrong password is one clear error."""
+    from hefl.crypto import PrivateKey
+
     plain = open_secret(path, ENCRYPTED_KEY_TYPE, password, "Paillier key")
     return PrivateKey.from_json(json.loads(plain), allow_insecure=allow_insecure)
 
@@ -240,7 +328,7 @@ class Identity:
         try:
             data = json.loads(file.read_text())
             return cls(
-                address=to_checksum_address(data["address"]),
+                address=checksum_address(data["address"]),
                 data_size=data.get("data_size"),
                 model_size=data.get("model_size"),
             )
@@ -253,11 +341,10 @@ def create_agent(directory: Path, password: str, data: Part | None = None) -> Id
     directory.mkdir(parents=True, exist_ok=True)
     if (directory / KEYSTORE).exists():
         raise AgentError(f"{directory} already holds a keystore; use another directory")
-    account = Account.create()
     light = os.environ.get(DEV_KEYSTORE_ENV) == "1"
-    keystore = Account.encrypt(account.key, password, iterations=DEV_SCRYPT_N if light else None)
+    keystore, address = new_keystore(password, DEV_SCRYPT_N if light else SCRYPT_PARAMS["n"])
     write_private(directory / KEYSTORE, json.dumps(keystore))
-    identity = Identity(address=to_checksum_address(account.address))
+    identity = Identity(address=address)
     if data is not None:
         save_data(directory, data)
         identity = Identity(identity.address, data.size, int(data.X.shape[1]))
@@ -272,6 +359,8 @@ def save_data(directory: Path, data: Part) -> None:
 
 
 def load_data(directory: Path) -> Part:
+    from hefl.data.prepare import Part
+
     path = directory / DATA
     try:
         with np.load(path) as archive:

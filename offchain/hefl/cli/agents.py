@@ -12,6 +12,10 @@ A session on one machine (each command in its own terminal)::
 
 Keystores are encrypted with the password in $HEFL_KEYSTORE_PASSWORD (or --password-file).
 Each agent logs what it does per round to stderr and to DIR/agent.log; no secret is ever logged.
+
+Start-up (issue #18): every command imports what it uses, inside its ``run_*`` function, and
+:func:`register` builds only the parser of the command being run (``hefl.cli.main`` passes it):
+``hefl split`` and ``hefl participant init`` import neither web3 nor scikit-learn.
 """
 
 from __future__ import annotations
@@ -19,34 +23,34 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import numpy as np
-
-from hefl.agents.export import RunDirectory
-from hefl.agents.identity import (
-    KEYSTORE,
-    Identity,
-    create_agent,
-    read_password,
-    save_private_data,
-)
-from hefl.agents.network import JobFile, ParticipantDaemon, PartyDaemon, Schedule, setup_job
-from hefl.chain import LedgerClient, LocalBlobStore, connect_rpc
-from hefl.chain.fl_ledger import DEFAULT_VOID_TIMEOUT_S
-from hefl.data import DATASET_NAMES, SplitConfig, load_dataset, prepare
-from hefl.data.prepare import Part
-from hefl.errors import ConfigError, HeflError
-from hefl.learning.paillier import FixedPointConfig
-from hefl.learning.registry import STRATEGIES
-from hefl.learning.strategy import UPDATE_MODES, LearningConfig
 
 #: Ether (in wei) sent by ``--fund`` to the party and each participant from the node's account.
 FUND_WEI = 10 * 10**18
 
 
-def register(subparsers: Any) -> None:
+#: The commands this module registers (see ``hefl.cli.main.COMMAND_MODULES``).
+COMMANDS = ("split", "party", "participant")
+
+
+def register(subparsers: Any, only: str | None = None) -> None:
+    """Add ``split``, ``party`` and ``participant`` (or ``only`` the one being run: a parser
+    imports the modules its choices come from, e.g. the strategy registry, web3 for the ledger's
+    void timeout, and ``hefl split`` needs none of those)."""
+    registrars: dict[str, Callable[[Any], None]] = {
+        "split": _register_split,
+        "party": _register_party,
+        "participant": _register_participant,
+    }
+    for name in COMMANDS if only is None else (only,):
+        registrars[name](subparsers)
+
+
+def _register_split(subparsers: Any) -> None:
+    from hefl.data.datasets import DATASET_NAMES
+
     split = subparsers.add_parser(
         "split", help="split a data set into participants' private files (multi-process mode)"
     )
@@ -55,6 +59,12 @@ def register(subparsers: Any) -> None:
     split.add_argument("--seed", type=int, default=0)
     split.add_argument("--out", type=Path, required=True)
     split.set_defaults(func=run_split)
+
+
+def _register_party(subparsers: Any) -> None:
+    from hefl.chain.fl_ledger import DEFAULT_VOID_TIMEOUT_S
+    from hefl.learning.registry import STRATEGIES
+    from hefl.learning.strategy import UPDATE_MODES
 
     party = subparsers.add_parser("party", help="the computing party as its own process")
     party_cmd = party.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -95,6 +105,8 @@ def register(subparsers: Any) -> None:
     prun.add_argument("--test", type=Path, help="held-out data (.npz) for the test loss")
     prun.set_defaults(func=run_party)
 
+
+def _register_participant(subparsers: Any) -> None:
     participant = subparsers.add_parser("participant", help="a data owner as its own process")
     part_cmd = participant.add_subparsers(dest="action", metavar="ACTION", required=True)
     init = part_cmd.add_parser("init", help="make a keystore and take in a private data file")
@@ -132,6 +144,10 @@ def _logging(directory: Path) -> None:
 
 
 def run_split(args: argparse.Namespace) -> int:
+    from hefl.agents.identity import save_private_data
+    from hefl.data import SplitConfig, load_dataset, prepare
+    from hefl.data.prepare import Part
+
     data = prepare(
         load_dataset(args.dataset),
         SplitConfig(participants=args.participants, n_samples=None, seed=args.seed),
@@ -145,6 +161,11 @@ def run_split(args: argparse.Namespace) -> int:
 
 
 def run_participant_init(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from hefl.agents.identity import create_agent, read_password
+    from hefl.data.prepare import Part
+
     with np.load(args.data) as archive:
         part = Part(X=np.asarray(archive["X"]), y=np.asarray(archive["y"]))
     identity = create_agent(args.dir, read_password(args.password_file), part)
@@ -153,12 +174,22 @@ def run_participant_init(args: argparse.Namespace) -> int:
 
 
 def _connect(args: argparse.Namespace) -> Any:
+    from hefl.agents.identity import KEYSTORE, read_password
+    from hefl.chain.node import connect_rpc
+
     chain = connect_rpc(args.rpc)
     chain.add_keystore(args.dir / KEYSTORE, read_password(args.password_file))
     return chain
 
 
 def run_party_setup(args: argparse.Namespace) -> int:
+    from hefl.agents.identity import Identity, read_password
+    from hefl.agents.network import Schedule, setup_job
+    from hefl.chain.blobstore import LocalBlobStore
+    from hefl.chain.node import connect_rpc
+    from hefl.learning.paillier import FixedPointConfig
+    from hefl.learning.strategy import LearningConfig
+
     _logging(args.dir)
     chain = connect_rpc(args.rpc)
     identities = [Identity.load(path) for path in args.participant]
@@ -186,6 +217,15 @@ def run_party_setup(args: argparse.Namespace) -> int:
 
 
 def run_party(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from hefl.agents.export import RunDirectory
+    from hefl.agents.identity import Identity, read_password
+    from hefl.agents.network import JobFile, PartyDaemon
+    from hefl.chain.blobstore import LocalBlobStore
+    from hefl.chain.fl_ledger import LedgerClient
+    from hefl.errors import HeflError
+
     _logging(args.dir)
     job = JobFile.load(args.dir)
     chain = _connect(args)
@@ -212,6 +252,12 @@ def run_party(args: argparse.Namespace) -> int:
 
 
 def run_participant(args: argparse.Namespace) -> int:
+    from hefl.agents.identity import Identity
+    from hefl.agents.network import JobFile, ParticipantDaemon
+    from hefl.chain.blobstore import LocalBlobStore
+    from hefl.chain.fl_ledger import LedgerClient
+    from hefl.errors import ConfigError
+
     _logging(args.dir)
     job = JobFile.load(args.job)
     chain = _connect(args)

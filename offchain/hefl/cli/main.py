@@ -34,21 +34,22 @@ COMMANDS: tuple[str, ...] = (
 )
 
 
-#: Commands registered by a module of another name (``hefl.cli.agents`` registers three).
+#: Commands registered by a module of another name (``hefl.cli.agents`` registers three); such a
+#: module's ``register(subparsers, only=None)`` adds ``only`` that command when it is given.
 COMMAND_MODULES: dict[str, str] = {"split": "agents", "party": "agents", "participant": "agents"}
 
 
-def _module_of(argv: Sequence[str]) -> str | None:
-    """The one CLI module the command line needs (``None``: all, e.g. for ``hefl --help``), so
-    a command imports what it uses and not every other command's dependencies."""
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The one command the command line runs (``None``: all, e.g. for ``hefl --help``), so a
+    command imports what it uses and not every other command's dependencies."""
     command = next((a for a in argv if not a.startswith("-")), None)
     if command is None or argv[0].startswith("-"):
         return None
-    module = COMMAND_MODULES.get(command, command)
-    return module if module in COMMANDS else None
+    return command if COMMAND_MODULES.get(command, command) in COMMANDS else None
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``hefl`` parser with every command, or ``only`` the named one."""
     parser = argparse.ArgumentParser(
         prog="hefl",
         description="Privacy-preserving distributed learning on Paillier ciphertexts, "
@@ -56,14 +57,19 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"hefl {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS if only is None else (only,):
-        importlib.import_module(f"hefl.cli.{name}").register(subparsers)
+    if only is None:
+        for name in COMMANDS:
+            importlib.import_module(f"hefl.cli.{name}").register(subparsers)
+    elif only in COMMAND_MODULES:
+        importlib.import_module(f"hefl.cli.{COMMAND_MODULES[only]}").register(subparsers, only)
+    else:
+        importlib.import_module(f"hefl.cli.{only}").register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(_module_of(argv))
+    parser = build_parser(_command_of(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
