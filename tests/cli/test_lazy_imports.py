@@ -81,3 +81,32 @@ def test_party_setup_help_does_not_import_sklearn(tmp_path: Path) -> None:
     result = run_cli(["party", "setup", "--help"], tmp_path)
     assert result["code"] == 0 and "--void-timeout" in result["out"]
     assert "sklearn" not in result["heavy"]
+
+
+def test_hefl_help_imports_no_command_module(tmp_path: Path) -> None:
+    for argv in (["--help"], ["-h"]):
+        result = run_cli(argv, tmp_path)
+        assert result["code"] == 0 and result["heavy"] == []
+        assert "participant" in result["out"] and "flower" in result["out"]
+    probe = (
+        "import sys\nfrom hefl.cli.main import main\ntry:\n    main(['--help'])\n"
+        "except SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('hefl.cli.') or m == 'numpy'))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "['hefl.cli.main']"
+
+
+def test_the_summary_lists_every_command_as_its_module_registers_it() -> None:
+    import argparse
+
+    from hefl.cli.main import SUMMARIES, build_parser
+
+    def listing(parser: argparse.ArgumentParser) -> list[tuple[str, str | None]]:
+        (commands,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        return [(action.dest, action.help) for action in commands._choices_actions]
+
+    full = listing(build_parser())
+    assert listing(build_parser(summary=True)) == full == list(SUMMARIES.items()), (
+        "a command's one-line help changed: update hefl.cli.main.SUMMARIES to match"
+    )

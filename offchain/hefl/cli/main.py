@@ -34,6 +34,26 @@ COMMANDS: tuple[str, ...] = (
 )
 
 
+#: Each command's one-line help, in help order: what ``hefl --help`` lists without importing any
+#: command's module (a test checks it against what the modules register).
+SUMMARIES: dict[str, str] = {
+    "run": "run an encrypted learning job with every round on the ledger",
+    "race": "the proof-of-work mode: aggregators race for each block (run, history, verify)",
+    "compile": "compile contracts/*.sol with solc 0.8.30 into their build artifacts",
+    "deploy": "deploy the FLLedger contract and write a deployment record",
+    "history": "print the rounds recorded on a ledger",
+    "bench": "run a performance benchmark",
+    "verify": "re-check a job's blobs, aggregates and quorums",
+    "experiment": "reproduce the paper's figures (fig2…fig5, all) or the secagg comparison",
+    "costs": "the cost model of hefl's own execution",
+    "node": "run a local Anvil node on 127.0.0.1 (state kept in a file)",
+    "split": "split a data set into participants' private files (multi-process mode)",
+    "party": "the computing party as its own process",
+    "participant": "a data owner as its own process",
+    "dso": "decentralised mode: Paillier-protected distributed SGD, no server",
+    "flower": "run hefl's job on Flower (simulation engine, or a Flower app for flwr run)",
+}
+
 #: Commands registered by a module of another name (``hefl.cli.agents`` registers three); such a
 #: module's ``register(subparsers, only=None)`` adds ``only`` that command when it is given.
 COMMAND_MODULES: dict[str, str] = {"split": "agents", "party": "agents", "participant": "agents"}
@@ -48,8 +68,10 @@ def _command_of(argv: Sequence[str]) -> str | None:
     return command if COMMAND_MODULES.get(command, command) in COMMANDS else None
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The ``hefl`` parser with every command, or ``only`` the named one."""
+def build_parser(only: str | None = None, *, summary: bool = False) -> argparse.ArgumentParser:
+    """The ``hefl`` parser with every command, or ``only`` the named one; with ``summary``, every
+    command by name and one-line help only (:data:`SUMMARIES`), importing no command module:
+    enough for ``hefl --help``, ``hefl`` alone and a mistyped command."""
     parser = argparse.ArgumentParser(
         prog="hefl",
         description="Privacy-preserving distributed learning on Paillier ciphertexts, "
@@ -57,7 +79,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"hefl {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    if only is None:
+    if summary:
+        for name, line in SUMMARIES.items():
+            subparsers.add_parser(name, help=line)
+    elif only is None:
         for name in COMMANDS:
             importlib.import_module(f"hefl.cli.{name}").register(subparsers)
     elif only in COMMAND_MODULES:
@@ -69,7 +94,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(_command_of(argv))
+    command = _command_of(argv)
+    parser = build_parser(command, summary=command is None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
