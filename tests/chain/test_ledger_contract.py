@@ -494,6 +494,7 @@ def test_get_submissions_is_every_get_submission_and_get_round_in_one_call(
         block = ledger.chain.block_number
         record, submissions = ledger.round_submissions(g)
         assert record == ledger.get_round(g)
+        assert ledger.round_status(g) is record.status  # the header alone agrees
         assert submissions == tuple(ledger.get_submission(g, p) for p in people)
         assert ledger.submissions(g) == submissions
         assert [s.participant for s in submissions] == list(people)

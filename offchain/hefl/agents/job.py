@@ -449,8 +449,11 @@ class InProcessJob:
             agent.deliver(g, update)
         if self.ledger.get_round(g).status is RoundStatus.OPEN:
             self.party.commit(g)
-        for agent in self.participants:
-            if agent.verify(g) is Vote.DISPUTED:
+        # every replica checks at the block of the commitment (one view-cache answer for all),
+        # then they vote one by one
+        assessments = [(agent, agent.assess(g)) for agent in self.participants]
+        for agent, assessment in assessments:
+            if agent.vote(g, assessment) is Vote.DISPUTED:
                 log.warning("round %d disputed by %s", g, agent.address)
         return g, self.party.conclude(g)
 

@@ -315,8 +315,14 @@ class ParticipantAgent:
 
     def verify(self, round_index: int) -> Vote:
         """Recompute Eq. 10 from the committed blobs; attest when the bytes match, else dispute
-        (with the reason logged). The round's status is read again just before voting, so a
-        round decided meanwhile gets no late vote."""
+        (with the reason logged): :meth:`assess` then :meth:`vote`."""
+        return self.vote(round_index, self.assess(round_index))
+
+    def assess(self, round_index: int) -> Vote | tuple[RoundRecord, bytes | None]:
+        """This replica's verdict on round g's commitment (:func:`check_committed_aggregate`),
+        with the round record it was reached on — or the Vote that makes a check moot (already
+        voted, decided). The in-process job assesses every replica at one block, so their reads
+        are one answer of the chain's view cache, then lets them vote."""
         record = self.ledger.get_round(round_index)
         if record.status is RoundStatus.OPEN or record.status is RoundStatus.NONE:
             raise AgentError(
@@ -327,8 +333,17 @@ class ParticipantAgent:
             return Vote.ALREADY_VOTED
         if record.status is not RoundStatus.AGGREGATED:
             return Vote.DECIDED
-        verdict = check_committed_aggregate(self.strategy, self.ledger, self.store, round_index)
-        status = self.ledger.get_round(round_index).status
+        return record, check_committed_aggregate(
+            self.strategy, self.ledger, self.store, round_index
+        )
+
+    def vote(self, round_index: int, assessment: Vote | tuple[RoundRecord, bytes | None]) -> Vote:
+        """Send :meth:`assess`'s verdict: the round's status is read again just before voting
+        (its header only), so a round decided meanwhile gets no late vote."""
+        if isinstance(assessment, Vote):
+            return assessment
+        record, verdict = assessment
+        status = self.ledger.round_status(round_index)
         if status is not RoundStatus.AGGREGATED:
             # Finalised, disputed or voided by the others meanwhile: the ledger takes no votes.
             if verdict is not None:

@@ -374,6 +374,14 @@ class LedgerClient(ContractClient):
             self._constants[("getRound", (round,))] = record
         return record
 
+    def round_status(self, round: int) -> RoundStatus:
+        """Round ``round``'s status alone, from its header (``getRound``: constant work for the
+        node, where the batched view reads every submission)."""
+        decided = self._constants.get(("getRound", (round,)))
+        if decided is not None:
+            return decided.status
+        return _round_record(round, self._call("getRound", round)).status
+
     def get_submission(self, round: int, participant: str) -> SubmissionRecord:
         who = _address(participant, "participant")
         model, extra = self._call("getSubmission", round, who)
