@@ -104,9 +104,8 @@ def unseal(blob: bytes, binding: Binding, kind: BlobKind) -> bytes:
         )
     if got_kind != kind:
         raise SerializationError(f"a {kind.name.lower()} blob is sealed as kind {got_kind}")
-    if chain_id != binding.chain_id or to_checksum_address(ledger) != to_checksum_address(
-        binding.ledger
-    ):
+    # compared as 20 raw bytes (checksummed hex, a keccak each, only for the messages)
+    if chain_id != binding.chain_id or ledger != to_canonical_address(binding.ledger):
         raise SerializationError(
             f"blob is bound to ledger {to_checksum_address(ledger)} on chain {chain_id}, not to "
             f"{binding.ledger} on chain {binding.chain_id} (a blob of another job)"
@@ -115,7 +114,7 @@ def unseal(blob: bytes, binding: Binding, kind: BlobKind) -> bytes:
         raise SerializationError(
             f"blob is bound to round {round_index}, not round {binding.round} (a replay)"
         )
-    if to_checksum_address(participant) != to_checksum_address(binding.participant):
+    if participant != to_canonical_address(binding.participant):
         raise SerializationError(
             f"blob is bound to participant {to_checksum_address(participant)}, not its submitter "
             f"{to_checksum_address(binding.participant)} (a copy)"
