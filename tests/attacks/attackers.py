@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from hefl.agents.roles import ComputingPartyAgent, ParticipantAgent, Vote, chain_store
-from hefl.chain import LocalBlobStore, blob_hash
+from hefl.chain import LocalBlobStore, RoundRecord, blob_hash
 from hefl.crypto import EncryptedVector
 from hefl.learning.strategy import LocalUpdate
 
@@ -34,11 +34,11 @@ class Withholder(ParticipantAgent):
     after the aggregate is committed (before the replicas check), hoping that the replicas no
     longer find them, expect another ``included`` set and dispute an honest party."""
 
-    def verify(self, round_index: int) -> Vote:
+    def assess(self, round_index: int) -> Vote | tuple[RoundRecord, bytes | None]:
         mine = self.ledger.get_submission(round_index, self.address)
         delete_blob(self.blobs, mine.model_hash)
         delete_blob(self.blobs, mine.extra_hash)
-        return super().verify(round_index)
+        return super().assess(round_index)
 
 
 class HashOnlySubmitter(ParticipantAgent):
@@ -98,7 +98,7 @@ class Copier(ParticipantAgent):
 class SilentVoter(ParticipantAgent):
     """Never votes (a replica that crashed for good, or stalls on purpose)."""
 
-    def verify(self, round_index: int) -> Vote:
+    def vote(self, round_index: int, assessment: Vote | tuple[RoundRecord, bytes | None]) -> Vote:
         return Vote.DECIDED
 
 

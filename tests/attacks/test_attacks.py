@@ -105,14 +105,14 @@ def test_availability_a_held_back_blob_published_after_the_commit_flips_nothing(
     assert not job.ledger.blobs_on_chain()
     attacker = turn(job.participants[2], HashOnlySubmitter)
     job.participants[2] = attacker
-    honest_verify = type(attacker).verify
+    honest_assess = type(attacker).assess
 
-    def publish_then_verify(self, round_index):
+    def publish_then_assess(self, round_index):
         for blob in (self.held_back.model, self.held_back.extra):
             self.blobs.put(blob)  # published only now, after the commit
-        return honest_verify(self, round_index)
+        return honest_assess(self, round_index)
 
-    monkeypatch.setattr(HashOnlySubmitter, "verify", publish_then_verify)
+    monkeypatch.setattr(HashOnlySubmitter, "assess", publish_then_assess)
     job.run(FixedTauController(tau=2, rounds=1))
     record = job.ledger.get_round(0)
     assert record.status is RoundStatus.FINALISED and record.dispute_count == 0

@@ -346,11 +346,16 @@ class LedgerClient(ContractClient):
         return int(self._constant("MAX_PARTICIPANTS"))
 
     def participants(self) -> tuple[ParticipantRecord, ...]:
-        accounts, sizes = self._constant("participants")
-        return tuple(
-            ParticipantRecord(index=i, address=to_checksum_address(a), data_size=int(s))
-            for i, (a, s) in enumerate(zip(accounts, sizes, strict=True))
-        )
+        """The registry (fixed at deployment), read and checksummed once per client family."""
+        key = ("participants", ("records",))
+        if key not in self._constants:
+            accounts, sizes = self._constant("participants")
+            self._constants[key] = tuple(
+                ParticipantRecord(index=i, address=to_checksum_address(a), data_size=int(s))
+                for i, (a, s) in enumerate(zip(accounts, sizes, strict=True))
+            )
+        records: tuple[ParticipantRecord, ...] = self._constants[key]
+        return records
 
     def participant_index(self, address: str) -> int:
         return int(self._constant("participantIndex", _address(address, "participant")))
