@@ -11,9 +11,11 @@ from hefl.crypto import EncryptedVector
 from hefl.crypto.vector import (
     check_pack_layout,
     decrypt_int_vectors,
+    decrypt_repacked,
     pack_slot_bits,
     pack_slots_per_ciphertext,
     pack_vector,
+    repack_layout,
     unpack_ints,
 )
 from hefl.errors import EncodingOverflowError
@@ -56,3 +58,32 @@ def test_a_forged_packed_plaintext_is_refused_when_read(small_keypair):
     for forged, count in [(-1, 4), (over_slot, 4), (1 << (3 * b), 3), (honest, 9)]:
         with pytest.raises(EncodingOverflowError, match="unpack"):
             unpack_ints([forged], count, k, b, bound)
+
+
+@pytest.mark.parametrize("bound", [0, 1, 1000, 2**61 - 1, 2**109 - 3])
+def test_the_key_holders_packing_reads_the_same_integers_extremes_and_negatives(keypair, bound):
+    """decrypt_repacked (the party packs k signed digits itself, at half size by CRT) returns
+    exactly what one decryption per value returns, at the extremes ±B, for any length."""
+    public, private = keypair
+    values = [bound, -bound, 0, 1 if bound else 0, -(bound // 3), bound - 1 if bound else 0] * 7
+    for length in (1, 5, len(values)):
+        vector = EncryptedVector.encrypt_ints(public, values[:length], 40, bound=bound)
+        k, b = repack_layout(public, bound)
+        assert b == bound.bit_length() + 1 and k == (public.max_int.bit_length() - 1) // b
+        assert decrypt_repacked(private, vector) == values[:length]
+        assert decrypt_repacked(private, vector) == decrypt_int_vectors(private, [vector])[0]
+    # a group decrypts to Σ_j x_j·2^(j·b) mod n, computed here in plain integer arithmetic
+    vector = EncryptedVector.encrypt_ints(public, values[:k], 0, bound=bound)
+    groups = private.decrypt_shifted_sums([vector.ciphertexts], b)
+    assert groups == [sum(x << (j * b) for j, x in enumerate(values[:k])) % public.n]
+
+
+def test_a_plaintext_beyond_its_declared_bound_is_refused_by_the_key_holders_packing(keypair):
+    public, private = keypair
+    honest = EncryptedVector.encrypt_ints(public, [5, -3, 7, 1, 0, 2, -6], 0, bound=7)
+    forged = EncryptedVector(public, honest.ciphertexts, 0, 6)  # a header claiming |x| ≤ 6
+    assert decrypt_repacked(private, honest) == [5, -3, 7, 1, 0, 2, -6]
+    with pytest.raises(EncodingOverflowError, match="above the declared bound"):
+        decrypt_repacked(private, forged)
+    with pytest.raises(EncodingOverflowError, match="no slot"):
+        decrypt_repacked(private, EncryptedVector(public, honest.ciphertexts, 0, public.max_int))

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from hefl.crypto import PrivateKey, generate_keypair
+from hefl.crypto.vector import REPACK_MIN_SLOTS, repack_layout
 from hefl.data import SplitConfig, load_dataset, prepare
 from hefl.errors import SerializationError
 from hefl.learning.blobs import pack_bundle, unpack_bundle
-from hefl.learning.packed import MAGIC, is_packed, parse_packed
+from hefl.learning.packed import MAGIC, PackedVector, is_packed, parse_packed
 from hefl.learning.paillier import FixedPointConfig, PaillierStrategy
 from hefl.learning.strategy import LearningConfig, LocalUpdate, SubmissionRules
 
@@ -64,7 +65,25 @@ def count_decryptions(monkeypatch) -> list[int]:
             return _original(self, ciphertexts, workers=workers)
 
         monkeypatch.setattr(PrivateKey, name, counting)
+    shifted = PrivateKey.decrypt_shifted_sums
+
+    def counting_groups(self, groups, shift_bits, *, workers=None):
+        counted[0] += len(groups)  # the party's own packing: one decryption per group
+        return shifted(self, groups, shift_bits, workers=workers)
+
+    monkeypatch.setattr(PrivateKey, "decrypt_shifted_sums", counting_groups)
     return counted
+
+
+def party_decryptions(vector) -> int:
+    """Decryptions the party spends on one vector: ⌈len/k⌉ for a plain vector it packs itself
+    (k ≥ REPACK_MIN_SLOTS signed digits), ⌈count/k⌉ for a participant's packed one."""
+    if isinstance(vector, PackedVector):
+        return math.ceil(vector.count / vector.per_ciphertext)
+    k = repack_layout(vector.public_key, vector.bound)[0]
+    if len(vector) >= REPACK_MIN_SLOTS and k >= REPACK_MIN_SLOTS:
+        return math.ceil(len(vector) / k)
+    return len(vector)
 
 
 def test_participants_send_packed_gradients_and_unpacked_models(rounds, data):
@@ -119,13 +138,19 @@ def test_the_party_decrypts_fewer_ciphertexts_by_the_packing_factor(rounds, data
         aggregate = party.aggregate([u.model for u in ups], data.sizes)
         party.conclude(start, aggregate, ups, data.sizes)
         seen[packed] = counted[0]
-    models = (2 + n) * d  # the aggregate, the global model and N local models stay unpacked
-    assert seen[False] == models + 2 * n * d
-    assert (
-        seen[True]
-        == models + sum(math.ceil(d / x.per_ciphertext) for x in layouts)
-        == models + 2 * n
-    )
+    for packed, ups in updates.items():
+        aggregate = party.aggregate([u.model for u in ups], data.sizes)
+        models = [party._load(aggregate), party._load(start), *(party._load(u.model) for u in ups)]
+        gradients = [g for u in ups for g in party._gradients(u.extra)]
+        # the party packs the aggregate, the global model and the N local models itself
+        assert all(party_decryptions(v) < d for v in models)
+        spent = sum(party_decryptions(v) for v in models + gradients)
+        assert seen[packed] == spent
+        if packed:  # the participants' packing: ⌈d/k⌉ = 1 per gradient
+            assert sum(party_decryptions(g) for g in gradients) == 2 * n
+    # unpacked gradients the party packs itself (the same count, its own Horner work instead of
+    # the participants'); either way far below one decryption per value
+    assert seen[True] <= seen[False] < (2 + 3 * n) * d
 
 
 def _forge(update: LocalUpdate, edit) -> LocalUpdate:

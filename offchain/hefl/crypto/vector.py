@@ -57,10 +57,12 @@ from hefl.errors import (
 
 __all__ = [
     "DEFAULT_SCALE_BITS",
+    "REPACK_MIN_SLOTS",
     "EncryptedVector",
     "ShapeMismatchError",  # defined in hefl.errors, re-exported for old imports
     "check_pack_layout",
     "decrypt_int_vectors",
+    "decrypt_repacked",
     "decrypt_vectors",
     "encrypt",
     "matvec",
@@ -69,6 +71,7 @@ __all__ = [
     "pack_slot_bits",
     "pack_slots_per_ciphertext",
     "pack_vector",
+    "repack_layout",
     "unpack_ints",
     "weighted_sum",
     "weighted_sum_int",
@@ -764,6 +767,67 @@ def unpack_ints(
                 )
             out.append(slot - int(value_bound))
             v >>= slot_bits
+    return out
+
+
+#: Fewest values per group for which the key holder's packing beats separate decryptions.
+REPACK_MIN_SLOTS = 6
+
+
+def repack_layout(public_key: PublicKey, bound: int) -> tuple[int, int]:
+    """(k, b) of :func:`decrypt_repacked` for values |x| ≤ ``bound``: signed digits of b =
+    bits(B) + 1 bits (|x| < 2^(b−1)), k = ⌊(|max_int| − 1)/b⌋ of them per group, so that
+    |Σ_j x_j·2^(j·b)| < 2^(k·b − 1) stays in the safe band of Z_n."""
+    b = int(bound).bit_length() + 1
+    return (public_key.max_int.bit_length() - 1) // b, b
+
+
+def decrypt_repacked(
+    private_key: PrivateKey, vector: EncryptedVector, *, workers: int | None = None
+) -> list[int]:
+    """The signed integers x_j of ``vector``, decrypted k at a time by the key holder's packing.
+
+    With (k, b) = :func:`repack_layout` (B), each group of k ciphertexts becomes
+    [[Σ_j x_j·2^(j·b)]] (:meth:`PrivateKey.decrypt_shifted_sums`, at half size by CRT) and one
+    decryption gives the signed sum S; its signed base-2^b digits, lowest first, are the x_j
+    (x_0 = S mods 2^b, S ← (S − x_0)/2^b, …). The same integers as :func:`decrypt_int_vectors`
+    for a vector within its bound, in ≈ 1/3 of the work at k ≈ 18 (a 110-bit bound, 2048-bit
+    key). A digit beyond the bound, or a sum with more digits than its group, means a
+    plaintext outside the declared bound: :class:`~hefl.errors.EncodingOverflowError`, as
+    there. (Like the p-half of CRT, the check is not exhaustive: a plaintext far out of bound
+    may carry into its neighbours unseen — a forged blob garbles only its own values.)"""
+    if vector.public_key != private_key.public_key:
+        raise KeyMismatchError("decrypt: the private key does not match the vector's key")
+    pk = vector.public_key
+    k, b = repack_layout(pk, vector.bound)
+    if k < 1:
+        raise EncodingOverflowError(
+            f"repack: a bound of {vector.bound.bit_length()} bits leaves no slot in the safe band"
+        )
+    cts = vector.ciphertexts
+    groups = [cts[i : i + k] for i in range(0, len(cts), k)]
+    sums = private_key.decrypt_shifted_sums(groups, b, workers=workers)
+    full, half, n = 1 << b, 1 << (b - 1), int(pk.n)
+    out: list[int] = []
+    for index, (group, residue) in enumerate(zip(groups, sums, strict=True)):
+        s = decode_residue(int(residue), n)
+        for _ in group:
+            digit = s & (full - 1)
+            if digit >= half:
+                digit -= full
+            if abs(digit) > vector.bound:
+                raise EncodingOverflowError(
+                    f"decrypt: element {len(out)} has {abs(digit).bit_length()} bits, above the "
+                    f"declared bound of {vector.bound.bit_length()} bits; the vector is "
+                    "inconsistent (forged header or foreign ciphertext)"
+                )
+            out.append(digit)
+            s = (s - digit) >> b
+        if s:
+            raise EncodingOverflowError(
+                f"decrypt: group {index} holds more than its {len(group)} values of "
+                f"{vector.bound.bit_length()} bits; the vector is inconsistent"
+            )
     return out
 
 

@@ -63,7 +63,13 @@ from hefl.crypto import (
     weighted_sum_int,
 )
 from hefl.crypto.encoding import to_float
-from hefl.crypto.vector import decrypt_int_vectors, unpack_ints
+from hefl.crypto.vector import (
+    REPACK_MIN_SLOTS,
+    decrypt_int_vectors,
+    decrypt_repacked,
+    repack_layout,
+    unpack_ints,
+)
 from hefl.data.prepare import Part
 from hefl.errors import ConfigError, LearningError, SerializationError
 from hefl.learning.blobs import pack_bundle, unpack_bundle
@@ -377,14 +383,29 @@ class PaillierStrategy(Strategy):
         )
 
     def decrypt_mixed(self, vectors: Sequence[EncryptedVector | PackedVector]) -> list[np.ndarray]:
-        """Decrypt plain and packed vectors: the plain ones in one batch (the p-half of CRT for
-        small bounds), the packed ones in another (full CRT: their plaintexts fill Z_n), then
-        each packed vector's slots read back as the integers it packed."""
-        plain = [v for v in vectors if isinstance(v, EncryptedVector)]
-        packed = [v for v in vectors if isinstance(v, PackedVector)]
-        out_plain = iter(self.decrypt_many(plain) if plain else [])
+        """Decrypt plain and packed vectors: a plain vector long enough, with a bound small
+        enough, to fill groups of ≥ REPACK_MIN_SLOTS signed digits is packed by the party itself
+        and decrypted a group at a time (:func:`hefl.crypto.vector.decrypt_repacked`: the
+        aggregate, the global model and every local model, ≈ 3× fewer operations at d = 50);
+        the other plain ones in one batch (the p-half of CRT for small bounds), the packed ones
+        in another (full CRT: their plaintexts fill Z_n), then each packed vector's slots read
+        back as the integers it packed."""
         key = self._require_private_key()
         workers = self.fixed_point.workers
+        repacked: dict[int, np.ndarray] = {}
+        for i, v in enumerate(vectors):
+            if (
+                isinstance(v, EncryptedVector)
+                and len(v) >= REPACK_MIN_SLOTS
+                and repack_layout(v.public_key, v.bound)[0] >= REPACK_MIN_SLOTS
+            ):
+                values = decrypt_repacked(key, v, workers=workers)
+                repacked[i] = np.array([to_float(x, v.scale_bits) for x in values], dtype=float)
+        plain = [
+            v for i, v in enumerate(vectors) if isinstance(v, EncryptedVector) and i not in repacked
+        ]
+        packed = [v for v in vectors if isinstance(v, PackedVector)]
+        out_plain = iter(self.decrypt_many(plain) if plain else [])
         ints = (
             decrypt_int_vectors(key, [p.packed for p in packed], workers=workers) if packed else []
         )
@@ -398,7 +419,12 @@ class PaillierStrategy(Strategy):
             )
             for p, xs in zip(packed, ints, strict=True)
         )
-        return [next(out_plain if isinstance(v, EncryptedVector) else out_packed) for v in vectors]
+        return [
+            repacked[i]
+            if i in repacked
+            else next(out_plain if isinstance(v, EncryptedVector) else out_packed)
+            for i, v in enumerate(vectors)
+        ]
 
     def decrypt_many(self, vectors: Sequence[EncryptedVector]) -> list[np.ndarray]:
         """Decrypt several vectors in one batch (the party's key; both CRT halves in parallel)."""
