@@ -492,6 +492,15 @@ def decrypt_vectors(
     ]
 
 
+def _beyond_bound(index: int, x: int, bound: int) -> EncodingOverflowError:
+    """A decrypted element above its vector's declared bound: the vector is inconsistent."""
+    return EncodingOverflowError(
+        f"decrypt: element {index} has {abs(x).bit_length()} bits, above the declared bound of "
+        f"{bound.bit_length()} bits; the vector is inconsistent (forged header or foreign "
+        "ciphertext)"
+    )
+
+
 def _decrypt_ints(
     private_key: PrivateKey, vectors: Sequence[EncryptedVector], workers: int | None
 ) -> list[list[int]]:
@@ -517,11 +526,7 @@ def _decrypt_ints(
         offset += len(v)
         for i, x in enumerate(xs):
             if abs(x) > v.bound:
-                raise EncodingOverflowError(
-                    f"decrypt: element {i} has {abs(x).bit_length()} bits, above the declared "
-                    f"bound of {v.bound.bit_length()} bits; the vector is inconsistent "
-                    "(forged header or foreign ciphertext)"
-                )
+                raise _beyond_bound(i, x, v.bound)
         out.append(xs)
     return out
 
@@ -816,11 +821,7 @@ def decrypt_repacked(
             if digit >= half:
                 digit -= full
             if abs(digit) > vector.bound:
-                raise EncodingOverflowError(
-                    f"decrypt: element {len(out)} has {abs(digit).bit_length()} bits, above the "
-                    f"declared bound of {vector.bound.bit_length()} bits; the vector is "
-                    "inconsistent (forged header or foreign ciphertext)"
-                )
+                raise _beyond_bound(len(out), digit, vector.bound)
             out.append(digit)
             s = (s - digit) >> b
         if s:
