@@ -2,7 +2,9 @@
 
 Each sub-command lives in its own module under :mod:`hefl.cli` and exposes
 ``register(subparsers) -> None``; the parser it adds sets ``func`` to a callable taking the parsed
-namespace and returning an exit code. Add a command by adding its module name to ``COMMANDS``.
+namespace and returning an exit code. Add a command by adding its module name to ``COMMANDS`` and
+its one-line help to ``SUMMARIES`` (``hefl --help`` lists them without importing any command
+module; a test checks the two agree). Running a command imports only its own module.
 """
 
 from __future__ import annotations
