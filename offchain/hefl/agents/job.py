@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
+from hefl.agents.document import config_document
 from hefl.agents.export import RunDirectory
 from hefl.agents.identity import PASSWORD_ENV, load_private_key, save_private_key
 from hefl.agents.roles import ComputingPartyAgent, ParticipantAgent, Vote
@@ -59,13 +59,6 @@ from hefl.learning.registry import STRATEGY_NAMES, StrategyName, build_strategy,
 from hefl.learning.strategy import LearningConfig, LocalUpdate, RoundOutcome, Strategy
 
 log = logging.getLogger(__name__)
-
-#: Version of the configuration document committed on chain (2: one shape for both modes).
-DOCUMENT_FORMAT = 2
-#: How a job runs: every agent in one process (:class:`InProcessJob`), or each agent its own
-#: process (:mod:`hefl.agents.network`).
-JobMode = Literal["in-process", "multi-process"]
-
 
 @dataclass(frozen=True)
 class JobConfig:
@@ -131,39 +124,6 @@ class JobResult:
     def model(self) -> np.ndarray:
         """The final aggregated model w(T) in plaintext (zeros if no round ran)."""
         return self.trace.model
-
-
-def config_document(
-    mode: JobMode,
-    strategy: Strategy,
-    data_sizes: Sequence[int],
-    model_size: int,
-    initial_model_hash: bytes,
-    *,
-    job: Mapping[str, Any] | None = None,
-    schedule: Mapping[str, Any] | None = None,
-    step_size_bounds: Sequence[float] | None = None,
-) -> dict[str, Any]:
-    """The job's public configuration, the same fields in both modes: how it runs, the scheme's
-    public parameters (hyper-parameters, key size, fixed point), |w|, the |D_i|, the initial
-    (encrypted) model's hash, and what defines the rounds — the in-process job's
-    :class:`JobConfig` (``job``) or the multi-process job's fixed schedule (``schedule``); the
-    other is ``None`` — and the step-size bounds 2/L_i the participants published
-    (:mod:`hefl.learning.divergence`; ``None`` when not published). Its canonical JSON bytes
-    are stored in the blob store; their hash goes on chain (``configHash``)."""
-    return {
-        "format": DOCUMENT_FORMAT,
-        "mode": mode,
-        "job": None if job is None else dict(job),
-        "strategy": strategy.describe(),
-        "model_size": int(model_size),
-        "data_sizes": [int(s) for s in data_sizes],
-        "schedule": None if schedule is None else dict(schedule),
-        "initial_model_hash": "0x" + initial_model_hash.hex(),
-        "step_size_bounds": None
-        if step_size_bounds is None
-        else [float(b) if math.isfinite(b) else None for b in step_size_bounds],
-    }
 
 
 ProgressHook = Progress

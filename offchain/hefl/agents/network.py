@@ -254,7 +254,7 @@ def _setup_job(
     fund_wei: int,
     strategy: StrategyName,
 ) -> JobFile:
-    from hefl.agents.job import config_document
+    from hefl.agents.document import config_document
 
     spec = strategy_spec(strategy)
     if not (spec.multi_process and spec.needs_keypair):
