@@ -2,36 +2,47 @@
 
 References are independent of the model's code: the participants' multiplications come from
 :func:`hefl.learning.fused.plan_update` (and the forms' products), the party's decryptions from
-real packed updates (``hefl.bench.round``'s layout counts), and the expected cycles, time and
-energy are computed here in exact rational arithmetic.
+what its key really runs when it concludes a real round (counted at ``PrivateKey``'s decryption
+methods and at gmpy2's powmods by 2^b, the Horner of its own packing), and the expected cycles,
+time and energy are computed here in exact rational arithmetic.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
+from collections import Counter
 from fractions import Fraction
 
+import gmpy2
 import numpy as np
 import pytest
 
-from hefl.bench.round import packed_layouts, party_decryptions
+from hefl.bench.round import packed_layouts
 from hefl.control import JobInfo, RoundReport, make_controller
 from hefl.costs import CostModel, CostParameters, RoundWork, planned_work
 from hefl.costs.work import paillier_work
-from hefl.crypto import generate_keypair
+from hefl.crypto import PrivateKey, generate_keypair
+from hefl.crypto.vector import REPACK_MIN_SLOTS, EncryptedVector, repack_layout
 from hefl.data.prepare import Part
 from hefl.errors import ConfigError, InsecureKeyWarning
+from hefl.learning.blobs import unpack_bundle
 from hefl.learning.fused import GRADIENT_FORMS, MODEL_FORMS, plan_update
-from hefl.learning.packed import PackedVector
+from hefl.learning.packed import PackedVector, is_packed
 from hefl.learning.paillier import FixedPointConfig, PaillierStrategy
 from hefl.learning.strategy import LearningConfig
 
 KEY_BITS = 1024  # the counts scale with the key through k only; small keys keep the test quick
 BITS = FixedPointConfig().significant_bits
 PLANNED = CostParameters(
-    local_update="planned", mu_multiplication=9.5e3, mu_decryption=7.7e6, mu_small_decryption=4.1e6
+    local_update="planned",
+    mu_multiplication=9.5e3,
+    mu_decryption=7.7e6,
+    mu_small_decryption=4.1e6,
+    mu_repack_multiplication=3.3e3,
 )
+MU = tuple(Fraction(v) for v in (9.5e3, 7.7e6, 4.1e6, 3.3e3))  # μ_M, μ_D, μ_Ds, μ_H
 
 
 def _parts(rows: tuple[int, ...], d: int, seed: int = 0) -> list[Part]:
@@ -50,17 +61,81 @@ def keys():
         return generate_keypair(KEY_BITS, allow_insecure=True)
 
 
+def spent_by_the_party(
+    strategy: PaillierStrategy, start: bytes, updates, sizes
+) -> tuple[int, int, int]:
+    """(small, full, Horner) decryptions the party's key runs to conclude the round: values
+    through ``decrypt_small``, ciphertexts through ``decrypt_ints`` plus groups through
+    ``decrypt_shifted_sums``, and, for every powmod modulo p² or q² by 2^b, b squarings and the
+    product that follows it."""
+    key = strategy._private_key
+    halves = (key.psquare, key.qsquare)
+    counted: Counter[str] = Counter()
+    powmod = gmpy2.powmod
+
+    def counting_powmod(base, exponent, modulus):
+        e = int(exponent)
+        if modulus in halves and e > 1 and e & (e - 1) == 0:
+            counted["horner"] += e.bit_length()  # (bits − 1) squarings + one product
+        return powmod(base, exponent, modulus)
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, kind in (("decrypt_small", "small"), ("decrypt_ints", "full")):
+            original = getattr(PrivateKey, name)
+
+            def counting(self, cts, *, workers=None, _original=original, _kind=kind):
+                counted[_kind] += len(cts)
+                return _original(self, cts, workers=workers)
+
+            patch.setattr(PrivateKey, name, counting)
+        shifted = PrivateKey.decrypt_shifted_sums
+
+        def counting_groups(self, groups, bits, *, workers=None):
+            counted["full"] += len(groups)
+            return shifted(self, groups, bits, workers=workers)
+
+        patch.setattr(PrivateKey, "decrypt_shifted_sums", counting_groups)
+        patch.setattr(gmpy2, "powmod", counting_powmod)
+        aggregate = strategy.aggregate([u.model for u in updates], sizes)
+        counted.clear()
+        strategy.conclude(start, aggregate, updates, sizes)
+    return counted["small"], counted["full"], counted["horner"]
+
+
+def plain_layouts(strategy: PaillierStrategy, start: bytes, updates, sizes) -> list:
+    """repack_layout of each plain vector the party decrypts (aggregate, global model, local
+    models, unpacked gradients), ``None`` for one it decrypts a value at a time."""
+    public = strategy.public_key
+    aggregate = strategy.aggregate([u.model for u in updates], sizes)
+    plain = [aggregate, start, *(u.model for u in updates)]
+    plain += [b for u in updates for b in unpack_bundle(u.extra, 2) if not is_packed(b)]
+    out = []
+    for blob in plain:
+        v = EncryptedVector.from_bytes(blob, public)
+        k, b = repack_layout(public, v.bound)
+        out.append((k, b) if len(v) >= REPACK_MIN_SLOTS and k >= REPACK_MIN_SLOTS else None)
+    return out
+
+
+def cycles(small: int, full: int, horner: int) -> Fraction:
+    """Δ^L_2 = D_s·μ_Ds + D_f·μ_D + D_h·μ_H, exactly."""
+    return small * MU[2] + full * MU[1] + horner * MU[3]
+
+
 @pytest.fixture(scope="module")
-def real_round(keys) -> tuple[list[Part], list[PackedVector], tuple[int, int, int]]:
+def real_round(keys):
     """A dense and a low-rank participant's real packed updates: their parts, the layouts of
-    their packed gradients, and bench's (unpacked, packed, unpacked-only) decryption counts."""
+    their packed gradients, the real plain vectors' repack layouts and the (small, full,
+    Horner) decryptions the party spends to conclude the round."""
     public, private = keys
     strategy = PaillierStrategy(public, LearningConfig(eta=0.01), private_key=private)
     parts = _parts((60, 4), 16)
+    sizes = [p.size for p in parts]
     start = strategy.initial_model(16)
     updates = [strategy.local_update(start, part, 3) for part in parts]
     layouts = packed_layouts(updates, public)
-    return parts, layouts, party_decryptions(16, layouts)
+    plain = plain_layouts(strategy, start, updates, sizes)
+    return parts, layouts, plain, spent_by_the_party(strategy, start, updates, sizes)
 
 
 def _layouts(packed: list[PackedVector]) -> list[tuple[int, int]]:
@@ -68,7 +143,7 @@ def _layouts(packed: list[PackedVector]) -> list[tuple[int, int]]:
 
 
 def test_a_round_costs_plan_multiplications_and_packed_decryptions(real_round, keys) -> None:
-    parts, layouts, (unpacked, packed, _) = real_round
+    parts, layouts, plain, (small, full, horner) = real_round
     plans = [plan_update(part, 0.0, BITS) for part in parts]
     assert [p.model_form for p in plans] == ["dense", "low-rank"]
     work = planned_work(
@@ -78,8 +153,18 @@ def test_a_round_costs_plan_multiplications_and_packed_decryptions(real_round, k
         model_scale_bits=40,
         key_bits=KEY_BITS,
         layouts=_layouts(layouts),
+        plain_layouts=plain,
     )
-    assert work.small_decryptions == unpacked and work.decryptions == packed
+    # the party packs the global model and the local models itself (k ≥ 6 at 1024 bits)
+    assert sum(p is not None for p in plain) >= 3 and horner > 0
+    packed = sum(len(p.packed) for p in layouts)
+    repacked = sum(math.ceil(16 / p[0]) for p in plain if p is not None)
+    assert full == packed + repacked and small == 16 * sum(p is None for p in plain)
+    assert (work.small_decryptions, work.decryptions, work.repack_multiplications) == (
+        small,
+        full,
+        horner,
+    )
     model = CostModel(PLANNED, tuple(p.size for p in parts), 16, work=work)
 
     # sending, from the real blobs: Horner's b squarings + 1 per value packed below a top slot,
@@ -90,11 +175,11 @@ def test_a_round_costs_plan_multiplications_and_packed_decryptions(real_round, k
         + (16 + sum(len(p.packed) for p in pair)) * per_ciphertext
         for pair in (layouts[0:2], layouts[2:4])
     ]
-    mu_m, mu_d, mu_s = (Fraction(v) for v in (9.5e3, 7.7e6, 4.1e6))
     local = [
-        (Fraction(p.estimated_multiplications) + r) * mu_m for p, r in zip(plans, send, strict=True)
+        (Fraction(p.estimated_multiplications) + r) * MU[0]
+        for p, r in zip(plans, send, strict=True)
     ]
-    party = unpacked * mu_s + packed * mu_d
+    party = cycles(small, full, horner)
     for tau in (1, 7, 40):  # the fused update costs the same whatever τ
         assert list(model.round_local_cycles(tau)) == pytest.approx([float(c) for c in local])
     assert model.aggregation_cycles == pytest.approx(float(party), rel=1e-15)
@@ -123,35 +208,79 @@ def test_a_round_costs_plan_multiplications_and_packed_decryptions(real_round, k
 
 
 def test_the_estimated_packing_never_undercounts_the_real_one(real_round) -> None:
-    """Fused mode: the slot widths are upper estimates, so the count is at least the real one."""
-    parts, _, (unpacked, packed, _) = real_round
+    """Fused mode: the slot and digit widths are upper estimates, so the party's cycles are at
+    least what it really spends, and the packed gradients' count at least the real one."""
+    parts, layouts, _, spent = real_round
     work = planned_work(
         parts, ridge=0.0, significant_bits=BITS, model_scale_bits=40, key_bits=KEY_BITS
     )
-    assert work.small_decryptions == unpacked
-    assert packed <= work.decryptions < 2 * packed
-    flat = planned_work(
+    exact = planned_work(
         parts,
+        ridge=0.0,
+        significant_bits=BITS,
+        model_scale_bits=40,
+        key_bits=KEY_BITS,
+        layouts=_layouts(layouts),
+    )  # the real packed gradients, the plain vectors estimated
+    packed = sum(len(p.packed) for p in layouts)
+    assert packed <= work.decryptions - exact.decryptions + packed < 2 * packed
+    assert work.party_cycles(PLANNED) >= float(cycles(*spent))
+    assert work.party_cycles(PLANNED) < float(cycles(*spent)) * 2  # and not far above it
+
+
+def test_unpacked_gradients_are_packed_by_the_party_and_counted(keys) -> None:
+    """pack_gradients=False: the party packs the 2·N gradients too; counted exactly from the
+    real vectors' layouts, bounded above by the estimate, far below one decryption per value."""
+    public, private = keys
+    strategy = PaillierStrategy(
+        public,
+        LearningConfig(eta=0.01),
+        FixedPointConfig(pack_gradients=False),
+        private_key=private,
+    )
+    parts = _parts((60, 40), 16, seed=3)
+    sizes = [p.size for p in parts]
+    start = strategy.initial_model(16)
+    updates = [strategy.local_update(start, part, 3) for part in parts]
+    spent = spent_by_the_party(strategy, start, updates, sizes)
+    plain = plain_layouts(strategy, start, updates, sizes)
+    assert len(plain) == 2 + 3 * len(parts) and all(p is not None for p in plain)
+    kwargs = dict(
         ridge=0.0,
         significant_bits=BITS,
         model_scale_bits=40,
         key_bits=KEY_BITS,
         pack_gradients=False,
     )
-    assert (flat.small_decryptions, flat.decryptions) == ((2 + 3 * len(parts)) * 16, 0)
+    exact = planned_work(parts, **kwargs, plain_layouts=plain)
+    assert (exact.small_decryptions, exact.decryptions, exact.repack_multiplications) == spent
+    assert spent[0] == 0 and spent[1] == sum(math.ceil(16 / k) for k, _ in plain) < 8 * 16
+    flat = planned_work(parts, **kwargs)
+    assert flat.party_cycles(PLANNED) >= float(cycles(*spent))
+    with pytest.raises(ConfigError, match="plain layouts"):
+        planned_work(parts, **kwargs, plain_layouts=plain[:-1])
 
 
-@pytest.mark.parametrize(("rows", "d", "ridge"), [(20, 60, 0.0), (200, 30, 0.05), (10, 100, 0.0)])
-def test_the_estimate_bounds_the_real_packing_on_other_shapes(rows, d, ridge, keys) -> None:
-    public, private = keys
-    strategy = PaillierStrategy(public, LearningConfig(eta=0.01, ridge=ridge), private_key=private)
-    parts = _parts((rows,), d, seed=rows)
-    update = strategy.local_update(strategy.initial_model(d), parts[0], 3)
-    _, packed, _ = party_decryptions(d, packed_layouts([update], public))
-    work = planned_work(
-        parts, ridge=ridge, significant_bits=BITS, model_scale_bits=40, key_bits=KEY_BITS
+def test_short_models_and_literal_bounds_are_counted_a_value_at_a_time() -> None:
+    """d < REPACK_MIN_SLOTS: one p-half decryption per value, as before the party packed; the
+    literal mode's local models and aggregate (bounds growing with τ) likewise, the global
+    model's public bound packed all the same."""
+    short = planned_work(
+        _parts((30, 50), 4), ridge=0.0, significant_bits=BITS, model_scale_bits=40, key_bits=2048
     )
-    assert packed <= work.decryptions <= packed + 2  # at most one ciphertext more per gradient
+    assert (short.small_decryptions, short.repack_multiplications) == ((2 + 2) * 4, 0)
+    assert short.decryptions == 2 * 2  # the packed gradients, one ciphertext each
+    literal = planned_work(
+        _parts((30, 50), 40),
+        ridge=0.0,
+        significant_bits=BITS,
+        model_scale_bits=40,
+        key_bits=2048,
+        fused=False,
+    )
+    k = (2048 - 3) // (33 + 40 + 1)  # the global model's digits: |w| < 2^32 at 2^-40, and a sign
+    assert literal.small_decryptions == (1 + 2) * 40
+    assert literal.repack_multiplications == 2 * (40 - math.ceil(40 / k)) * (33 + 40 + 2)
 
 
 @pytest.mark.parametrize("rows", [4, 10, 15, 19, 30])
@@ -219,7 +348,7 @@ def _run_controller(work: RoundWork, params: CostParameters, budget: float) -> l
 
 
 def test_the_joint_controller_plans_with_the_counted_round(real_round) -> None:
-    parts, layouts, _ = real_round
+    parts, layouts, _, _ = real_round
     work = planned_work(
         parts,
         ridge=0.0,
@@ -254,4 +383,7 @@ def test_paillier_work_reads_the_job_configuration() -> None:
         fused=False,
         pack_gradients=False,
     )
-    assert work.decryptions == 0 and all(s > 0 for s in work.step_multiplications)
+    assert all(s > 0 for s in work.step_multiplications)
+    # the party packs what has a bound independent of τ (the global model, the first gradients);
+    # the aggregate, the local models and the second gradients a value at a time
+    assert (work.decryptions, work.small_decryptions) == (1 + 2, (1 + 2 + 2) * 8)

@@ -11,6 +11,12 @@
   ``PrivateKey.decrypt_ints``), and μ_Ds per decryption by the p-half of CRT (the models:
   ``PrivateKey.decrypt_small``), each from a batch of :data:`DECRYPTION_BATCH` ciphertexts with
   the party's decryption threads.
+* μ_H per half-size modular multiplication of the party's own packing (the Horner of
+  ``PrivateKey.decrypt_shifted_sums``, modulo p² and q² apart, by which
+  :func:`hefl.crypto.vector.decrypt_repacked` packs a plain vector before decrypting it): one
+  group of the :data:`DECRYPTION_BATCH` ciphertexts with digits of :data:`REPACK_SLOT_BITS` bits,
+  less the same call on a group of one (its decryption alone), over the group's
+  2·(L − 1)·(b + 1) multiplications (b squarings and one product per digit, per prime).
 
 Seconds become cycles at Table 1's f_max (seconds × f_max), like the other calibrated constants
 (:mod:`hefl.experiments.calibrate`): the model at f_max then gives back the measured seconds.
@@ -38,6 +44,7 @@ from hefl.learning.paillier import FixedPointConfig
 __all__ = [
     "CALIBRATION_PRODUCTS",
     "DECRYPTION_BATCH",
+    "REPACK_SLOT_BITS",
     "OperationTiming",
     "fit_operations",
     "time_operations",
@@ -55,6 +62,8 @@ CALIBRATION_PRODUCTS: tuple[Product, ...] = (
 #: Ciphertexts per timed decryption batch (the party decrypts (2 + N)·d at once: hundreds; the
 #: threads of a batch pay off only in a batch of that size).
 DECRYPTION_BATCH = 256
+#: The digit bits b of the timed Horner (a local model's at 2048 bits: ≈ 109 bits, plus the sign).
+REPACK_SLOT_BITS = 110
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,8 @@ class OperationTiming:
         decryption: seconds per full-CRT decryption.
         small_decryption: seconds per p-half decryption.
         multiplications_timed: Σ estimated multiplications of the timed products.
+        repack_multiplication: seconds per half-size modular multiplication of the party's
+            packing (Horner modulo p² and q²).
     """
 
     key_bits: int
@@ -74,6 +85,7 @@ class OperationTiming:
     decryption: float
     small_decryption: float
     multiplications_timed: float
+    repack_multiplication: float
 
 
 def _least(fn: Callable[[], Any], repeats: int) -> float:
@@ -120,17 +132,24 @@ def time_operations(
     full = [public.encrypt_int(secrets.randbelow(public.max_int)) for _ in range(DECRYPTION_BATCH)]
     full_s = _least(lambda: private_key.decrypt_ints(full, workers=threads), repeats)
     small_s = _least(lambda: private_key.decrypt_small(small, workers=threads), repeats)
+    group = full  # one group of DECRYPTION_BATCH: its one decryption is a small part of it
+    shifted = private_key.decrypt_shifted_sums
+    horner_s = _least(lambda: shifted([group], REPACK_SLOT_BITS, workers=threads), repeats)
+    alone_s = _least(lambda: shifted([group[:1]], REPACK_SLOT_BITS, workers=threads), repeats)
+    horner = 2 * (len(group) - 1) * (REPACK_SLOT_BITS + 1)
     return OperationTiming(
         key_bits=public.bits,
         multiplication=seconds / counted,
         decryption=full_s / DECRYPTION_BATCH,
         small_decryption=small_s / DECRYPTION_BATCH,
         multiplications_timed=counted,
+        # the group's one decryption taken out (never below zero on a noisy machine)
+        repack_multiplication=max(horner_s - alone_s, horner_s / 2) / horner,
     )
 
 
 def fit_operations(params: CostParameters, timing: OperationTiming) -> CostParameters:
-    """μ_M, μ_D, μ_Ds = the timing's seconds × f_max, at the timing's key size (a pure
+    """μ_M, μ_D, μ_Ds, μ_H = the timing's seconds × f_max, at the timing's key size (a pure
     function)."""
     f = params.f_max
     return dataclasses.replace(
@@ -139,4 +158,5 @@ def fit_operations(params: CostParameters, timing: OperationTiming) -> CostParam
         mu_multiplication=timing.multiplication * f,
         mu_decryption=timing.decryption * f,
         mu_small_decryption=timing.small_decryption * f,
+        mu_repack_multiplication=timing.repack_multiplication * f,
     )

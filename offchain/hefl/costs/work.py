@@ -20,27 +20,41 @@ participant's own data:
   factor h^α from the comb table, ⌈a/8⌉ multiplications for the a-bit α (8-bit windows) and one
   to apply it: d + Σ⌈d/k⌉ ciphertexts packed, 3·d unpacked;
 
-* **the party's decryptions** — the aggregate, the global model and the N local models, (2 + N)·d
-  unpacked ciphertexts decrypted by the p-half of CRT (``PrivateKey.decrypt_small``), and each
-  participant's two gradients packed k values per ciphertext (:mod:`hefl.learning.packed`),
-  2·⌈d/k⌉ full-CRT decryptions per participant; unpacked gradients add 2·N·d small decryptions
-  instead.
+* **the party's decryptions** — each participant's two gradients packed k values per ciphertext
+  (:mod:`hefl.learning.packed`), 2·⌈d/k⌉ full-CRT decryptions per participant; and the plain
+  vectors, the aggregate, the global model and the N local models (and the gradients when they
+  are not packed), which the party packs itself (:func:`hefl.crypto.vector.decrypt_repacked`):
+  a vector of L values with |x| ≤ B takes signed digits of b = bits(B) + 1 bits, k = ⌊(|n/3 − 1|
+  − 1)/b⌋ per group, and costs ⌈L/k⌉ full-CRT decryptions plus a Horner modulo p² and q² apart,
+  b half-size squarings and one product per value below a group's top, per prime:
 
-A round then costs Δ^F_i = m_i(τ)·μ_M cycles at participant i and Δ^L_2 = D_s·μ_Ds + D_f·μ_D at
-the party (:meth:`RoundWork.local_cycles`, :meth:`RoundWork.party_cycles`), with μ_M, μ_Ds, μ_D
-the cycles of one modular multiplication, one small and one full decryption that
-``hefl costs calibrate`` measures (seconds × f_max). Eq. 10's aggregation (N·d products with
-exponents of log₂|D_i| bits) and the party's d re-encryptions are left out: next to the
-decryptions they are small.
+      D_f += ⌈L/k⌉,    D_h += 2·(L − ⌈L/k⌉)·(b + 1)
 
-The slots per packed ciphertext k depend on the gradients' bounds, which the round's encrypted
-arithmetic tracks; before the round they are estimated from public sizes by
-:func:`estimated_slot_bits`, an upper bound on the slot width in the fused mode, so the decryption
-count is an upper bound there (the tests check it against real packed layouts, within one
-ciphertext per gradient on the shapes tried). In the literal mode the local model's bound grows
-with every step; the estimate is that of one step, so for τ > 1 it undercounts the second
-gradient's ciphertexts (by about a quarter at τ = 3 on the shapes tried) — a few ciphertexts next
-to the (2 + N)·d unpacked ones.
+  (``PrivateKey.decrypt_shifted_sums``). A vector shorter than, or with k below,
+  REPACK_MIN_SLOTS is decrypted a value at a time by the p-half of CRT instead (D_s += L). At
+  2048 bits the global model (|w_k| < 2^32 at scale 2^-f: b = 34 + f = 74) packs k = 27, a dense
+  local model (≈ 109 bits) k = 18, where one decryption per value spent (2 + N)·d of them.
+
+A round then costs Δ^F_i = m_i(τ)·μ_M cycles at participant i and Δ^L_2 = D_s·μ_Ds + D_f·μ_D +
+D_h·μ_H at the party (:meth:`RoundWork.local_cycles`, :meth:`RoundWork.party_cycles`), with μ_M,
+μ_Ds, μ_D, μ_H the cycles of one modular multiplication, one small and one full decryption and
+one half-size multiplication that ``hefl costs calibrate`` measures (seconds × f_max). Eq. 10's
+aggregation (N·d products with exponents of log₂|D_i| bits) and the party's d re-encryptions are
+left out: next to the decryptions they are small.
+
+The slots per packed ciphertext k depend on the vectors' bounds, which the round's encrypted
+arithmetic tracks; before the round they are estimated from public sizes: the global model's
+bound is public (⌊2^32·2^f⌋); the gradients' slot widths by :func:`estimated_slot_bits`, an
+upper bound in the fused mode; a local model's by :func:`estimated_model_bits` (the same
+estimate's growth above [[w₀]]); the aggregate's as the widest local model's plus
+⌈log₂ Σ|D_i|⌉ (Eq. 10's weights). Wider digits mean fewer per group and more decryptions, so the
+count is an upper bound on the party's cycles there (the tests check it against real blobs, and
+the packed gradients within one ciphertext per gradient on the shapes tried). In the literal
+mode the local model's bound grows with every step, by an amount τ decides after the plan: the
+local models, the aggregate and an unpacked second gradient are counted a value at a time (the
+most the party spends on them whatever τ); the packed gradients keep the estimate of one step, so
+for τ > 1 it undercounts the second gradient's ciphertexts (by about a quarter at τ = 3 on the
+shapes tried).
 """
 
 from __future__ import annotations
@@ -54,6 +68,7 @@ import numpy as np
 from hefl.costs.parameters import CostParameters
 from hefl.crypto.keys import djn_exponent_bits
 from hefl.crypto.multiexp import COMB_WINDOW
+from hefl.crypto.vector import REPACK_MIN_SLOTS
 from hefl.data.prepare import Part
 from hefl.errors import ConfigError
 from hefl.learning.fused import Product, UpdatePlan, plan_update
@@ -63,12 +78,14 @@ from hefl.learning.strategy import LearningConfig
 __all__ = [
     "MODEL_VALUE_BITS",
     "RoundWork",
+    "estimated_model_bits",
     "estimated_slot_bits",
     "literal_step_multiplications",
     "packing_multiplications",
     "paillier_work",
     "party_decryptions",
     "planned_work",
+    "repacked_work",
     "rerandomisation_multiplications",
     "slots_per_ciphertext",
 ]
@@ -89,8 +106,12 @@ class RoundWork:
             fused mode); ``()`` means zeros.
         send_multiplications: r_i, packing and re-randomising what participant i sends;
             ``()`` means zeros.
-        small_decryptions: D_s, the party's unpacked decryptions (p-half of CRT).
-        decryptions: D_f, the party's full-CRT decryptions (the packed gradients).
+        small_decryptions: D_s, the party's decryptions of one value each (p-half of CRT: the
+            plain vectors it does not pack itself).
+        decryptions: D_f, the party's full-CRT decryptions (the packed gradients, and one per
+            group of the plain vectors it packs itself).
+        repack_multiplications: D_h, the half-size modular multiplications (modulo p² or q²)
+            of the party's own packing's Horner.
     """
 
     multiplications: tuple[float, ...]
@@ -98,6 +119,7 @@ class RoundWork:
     decryptions: int
     step_multiplications: tuple[float, ...] = ()
     send_multiplications: tuple[float, ...] = ()
+    repack_multiplications: int = 0
 
     def __post_init__(self) -> None:
         mults = tuple(float(m) for m in self.multiplications)
@@ -113,7 +135,7 @@ class RoundWork:
             raise ConfigError(
                 f"multiplication counts must be finite and ≥ 0, got {mults}, {steps}, {send}"
             )
-        for name in ("small_decryptions", "decryptions"):
+        for name in ("small_decryptions", "decryptions", "repack_multiplications"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
                 raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
@@ -138,10 +160,11 @@ class RoundWork:
         return self.round_multiplications(tau) * params.mu_multiplication
 
     def party_cycles(self, params: CostParameters) -> float:
-        """Δ^L_2 = D_s·μ_Ds + D_f·μ_D at the computing party."""
+        """Δ^L_2 = D_s·μ_Ds + D_f·μ_D + D_h·μ_H at the computing party."""
         return (
             self.small_decryptions * params.mu_small_decryption
             + self.decryptions * params.mu_decryption
+            + self.repack_multiplications * params.mu_repack_multiplication
         )
 
     def describe(self) -> dict[str, object]:
@@ -151,25 +174,45 @@ class RoundWork:
             "send_multiplications": list(self.send_multiplications),
             "small_decryptions": self.small_decryptions,
             "decryptions": self.decryptions,
+            "repack_multiplications": self.repack_multiplications,
         }
 
 
-def party_decryptions(
-    participants: int, model_size: int, slots: Sequence[int] | None
-) -> tuple[int, int]:
-    """(D_s, D_f): the party's small and full decryptions per round (module docstring).
+def repacked_work(length: int, layout: tuple[int, int] | None) -> tuple[int, int, int]:
+    """(D_s, D_f, D_h) of one plain vector of ``length`` values the party decrypts, its (k, b)
+    the digits per group and their bits (:func:`hefl.crypto.vector.repack_layout`), ``None``
+    for a vector it decrypts a value at a time: ⌈L/k⌉ full decryptions and 2·(L − ⌈L/k⌉)·(b + 1)
+    half-size multiplications when L and k reach REPACK_MIN_SLOTS
+    (``PaillierStrategy.decrypt_mixed``), else L small decryptions."""
+    if layout is None or length < REPACK_MIN_SLOTS or layout[0] < REPACK_MIN_SLOTS:
+        return length, 0, 0
+    k, b = layout
+    groups = -(-length // k)
+    return 0, groups, 2 * (length - groups) * (b + 1)
 
-    ``slots`` holds k of each packed gradient (two per participant); ``None``: the gradients are
-    not packed and are decrypted like the models.
+
+def party_decryptions(
+    model_size: int,
+    plain: Sequence[tuple[int, int] | None],
+    slots: Sequence[int],
+) -> tuple[int, int, int]:
+    """(D_s, D_f, D_h): the party's small and full decryptions and the half-size
+    multiplications of its own packing per round (module docstring).
+
+    ``plain`` holds (k, b) of each plain vector of ``model_size`` values it decrypts (the
+    aggregate, the global model, the N local models, and the gradients when not packed;
+    ``None``: a value at a time); ``slots`` k of each packed gradient.
     """
-    n, d = participants, model_size
-    if slots is None:
-        return (2 + 3 * n) * d, 0
-    if len(slots) != 2 * n or any(k < 1 for k in slots):
+    d = model_size
+    if any(k < 1 for k in slots) or any(p is not None and min(p) < 1 for p in plain):
         raise ConfigError(
-            f"slots per ciphertext: one positive k per gradient (2·N = {2 * n}), got {slots!r}"
+            f"slots per ciphertext: positive k (and b) per vector, got {list(plain)}, {slots!r}"
         )
-    return (2 + n) * d, sum(-(-d // int(k)) for k in slots)
+    small, full, horner = 0, sum(-(-d // int(k)) for k in slots), 0
+    for layout in plain:
+        s, f, h = repacked_work(d, layout)
+        small, full, horner = small + s, full + f, horner + h
+    return small, full, horner
 
 
 def slots_per_ciphertext(key_bits: int, slot_bits: int) -> int:
@@ -200,12 +243,30 @@ def estimated_slot_bits(
     log_n = max(1, math.ceil(math.log2(rows)))
     s, g = significant_bits, plan.gradient_bits
     operator = g + log_d if plan.gradient_form == "dense" else s + log_d + g + log_n
-    growth = {
+    start = MODEL_VALUE_BITS + model_scale_bits + operator + 2
+    return start, start + _model_growth(plan, rows, model_size, significant_bits)
+
+
+def _model_growth(plan: UpdatePlan, rows: int, model_size: int, significant_bits: int) -> int:
+    log_d = max(1, math.ceil(math.log2(model_size)))
+    log_n = max(1, math.ceil(math.log2(rows)))
+    s = significant_bits
+    return {
         "dense": s + log_d,
         "low-rank": 3 * s + log_d + 2 * log_n,
     }.get(plan.model_form, 3 * s)
-    start = MODEL_VALUE_BITS + model_scale_bits + operator + 2
-    return start, start + growth
+
+
+def estimated_model_bits(
+    plan: UpdatePlan, rows: int, model_size: int, model_scale_bits: int, significant_bits: int
+) -> int:
+    """Upper estimate of bits(B) of the local model [[w_τ]]: [[w₀]]'s 33 + f bits plus the
+    growth of :func:`estimated_slot_bits` (the form's products; one literal step's 3s)."""
+    return (
+        MODEL_VALUE_BITS
+        + model_scale_bits
+        + _model_growth(plan, rows, model_size, significant_bits)
+    )
 
 
 def packing_multiplications(count: int, slots: int, slot_bits: int) -> int:
@@ -234,12 +295,16 @@ def planned_work(
     fused: bool = True,
     pack_gradients: bool = True,
     layouts: Sequence[tuple[int, int]] | None = None,
+    plain_layouts: Sequence[tuple[int, int] | None] | None = None,
 ) -> RoundWork:
     """Count a round of the Paillier strategy on ``parts`` (module docstring).
 
     ``layouts`` gives (k, b), the slots per ciphertext and the slot bits, of every packed
     gradient (two per participant, e.g. read from a round's real packed blobs); ``None``
-    estimates them (:func:`estimated_slot_bits`).
+    estimates them (:func:`estimated_slot_bits`). ``plain_layouts`` likewise gives (k, b) of
+    every plain vector the party packs itself (:func:`hefl.crypto.vector.repack_layout` of the
+    aggregate, the global model, the local models and any unpacked gradients; ``None`` for one
+    decrypted a value at a time); ``None`` estimates them (module docstring).
     """
     if not parts:
         raise ConfigError("planned work needs at least one participant")
@@ -250,19 +315,43 @@ def planned_work(
         if fused
         else tuple(literal_step_multiplications(part.size, d, significant_bits) for part in parts)
     )
+
+    def layout(bits: int) -> tuple[int, int]:  # (k, b) for digits of b = bits(B) + 1
+        return slots_per_ciphertext(key_bits, bits + 1), bits + 1
+
+    estimates = [
+        estimated_slot_bits(plan, part.size, d, model_scale_bits, significant_bits)
+        for plan, part in zip(plans, parts, strict=True)
+    ]
+    plain: list[tuple[int, int] | None] = [None, layout(MODEL_VALUE_BITS + model_scale_bits)]
+    if fused:  # [aggregate, global model, local models…]
+        models = [
+            estimated_model_bits(plan, part.size, d, model_scale_bits, significant_bits)
+            for plan, part in zip(plans, parts, strict=True)
+        ]
+        weights = max(1, math.ceil(math.log2(sum(part.size for part in parts))))
+        plain[0] = layout(max(models) + weights)
+        plain += [layout(bits) for bits in models]
+    else:  # the bounds grow with τ: a value at a time, the most they cost
+        plain += [None] * len(parts)
     if not pack_gradients:
-        small, full = party_decryptions(len(parts), d, None)
+        for first, second in estimates:  # slot bits = bits(2B) = bits(B) + 1, the digits' b
+            plain += [layout(first - 1), layout(second - 1) if fused else None]
+        small, full, horner = party_decryptions(d, _given(plain_layouts, plain), ())
         send = (float(rerandomisation_multiplications(key_bits, 3 * d)),) * len(parts)
     else:
         if layouts is None:
             layouts = [
-                (slots_per_ciphertext(key_bits, bits), bits)
-                for plan, part in zip(plans, parts, strict=True)
-                for bits in estimated_slot_bits(
-                    plan, part.size, d, model_scale_bits, significant_bits
-                )
+                (slots_per_ciphertext(key_bits, bits), bits) for pair in estimates for bits in pair
             ]
-        small, full = party_decryptions(len(parts), d, [k for k, _ in layouts])
+        if len(layouts) != 2 * len(parts):
+            raise ConfigError(
+                f"packed layouts: one (k, b) per gradient (2·N = {2 * len(parts)}), got "
+                f"{len(layouts)}"
+            )
+        small, full, horner = party_decryptions(
+            d, _given(plain_layouts, plain), [k for k, _ in layouts]
+        )
         pairs = [layouts[2 * i : 2 * i + 2] for i in range(len(parts))]
         send = tuple(
             float(
@@ -277,7 +366,20 @@ def planned_work(
         decryptions=full,
         step_multiplications=steps,
         send_multiplications=send,
+        repack_multiplications=horner,
     )
+
+
+def _given(
+    given: Sequence[tuple[int, int] | None] | None, estimated: list[tuple[int, int] | None]
+) -> Sequence[tuple[int, int] | None]:
+    if given is not None and len(given) != len(estimated):
+        raise ConfigError(
+            f"plain layouts: one per plain vector the party decrypts ({len(estimated)}: the "
+            f"aggregate, the global model, N local models and any unpacked gradients), got "
+            f"{len(given)}"
+        )
+    return estimated if given is None else given
 
 
 def paillier_work(
