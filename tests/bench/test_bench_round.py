@@ -46,6 +46,23 @@ def test_round_reports_both_floors_and_their_ratios(result) -> None:
     json.dumps(result)
 
 
+def test_the_party_packs_the_models_itself_and_both_counts_are_reported(result) -> None:
+    """d = 6 ≥ REPACK_MIN_SLOTS and k ≥ 6 at 2048 bits: the aggregate, the global model and the
+    N local models one group (one decryption) each, the packed gradients one ciphertext each;
+    its Horner at least b + 1 ≥ 75 (the global model's |w| < 2^32 at 2^-40, and the sign)
+    multiplications per value below a group's top, per prime; one per value before ("was")."""
+    d, n = result["features"], result["participants"]
+    counts = result["party_decryptions"]
+    assert (counts["repacked"], counts["packed"], counts["small"]) == (2 + n, 2 * n, 0)
+    assert counts["total"] == result["party_s"]["decrypted_ciphertexts"] == 2 + 3 * n
+    assert counts["unpacked"] == result["packing"]["party_decryptions_unpacked"] == (2 + 3 * n) * d
+    assert counts["horner"] >= (2 + n) * 2 * (d - 1) * 75
+    assert any("own packing" in name for name in result["kernel_floor_ms"])
+    text = bench_round.render(result)
+    assert f"decrypts {2 + 3 * n} ciphertexts per round instead of {(2 + 3 * n) * d}" in text
+    assert "packs itself" in text
+
+
 def test_cli_refuses_a_bad_option_in_one_line(capsys) -> None:
     assert main(["bench", "round", "--features", "1"]) == 1
     err = capsys.readouterr().err.strip()

@@ -4,17 +4,56 @@ participants, the party and the replicas, and renders (no timing is asserted).""
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
 from hefl.bench import BENCHES
 from hefl.bench import scale as bench_scale
 from hefl.cli.main import main
+from hefl.crypto.vector import REPACK_MIN_SLOTS, EncryptedVector, repack_layout
+from hefl.learning.paillier import PaillierStrategy
+
+GRID = ((6, 2), (4, 3))
 
 
 @pytest.fixture(scope="module")
-def result() -> dict:
-    return bench_scale.run(quick=True, grid=((6, 2), (4, 3)))
+def decrypted() -> list:
+    """Per grid cell, the vectors the party really decrypted (caught at ``decrypt_mixed``)."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def result(decrypted) -> dict:
+    original = PaillierStrategy.decrypt_mixed
+
+    def catching(self, vectors):
+        decrypted.append(list(vectors))
+        return original(self, vectors)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PaillierStrategy, "decrypt_mixed", catching)
+        return bench_scale.run(quick=True, grid=GRID)
+
+
+def expected_decryptions(vectors: list) -> tuple[int, int, int]:
+    """(decryptions, Horner multiplications, one per value) for these vectors: a plain one of
+    L values with k = repack_layout's digits ≥ REPACK_MIN_SLOTS (and L ≥ it) in ⌈L/k⌉ groups,
+    2·(L − ⌈L/k⌉)·(b + 1) squarings and products modulo p² and q²; else L; a packed one by its
+    ciphertexts."""
+    spent = horner = values = 0
+    for v in vectors:
+        if not isinstance(v, EncryptedVector):
+            spent, values = spent + len(v.packed), values + v.count
+            continue
+        k, b = repack_layout(v.public_key, v.bound)
+        values += len(v)
+        if len(v) >= REPACK_MIN_SLOTS and k >= REPACK_MIN_SLOTS:
+            groups = math.ceil(len(v) / k)
+            spent, horner = spent + groups, horner + 2 * (len(v) - groups) * (b + 1)
+        else:
+            spent += len(v)
+    return spent, horner, values
 
 
 def test_scale_is_registered_with_the_issue_grid(capsys) -> None:
@@ -28,10 +67,13 @@ def test_scale_is_registered_with_the_issue_grid(capsys) -> None:
     assert all(d < 784 for d, _ in bench_scale.QUICK_GRID)  # 784 only in the full run
 
 
-def test_a_round_is_split_into_its_parts_and_compared_to_the_kernel_floor(result) -> None:
+def test_a_round_is_split_into_its_parts_and_compared_to_the_kernel_floor(
+    result, decrypted
+) -> None:
     assert result["tau"] == 5 and result["key_bits"] == 2048 and result["mode"] == "fused"
-    assert [(r["features"], r["participants"]) for r in result["rows"]] == [(6, 2), (4, 3)]
-    for row in result["rows"]:
+    assert [(r["features"], r["participants"]) for r in result["rows"]] == list(GRID)
+    assert len(decrypted) == len(GRID)  # the party concludes once per cell
+    for row, vectors in zip(result["rows"], decrypted, strict=True):
         parts = row["participants_total_s"] + row["party_s"] + row["replicas_total_s"]
         assert row["round_serial_s"] == pytest.approx(parts)
         assert row["participant_max_s"] <= row["participants_total_s"]
@@ -43,10 +85,17 @@ def test_a_round_is_split_into_its_parts_and_compared_to_the_kernel_floor(result
             row["round_serial_s"] / row["kernel_floor_s"]
         )
         d, n = row["features"], row["participants"]
-        # d ≤ k: each packed gradient is one ciphertext; models stay unpacked
-        assert row["party_decryptions"] == (2 + n) * d + 2 * n
-        assert row["party_decryptions_unpacked"] == (2 + 3 * n) * d
+        assert len(vectors) == 2 + 3 * n
+        spent, horner, values = expected_decryptions(vectors)
+        assert row["party_decryptions"] == spent
+        assert row["party_repack_multiplications"] == horner
+        assert row["party_decryptions_unpacked"] == values == (2 + 3 * n) * d
+        if d >= REPACK_MIN_SLOTS:  # d ≤ k: one decryption per vector, the party's or packed
+            assert spent == 2 + 3 * n and horner > 0
+        else:  # too short to pack: the models one value at a time, the gradients packed
+            assert (spent, horner) == ((2 + n) * d + 2 * n, 0)
     text = bench_scale.render(result)
     assert "participants" in text and "replicas" in text and "floor" in text
-    assert "28 (was     48)" in text  # d = 6, N = 2: (2 + 2)·6 + 2·2 packed, (2 + 3·2)·6 before
+    assert "8 (was     48)" in text  # d = 6, N = 2: 2 + 3·2 vectors of one ciphertext each
+    assert "26 (was     44)" in text  # d = 4, N = 3: (2 + 3)·4 values + 2·3 packed gradients
     json.dumps(result)

@@ -26,8 +26,11 @@ keys. In one run it times:
     participants' plans run standalone by :func:`hefl.crypto.multiexp.multi_exp_rows` on
     random ciphertexts and exponents of the same shape and bit length, 3·d re-randomisations per
     participant by the comb (``randomizer_djn``), Eq. 10 as d multi-exponentiations of N
-    ciphertexts, and the party's batch decryption of the same number of ciphertexts (the p-half
-    of CRT that small plaintexts need, ``decrypt_small``, on both threads);
+    ciphertexts, and the party's decryptions as it runs them: the plain vectors (the aggregate,
+    the global and the local models) packed by the party itself, ``decrypt_shifted_sums`` (Horner
+    modulo p² and q², one full CRT per group; :func:`hefl.crypto.vector.decrypt_repacked`) on
+    random groups of the same sizes and digit bits, any plain vector too short to pack by the
+    p-half of CRT (``decrypt_small``), and the packed gradients by full CRT, on both threads;
   * the **naive floor**: the same round with one raw gmpy2 powmod per plaintext-matrix entry of
     three d × d products (what a round costs without multi-exponentiation), a full r^n powmod per
     re-randomisation, one per Eq. 10 term, and both CRT halves per decryption on one core.
@@ -36,8 +39,10 @@ keys. In one run it times:
   naive floor`` below 1 is what the multi-exponentiation saves;
 - packing (issue 17): each participant packs its two gradients k values per ciphertext
   ([[Σ_j (x_j + B)·2^{j·b}]], :mod:`hefl.learning.packed`) so the party decrypts 2·⌈d/k⌉ for them
-  instead of 2·d. Both sides of that trade are reported: the party's decryptions per round with
-  and without packing, the participant's packing time and the party's decryption time saved.
+  instead of 2·d; the party packs the plain vectors itself, ⌈d/k⌉ decryptions each plus its
+  Horner (:func:`party_decryptions`). Both sides of that trade are reported: the party's
+  decryptions per round with packing and with one per value ("was"), the participant's packing
+  time and the party's decryption time saved.
 
 Every serial piece and both floors are timed in this process's CPU time (all its threads: the
 party's two decryption threads are charged their total work on both sides of a ratio), so other
@@ -53,6 +58,8 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import gmpy2
@@ -60,17 +67,19 @@ import numpy as np
 
 from hefl.bench import BenchResult, machine_info
 from hefl.chain.gas import gas_by_function, transactions_gas
+from hefl.costs.work import repacked_work
 from hefl.crypto import EncryptedVector, generate_keypair, pool
 from hefl.crypto.multiexp import multi_exp_rows
-from hefl.crypto.vector import pack_vector
+from hefl.crypto.vector import decrypt_repacked, pack_vector, repack_layout
 from hefl.data import SplitConfig, load_dataset, prepare
 from hefl.data.datasets import Dataset
 from hefl.data.prepare import PreparedData
 from hefl.errors import ConfigError
 from hefl.learning.blobs import unpack_bundle
 from hefl.learning.fused import Product, plan_update
-from hefl.learning.packed import PackedVector, parse_packed
+from hefl.learning.packed import PackedVector, is_packed, parse_packed
 from hefl.learning.paillier import FixedPointConfig, PaillierStrategy
+from hefl.learning.parsed import parse_vector
 from hefl.learning.strategy import LearningConfig, LocalUpdate
 
 if TYPE_CHECKING:
@@ -79,10 +88,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TARGETS",
+    "PartyDecryptions",
     "job_round_costs",
     "kernel_floor_ms",
     "packed_layouts",
     "party_decryptions",
+    "party_vectors",
     "render",
     "render_round_costs",
     "round_cost_summary",
@@ -101,6 +112,8 @@ JOB_ROUNDS = 3
 QUICK_JOB_ROUNDS = 2
 #: Samples of one step the phe literal update is timed on before extrapolating.
 PHE_SAMPLES = 40
+#: Random groups per (group size, digit bits) the kernel floor times the party's packing on.
+REPACK_SAMPLE_GROUPS = 4
 #: (name, description, kind, threshold): "min" means value ≥ threshold, "max" value ≤.
 TARGETS: tuple[tuple[str, str, str, float], ...] = (
     ("fused_vs_phe_literal", "participant update: phe literal / hefl fused", "min", 100.0),
@@ -174,12 +187,86 @@ def packed_layouts(updates: list[LocalUpdate], public: Any) -> list[PackedVector
     return [parse_packed(b, public) for u in updates for b in unpack_bundle(u.extra, 2)]
 
 
-def party_decryptions(d: int, layouts: list[PackedVector]) -> tuple[int, int, int]:
-    """(unpacked ciphertexts, packed ciphertexts, unpacked-only total) the party decrypts per
-    round: the aggregate, the global model and N local models; the gradients packed or not."""
-    n = len(layouts) // 2
-    packed = sum(len(p.packed) for p in layouts)
-    return (2 + n) * d, packed, (2 + 3 * n) * d
+def party_vectors(
+    public: Any, global_model: bytes, aggregate: bytes, updates: Sequence[LocalUpdate]
+) -> list[EncryptedVector | PackedVector]:
+    """What the party decrypts in a round, in ``PaillierStrategy.conclude``'s order: the
+    aggregate, the global model, then per participant its local model and two gradients."""
+    vectors: list[EncryptedVector | PackedVector] = [
+        parse_vector(aggregate, public),
+        parse_vector(global_model, public),
+    ]
+    for update in updates:
+        vectors.append(parse_vector(update.model, public))
+        vectors += [
+            parse_packed(blob, public) if is_packed(blob) else parse_vector(blob, public)
+            for blob in unpack_bundle(update.extra, 2)
+        ]
+    return vectors
+
+
+@dataclass(frozen=True)
+class PartyDecryptions:
+    """The party's decryptions in a round (``PaillierStrategy.decrypt_mixed``).
+
+    Attributes:
+        small: one value each by the p-half of CRT (plain vectors it does not pack).
+        repacked: full decryptions of the groups of the plain vectors it packs itself.
+        packed: full decryptions of the participants' packed gradients.
+        horner: half-size multiplications of its packing, 2·(L − ⌈L/k⌉)·(b + 1) per vector.
+        unpacked: one per value of every vector, what the party spent before any packing.
+    """
+
+    small: int
+    repacked: int
+    packed: int
+    horner: int
+    unpacked: int
+
+    @property
+    def total(self) -> int:
+        return self.small + self.repacked + self.packed
+
+    def describe(self) -> dict[str, int]:
+        return {**asdict(self), "total": self.total}
+
+
+def party_decryptions(vectors: Sequence[EncryptedVector | PackedVector]) -> PartyDecryptions:
+    """Count the party's decryptions of ``vectors`` (:func:`party_vectors`): a plain vector
+    of L values packed k = :func:`~hefl.crypto.vector.repack_layout` digits per group when L and k
+    reach REPACK_MIN_SLOTS (:func:`hefl.costs.work.repacked_work`), a packed one by its
+    ciphertexts."""
+    small = repacked = packed = horner = unpacked = 0
+    for v in vectors:
+        if isinstance(v, PackedVector):
+            packed += len(v.packed)
+            unpacked += v.count
+            continue
+        s, f, h = repacked_work(len(v), repack_layout(v.public_key, v.bound))
+        small, repacked, horner, unpacked = small + s, repacked + f, horner + h, unpacked + len(v)
+    return PartyDecryptions(small, repacked, packed, horner, unpacked)
+
+
+def _repack_floor_ms(
+    public: Any, private: Any, vectors: Sequence[EncryptedVector | PackedVector]
+) -> float:
+    """The party's packing of its plain vectors, ``decrypt_shifted_sums`` standalone on random
+    groups of each (size, digit bits) it runs (a few timed, times how many it runs)."""
+    shapes: Counter[tuple[int, int]] = Counter()
+    for v in vectors:
+        if isinstance(v, EncryptedVector):
+            k, b = repack_layout(v.public_key, v.bound)
+            if repacked_work(len(v), (k, b))[1]:
+                for i in range(0, len(v), k):
+                    shapes[(min(k, len(v) - i), b)] += 1
+    ms = 0.0
+    for (size, bits), count in shapes.items():
+        groups = [
+            _random_ciphertexts(public, size) for _ in range(min(count, REPACK_SAMPLE_GROUPS))
+        ]
+        seconds, _ = _seconds(partial(private.decrypt_shifted_sums, groups, bits))
+        ms += seconds / len(groups) * count * 1e3
+    return ms
 
 
 def kernel_floor_ms(
@@ -188,10 +275,12 @@ def kernel_floor_ms(
     plans: list[Any],
     d: int,
     sizes: tuple[int, ...],
-    layouts: list[PackedVector],
+    vectors: Sequence[EncryptedVector | PackedVector],
 ) -> dict[str, float]:
-    """hefl's own kernels standalone for a fused round with packed gradients (module docstring)."""
-    ciphertexts, packed, _ = party_decryptions(d, layouts)
+    """hefl's own kernels standalone for a fused round with packed gradients (module docstring);
+    ``vectors``: what the party decrypts (:func:`party_vectors`)."""
+    counts = party_decryptions(vectors)
+    layouts = [v for v in vectors if isinstance(v, PackedVector)]
     timed: dict[Product, float] = {}
     updates_s = 0.0
     for plan in plans:
@@ -211,21 +300,32 @@ def kernel_floor_ms(
     agg_s, _ = _seconds(
         lambda: [multi_exp_rows(bases, [list(sizes)], public.nsquare) for _ in range(d)]
     )
-    batch = [public.encrypt_int(secrets.randbelow(1000)) for _ in range(min(ciphertexts, 64))]
-    dec_s, _ = _seconds(lambda: private.decrypt_small(batch))
-    full = batch[: min(len(batch), max(packed, 1))]
-    full_s, _ = _seconds(lambda: private.decrypt_ints(full))
-    return {
+    batch = [public.encrypt_int(secrets.randbelow(1000)) for _ in range(64)]
+    floor = {
         "updates (the plans' multi-exponentiations, standalone)": updates_s * 1e3,
         "pack gradients (b-bit powmods, Horner)": pack_ms,
-        "re-randomise (model + packed gradients, comb)": comb_s / 20 * (d * n + packed) * 1e3,
-        "aggregate (d multi-exponentiations of N)": agg_s * 1e3,
-        "decrypt models (p-half of CRT, batch on both threads)": dec_s
-        / len(batch)
-        * ciphertexts
+        "re-randomise (model + packed gradients, comb)": comb_s
+        / 20
+        * (d * n + counts.packed)
         * 1e3,
-        "decrypt packed gradients (full CRT, both threads)": full_s / len(full) * packed * 1e3,
+        "aggregate (d multi-exponentiations of N)": agg_s * 1e3,
+        "decrypt models (own packing: Horner, a full CRT per group)": _repack_floor_ms(
+            public, private, vectors
+        ),
     }
+    if counts.small:  # plain vectors too short (or too wide) to pack
+        small = batch[: min(len(batch), counts.small)]
+        small_s, _ = _seconds(lambda: private.decrypt_small(small))
+        floor["decrypt short models (p-half of CRT, batch on both threads)"] = (
+            small_s / len(small) * counts.small * 1e3
+        )
+    if counts.packed:
+        full = batch[: min(len(batch), counts.packed)]
+        full_s, _ = _seconds(lambda: private.decrypt_ints(full))
+        floor["decrypt packed gradients (full CRT, both threads)"] = (
+            full_s / len(full) * counts.packed * 1e3
+        )
+    return floor
 
 
 def _naive_floor_ms(
@@ -420,14 +520,16 @@ def _run(
     )
     conclude_s, _ = _seconds(lambda: party.conclude(start, aggregate, updates, data.sizes))
     layouts = packed_layouts(updates, public)
-    plain_cts, packed_cts, unpacked_total = party_decryptions(d, layouts)
-    ciphertexts = plain_cts + packed_cts
+    vectors = party_vectors(public, start, aggregate, updates)
+    counts = party_decryptions(vectors)
+    unpacked_total = counts.unpacked
     result["party_s"] = {
         "aggregate": aggregate_s,
         "decrypt_estimate_refresh": conclude_s,
-        "decrypted_ciphertexts": ciphertexts,
+        "decrypted_ciphertexts": counts.total,
         "decrypted_ciphertexts_unpacked": unpacked_total,
     }
+    result["party_decryptions"] = counts.describe()
 
     # --- the ledger: a whole fused round of the in-process job on the embedded chain -----------
     with tempfile.TemporaryDirectory() as tmp:
@@ -446,7 +548,7 @@ def _run(
         result["job_chain"] = round_cost_summary(job_rounds)
 
     # --- the two floors of the serial fused round ------------------------------------------------
-    kernel = kernel_floor_ms(public, private, plans, d, data.sizes, layouts)
+    kernel = kernel_floor_ms(public, private, plans, d, data.sizes, vectors)
     naive = _naive_floor_ms(public, private, d, data.sizes, bits + 1, unpacked_total)
     serial_round = sum(fused_times) + aggregate_s + conclude_s
     result["kernel_floor_ms"] = kernel
@@ -467,6 +569,7 @@ def _run(
     )
     pack_s, _ = _seconds(lambda: pack_vector(gradient))
     small_s, _ = _seconds(lambda: private.decrypt_small(list(gradient.ciphertexts)))
+    repacked_s, _ = _seconds(lambda: decrypt_repacked(private, gradient))
     first = layouts[0]
     full_s, _ = _seconds(lambda: private.decrypt_ints(list(first.packed.ciphertexts)))
     result["packing"] = {
@@ -474,9 +577,10 @@ def _run(
         "values_per_ciphertext": first.per_ciphertext,
         "pack_one_gradient_s": pack_s,
         "decrypt_one_gradient_unpacked_s": small_s,
+        "decrypt_one_gradient_repacked_s": repacked_s,
         "decrypt_one_gradient_packed_s": full_s,
         "party_decryptions_unpacked": unpacked_total,
-        "party_decryptions_packed": ciphertexts,
+        "party_decryptions_packed": counts.total,
     }
     result["ratios"] = {
         "fused_vs_phe_literal": phe_update / float(np.mean(fused_times)),
@@ -545,6 +649,17 @@ def render_round_costs(summary: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def _render_party_decryptions(result: BenchResult) -> list[str]:
+    c = result.get("party_decryptions")
+    if c is None:  # a result written before the party packed its plain vectors
+        return []
+    return [
+        f"  of which {c['repacked']} for the aggregate, the global and the local models the party "
+        f"packs itself (+ {c['horner']:,} half-size multiplications of its Horner), "
+        f"{c['packed']} for the packed gradients, {c['small']} one value at a time"
+    ]
+
+
 def render(result: BenchResult) -> str:
     u, p, r = result["update_s"], result["party_s"], result["ratios"]
     m = result["machine"]
@@ -593,10 +708,12 @@ def render(result: BenchResult) -> str:
         "",
         f"packed gradients ({pk['values_per_ciphertext']} slots of {pk['slot_bits']} bits per "
         f"ciphertext): the party decrypts {pk['party_decryptions_packed']} ciphertexts per round "
-        f"instead of {pk['party_decryptions_unpacked']}",
+        f"instead of {pk['party_decryptions_unpacked']} (one per value)",
+        *_render_party_decryptions(result),
         f"  one gradient: participant packs in {pk['pack_one_gradient_s'] * 1e3:.1f} ms; party "
         f"decrypts in {pk['decrypt_one_gradient_packed_s'] * 1e3:.1f} ms instead of "
-        f"{pk['decrypt_one_gradient_unpacked_s'] * 1e3:.1f} ms",
+        f"{pk.get('decrypt_one_gradient_repacked_s', float('nan')) * 1e3:.1f} ms packing it "
+        f"itself ({pk['decrypt_one_gradient_unpacked_s'] * 1e3:.1f} ms one value at a time)",
         "",
         "targets",
     ]

@@ -11,8 +11,10 @@ products on this process alone, :func:`hefl.crypto.pool.products_on`):
   packing and re-randomisation), summed (the serial cost) and the slowest one; that one is run
   again with its products split over this machine's cores and timed by the wall clock — what a
   deployment whose participants run in parallel, each on a machine like this one, waits for;
-- **party**: Eq. 10's aggregation, the decryptions (local models unpacked, gradients packed
-  :mod:`hefl.learning.packed`), φ̂/ω̂ and the re-encrypted next global model;
+- **party**: Eq. 10's aggregation, the decryptions (the aggregate, the global and the local
+  models packed by the party itself, :func:`hefl.crypto.vector.decrypt_repacked`; the gradients
+  packed by the participants, :mod:`hefl.learning.packed`), φ̂/ω̂ and the re-encrypted next
+  global model;
 - **replicas**: as the in-process job runs them, N replicas in one process, each validating all N
   submissions against the round's rules and recomputing Eq. 10 (blobs parsed once per process;
   the first replica, on a fresh parse cache, is what a replica in its own process pays).
@@ -20,9 +22,11 @@ products on this process alone, :func:`hefl.crypto.pool.products_on`):
 Against the **kernel floor** of the same round, as :mod:`hefl.bench.round` measures it: the
 participants' multi-exponentiations run standalone on random operands of the same shapes, the
 packing powmods, re-randomisations by the comb, Eq. 10 as d multi-exponentiations of N (once for
-the party and once per replica) and the party's batch decryptions of the same ciphertext counts.
-``round / floor`` near 1 means the round is its kernels; the party's decryptions per round are
-reported with and without packing.
+the party and once per replica) and the party's decryptions as it runs them (its own packing's
+Horner and one full CRT per group on random groups of the same sizes and digit bits, the packed
+gradients' full CRT). ``round / floor`` near 1 means the round is its kernels; the party's
+decryptions per round are reported with packing and with one per value ("was"), beside the
+half-size multiplications of its own packing.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from hefl.bench import BenchResult, machine_info
-from hefl.bench.round import kernel_floor_ms, packed_layouts, party_decryptions, synthetic_data
+from hefl.bench.round import kernel_floor_ms, party_decryptions, party_vectors, synthetic_data
 from hefl.crypto import generate_keypair, pool
 from hefl.errors import LearningError
 from hefl.learning import parsed
@@ -98,9 +102,9 @@ def _one(public: Any, private: Any, d: int, n: int, tau: int) -> dict[str, Any]:
     parsed.clear()
     replica_s = [_seconds(check)[0] for _ in range(n)]
 
-    layouts = packed_layouts(updates, public)
-    plain_cts, packed_cts, unpacked_total = party_decryptions(data.model_size, layouts)
-    kernel = kernel_floor_ms(public, private, plans, data.model_size, data.sizes, layouts)
+    vectors = party_vectors(public, start, aggregate, updates)
+    counts = party_decryptions(vectors)
+    kernel = kernel_floor_ms(public, private, plans, data.model_size, data.sizes, vectors)
     replica_floor_ms = n * kernel["aggregate (d multi-exponentiations of N)"]
     floor_s = (sum(kernel.values()) + replica_floor_ms) / 1e3
     round_s = sum(participant_s) + aggregate_s + conclude_s + sum(replica_s)
@@ -123,8 +127,9 @@ def _one(public: Any, private: Any, d: int, n: int, tau: int) -> dict[str, Any]:
         + sum(replica_s),
         "kernel_floor_s": floor_s,
         "round_vs_kernel_floor": round_s / floor_s,
-        "party_decryptions": plain_cts + packed_cts,
-        "party_decryptions_unpacked": unpacked_total,
+        "party_decryptions": counts.total,
+        "party_decryptions_unpacked": counts.unpacked,
+        "party_repack_multiplications": counts.horner,
     }
 
 
@@ -182,6 +187,7 @@ def render(result: BenchResult) -> str:
         "floor plus Eq. 10 once per replica);",
         "parallel: the round when participants run at once, each on its own machine like this "
         "one (wall + party + replicas);",
-        "party decryptions: ciphertexts per round with the gradients packed (was: unpacked).",
+        "party decryptions: ciphertexts per round, the gradients packed by the participants and "
+        "the models by the party itself (was: one per value).",
     ]
     return "\n".join(lines)
