@@ -9,7 +9,13 @@ import pytest
 
 from hefl.agents.audit import ExportedHistory, audit
 from hefl.agents.job import InProcessJob, JobConfig, save_job
-from hefl.agents.roles import ComputingPartyAgent, ParticipantAgent, Vote, open_submission
+from hefl.agents.roles import (
+    ComputingPartyAgent,
+    ParticipantAgent,
+    RoundSnapshot,
+    Vote,
+    open_submission,
+)
 from hefl.chain import LocalBlobStore, RoundStatus, connect_embedded
 from hefl.control import FixedTauController
 from hefl.data import SplitConfig
@@ -108,8 +114,15 @@ class CheatingAggregation(PaillierStrategy):
         return honest.add_plain(bump).to_bytes()
 
 
-def test_a_wrong_aggregate_is_disputed_and_never_finalised(tmp_path) -> None:
-    job = make_job(tmp_path)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_wrong_aggregate_is_disputed_and_never_finalised(tmp_path, workers, monkeypatch) -> None:
+    """In one process, and with the replicas' checks fanned out over the job's workers."""
+    snapshots: list[int] = []
+    read = RoundSnapshot.read.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(
+        RoundSnapshot, "read", classmethod(lambda cls, *a: snapshots.append(1) or read(cls, *a))
+    )
+    job = make_job(tmp_path, workers=workers)
     honest = job.party.strategy
     job.party.strategy = CheatingAggregation(
         honest.public_key, honest.config, private_key=honest._private_key
@@ -119,6 +132,12 @@ def test_a_wrong_aggregate_is_disputed_and_never_finalised(tmp_path) -> None:
     record = job.ledger.get_round(0)
     assert record.status is RoundStatus.DISPUTED
     assert record.attest_count == 0 and record.dispute_count >= 2
+    # every disputing replica's verdict, wherever it was computed, is the same recomputation
+    raised = job.ledger.events("DisputeRaised")
+    assert len(raised) == record.dispute_count
+    verdicts = {job.blobs.get(e.args["recomputedHash"]) for e in raised}
+    assert len(verdicts) == 1
+    assert bool(snapshots) == (workers > 1)  # the workers checked on the round's snapshot
     assert job.ledger.round_count() == 1  # nothing was built on it
     report = audit(job.ledger, job.blobs)
     assert any("does not match the committed aggregate" in p for p in report.problems)

@@ -27,7 +27,13 @@ import numpy as np
 from hefl.agents.document import config_document
 from hefl.agents.export import RunDirectory
 from hefl.agents.identity import PASSWORD_ENV, load_private_key, save_private_key
-from hefl.agents.roles import ComputingPartyAgent, ParticipantAgent, Vote
+from hefl.agents.roles import (
+    ComputingPartyAgent,
+    ParticipantAgent,
+    RoundSnapshot,
+    Vote,
+    check_replicas,
+)
 from hefl.canonical import canonical_json
 from hefl.chain import (
     BlobStore,
@@ -35,6 +41,7 @@ from hefl.chain import (
     DeploymentRecord,
     LedgerClient,
     LocalBlobStore,
+    RoundRecord,
     RoundStatus,
     blob_hash,
     deploy_ledger,
@@ -59,6 +66,7 @@ from hefl.learning.registry import STRATEGY_NAMES, StrategyName, build_strategy,
 from hefl.learning.strategy import LearningConfig, LocalUpdate, RoundOutcome, Strategy
 
 log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class JobConfig:
@@ -409,13 +417,47 @@ class InProcessJob:
             agent.deliver(g, update)
         if self.ledger.get_round(g).status is RoundStatus.OPEN:
             self.party.commit(g)
-        # every replica checks at the block of the commitment (one view-cache answer for all),
-        # then they vote one by one
-        assessments = [(agent, agent.assess(g)) for agent in self.participants]
-        for agent, assessment in assessments:
+        for agent, assessment in self._assess(pool, g):
             if agent.vote(g, assessment) is Vote.DISPUTED:
                 log.warning("round %d disputed by %s", g, agent.address)
         return g, self.party.conclude(g)
+
+    def _assess(
+        self, pool: Executor | None, g: int
+    ) -> list[tuple[ParticipantAgent, Vote | tuple[RoundRecord, bytes | None]]]:
+        """Every replica's assessment of round g, all at the block of the commitment (one
+        view-cache answer for all reads); they vote afterwards, one by one.
+
+        The first replica checks here, reading any blob the local store lacks back from the
+        chain into it. With a process pool, the others' checks — each replica's own, in full —
+        run in the workers on a snapshot of the round at that block and the local store
+        (:func:`~hefl.agents.roles.check_replicas`), one chunk per worker; a replica of another
+        kind than the protocol's (a test's attacker overriding ``assess``) makes every check run
+        here, in order."""
+        first, *rest = self.participants
+        out = [(first, first.assess(g))]
+        honest = all(type(a).assess is ParticipantAgent.assess for a in rest)
+        if pool is None or not rest or not honest:
+            return out + [(agent, agent.assess(g)) for agent in rest]
+        ready = [(agent, agent.ready_to_check(g)) for agent in rest]
+        checking = [(agent, r) for agent, r in ready if not isinstance(r, Vote)]
+        snapshot = RoundSnapshot.read(self.ledger, g)
+        chunks = max(1, min(self.config.workers, len(checking)))
+        size = -(-len(checking) // chunks) if checking else 1
+        futures = [
+            pool.submit(
+                check_replicas,
+                [agent.strategy for agent, _ in checking[i : i + size]],
+                snapshot,
+                self.blobs,
+                g,
+            )
+            for i in range(0, len(checking), size)
+        ]
+        verdicts = iter([v for future in futures for v in future.result()])
+        return out + [
+            (agent, r if isinstance(r, Vote) else (r, next(verdicts))) for agent, r in ready
+        ]
 
     def _expired(self, round_index: int) -> bool:
         """Whether an open round can no longer take every participant's submission."""

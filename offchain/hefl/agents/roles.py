@@ -9,15 +9,17 @@ needs from the committed hashes and the blobs they name.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import cast
 
 from hefl.agents.envelope import Binding, BlobKind, seal_update, unseal
 from hefl.canonical import canonical_json
 from hefl.chain import (
     BlobStore,
     LedgerClient,
+    ParticipantRecord,
     RoundRecord,
     RoundStatus,
     SubmissionRecord,
@@ -72,6 +74,9 @@ class JobFacts:
     def of(cls, ledger: LedgerClient) -> JobFacts:
         """From a live ledger, or from an exported history (``hefl verify`` without a node),
         whose deployment record names the chain and the ledger."""
+        facts = getattr(ledger, "facts", None)
+        if isinstance(facts, JobFacts):  # a RoundSnapshot carries them
+            return facts
         chain = getattr(ledger, "chain", None)
         if chain is not None:
             return cls(chain.chain_id, ledger.address, ledger.blobs_on_chain())
@@ -239,6 +244,51 @@ def check_committed_aggregate(
         return _verdict(round_index, f"the committed aggregate cannot be checked: {error}")
 
 
+@dataclass(frozen=True)
+class RoundSnapshot:
+    """Round g of a live ledger as read at one block — what a replica's check reads of a ledger
+    (the round, every submission record, the participant registry, the job's facts) — as a
+    picklable ledger view: the in-process job hands it to its worker processes, which hold no
+    chain, so that replicas' checks run there (:func:`check_replicas`)."""
+
+    facts: JobFacts
+    record: RoundRecord
+    people: tuple[ParticipantRecord, ...]
+    submissions: tuple[SubmissionRecord, ...]
+
+    @classmethod
+    def read(cls, ledger: LedgerClient, round_index: int) -> RoundSnapshot:
+        record, submissions = round_snapshot(ledger, round_index)
+        return cls(JobFacts.of(ledger), record, ledger.participants(), submissions)
+
+    def _round(self, round_index: int) -> None:
+        if round_index != self.record.round:
+            raise AgentError(f"a snapshot of round {self.record.round} asked for {round_index}")
+
+    def participants(self) -> tuple[ParticipantRecord, ...]:
+        return self.people
+
+    def get_round(self, round_index: int) -> RoundRecord:
+        self._round(round_index)
+        return self.record
+
+    def round_submissions(
+        self, round_index: int
+    ) -> tuple[RoundRecord, tuple[SubmissionRecord, ...]]:
+        self._round(round_index)
+        return self.record, self.submissions
+
+
+def check_replicas(
+    strategies: Sequence[Strategy], snapshot: RoundSnapshot, blobs: BlobStore, round_index: int
+) -> list[bytes | None]:
+    """Each replica's own verdict (:func:`check_committed_aggregate` with its strategy) on the
+    round as ``snapshot`` holds it and the blobs ``blobs`` holds — the work of the in-process
+    job's worker processes."""
+    ledger = cast("LedgerClient", snapshot)  # a ledger view: the reads the check makes
+    return [check_committed_aggregate(s, ledger, blobs, round_index) for s in strategies]
+
+
 @dataclass
 class ParticipantAgent:
     """A data owner P_i: updates the encrypted model with its own data; a PBFT replica."""
@@ -323,6 +373,14 @@ class ParticipantAgent:
         with the round record it was reached on — or the Vote that makes a check moot (already
         voted, decided). The in-process job assesses every replica at one block, so their reads
         are one answer of the chain's view cache, then lets them vote."""
+        ready = self.ready_to_check(round_index)
+        if isinstance(ready, Vote):
+            return ready
+        return ready, check_committed_aggregate(self.strategy, self.ledger, self.store, round_index)
+
+    def ready_to_check(self, round_index: int) -> Vote | RoundRecord:
+        """The round's record if this replica has a commitment to check, else the Vote that
+        makes a check moot (already voted, decided); AgentError before the commitment."""
         record = self.ledger.get_round(round_index)
         if record.status is RoundStatus.OPEN or record.status is RoundStatus.NONE:
             raise AgentError(
@@ -333,9 +391,7 @@ class ParticipantAgent:
             return Vote.ALREADY_VOTED
         if record.status is not RoundStatus.AGGREGATED:
             return Vote.DECIDED
-        return record, check_committed_aggregate(
-            self.strategy, self.ledger, self.store, round_index
-        )
+        return record
 
     def vote(self, round_index: int, assessment: Vote | tuple[RoundRecord, bytes | None]) -> Vote:
         """Send :meth:`assess`'s verdict: the round's status is read again just before voting
