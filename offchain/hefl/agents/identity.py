@@ -39,6 +39,7 @@ from uuid import uuid4
 
 import numpy as np
 
+from hefl.canonical import keccak256
 from hefl.errors import AgentError, ConfigError
 from hefl.files import atomic_write
 
@@ -72,13 +73,6 @@ def read_password(password_file: str | os.PathLike[str] | None = None) -> str:
     if not password:
         raise ConfigError(f"no keystore password: set {PASSWORD_ENV} or pass --password-file FILE")
     return password
-
-
-def keccak256(data: bytes) -> bytes:
-    """Keccak-256 (the original Keccak padding, Ethereum's hash; not NIST SHA3-256)."""
-    from Crypto.Hash import keccak
-
-    return keccak.new(data=data, digest_bits=256).digest()
 
 
 def checksum_address(address: str) -> str:
