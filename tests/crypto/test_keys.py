@@ -77,13 +77,16 @@ def test_djn_randomiser_is_an_nth_residue(small_keypair) -> None:
 def test_owner_crt_encryption_matches_public_formula(small_keypair) -> None:
     pk, sk = small_keypair
     # With the same α both paths must give the identical ciphertext.
-    alpha = pk.random_alpha()
-    tp, tq = sk._combs()
-    from hefl.crypto.multiexp import comb_pow
+    from hefl.crypto.multiexp import COMB_AFTER_USES, fixed_base_pow
 
-    rp, rq = comb_pow(tp, alpha, sk.psquare), comb_pow(tq, alpha, sk.qsquare)
-    assert pk.randomizer_djn(alpha) % sk.psquare == rp
-    assert pk.randomizer_djn(alpha) % sk.qsquare == rq
+    alpha = pk.random_alpha()
+    (hp, psq), (hq, qsq) = sk._crt_bases()
+    for _ in range(COMB_AFTER_USES + 2):  # by powmod first, then from the comb table
+        rp = fixed_base_pow(hp, alpha, psq, pk.alpha_bits)
+        rq = fixed_base_pow(hq, alpha, qsq, pk.alpha_bits)
+        assert pk.randomizer_djn(alpha) % sk.psquare == rp
+        assert pk.randomizer_djn(alpha) % sk.qsquare == rq
+        assert rp == gmpy2.powmod(pk.h, alpha, sk.psquare)
 
 
 @settings(max_examples=50, deadline=None)

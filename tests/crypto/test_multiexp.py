@@ -221,3 +221,24 @@ def test_products_on_sets_the_processes_of_a_block() -> None:
             assert pool.product_workers() == 3
         assert pool.product_workers() == 1
     assert pool.product_workers() == pool.DEFAULT_WORKERS
+
+
+def test_a_fixed_base_switches_to_its_comb_table_after_enough_uses(small_keypair) -> None:
+    """fixed_base_pow: powmods for the first COMB_AFTER_USES calls, then the comb table (built
+    once): the same residues throughout; build_fixed_base switches at once."""
+    from hefl.crypto import multiexp
+
+    pk, _ = small_keypair
+    base, m, bits = pk.encrypt_int(5), pk.nsquare, 64
+    rng = random.Random(3)
+    multiexp.cached_comb_table.cache_clear()
+    for i in range(multiexp.COMB_AFTER_USES + 3):
+        e = rng.randrange(1 << bits)
+        assert multiexp.fixed_base_pow(base, e, m, bits) == gmpy2.powmod(base, e, m)
+        built = multiexp.cached_comb_table.cache_info().currsize == 1
+        assert built == (i >= multiexp.COMB_AFTER_USES)
+    other = pk.encrypt_int(6)
+    multiexp.build_fixed_base(other, m, bits)
+    hits = multiexp.cached_comb_table.cache_info().hits
+    assert multiexp.fixed_base_pow(other, 12345, m, bits) == gmpy2.powmod(other, 12345, m)
+    assert multiexp.cached_comb_table.cache_info().hits == hits + 1  # from the table

@@ -31,10 +31,12 @@ The randomiser r^n is replaced by h^α, where
 so c = (1 + m·n) · h^α = (1 + m·n) · ((−x²)^α)^n mod n², a valid Paillier ciphertext with
 r = (−x²)^α mod n. phe and any Paillier implementation decrypt it unchanged.
 
-h^α is computed with a fixed-base comb (:func:`hefl.crypto.multiexp.cached_comb_table`): with
+h^α is computed with a fixed-base comb (:func:`hefl.crypto.multiexp.fixed_base_pow`): with
 window w = 8 the table holds h^(d·2^(8i)) for every byte position i < a/8 and digit d < 256
 (56 × 255 entries, ≈7 MB at 2048 bits, built once per key and cached), so one encryption costs
-a/8 = 56 modular multiplications instead of a |n|-bit powmod.
+a/8 = 56 modular multiplications instead of an a-bit powmod. The table is built at the
+:data:`~hefl.crypto.multiexp.COMB_AFTER_USES`-th encryption of the process (or by
+:meth:`PublicKey.precompute`): before, powmods are cheaper than building it.
 
 Security assumption: IND-CPA under the Decisional Composite Residuosity assumption (DCR) plus a
 short-exponent assumption: h^α for a uniform a-bit α is computationally indistinguishable from a
@@ -90,7 +92,7 @@ from hefl.crypto.keyfile import (
     read_key_file,
     write_key_file,
 )
-from hefl.crypto.multiexp import CombTable, cached_comb_table, comb_pow
+from hefl.crypto.multiexp import build_fixed_base, fixed_base_pow
 from hefl.crypto.pool import decrypt_batch, half_powers_batch
 from hefl.errors import (
     CryptoValueError,
@@ -214,12 +216,10 @@ class PublicKey:
             self._h = gmpy2.powmod(self.n - x * x % self.n, self.n, self.nsquare)
         return self._h
 
-    def _comb(self) -> CombTable:
-        return cached_comb_table(self.h, self.nsquare, self.alpha_bits)
-
     def precompute(self) -> None:
-        """Build the fixed-base table now (≈0.1 s at 2048 bits) instead of at first encryption."""
-        self._comb()
+        """Build h's fixed-base table now (≈0.1 s at 2048 bits) instead of after the first
+        :data:`~hefl.crypto.multiexp.COMB_AFTER_USES` encryptions."""
+        build_fixed_base(self.h, self.nsquare, self.alpha_bits)
 
     # --- encryption ------------------------------------------------------------------------------
     def random_alpha(self) -> int:
@@ -231,7 +231,7 @@ class PublicKey:
         a = self.random_alpha() if alpha is None else int(alpha)
         if not 0 <= a < (1 << self.alpha_bits):
             raise CryptoValueError(f"DJN exponent must lie in [0, 2^{self.alpha_bits}), got {a}")
-        return comb_pow(self._comb(), a, self.nsquare)
+        return fixed_base_pow(self.h, a, self.nsquare, self.alpha_bits)
 
     def random_unit(self) -> mpz:
         """A uniform r ∈ Z_n^* (the textbook randomiser's base)."""
@@ -427,16 +427,15 @@ class PrivateKey:
         return out
 
     # --- CRT encryption for the key owner --------------------------------------------------------
-    def _combs(self) -> tuple[CombTable, CombTable]:
-        pk = self.public_key
-        return (
-            cached_comb_table(pk.h % self.psquare, self.psquare, pk.alpha_bits),
-            cached_comb_table(pk.h % self.qsquare, self.qsquare, pk.alpha_bits),
-        )
+    def _crt_bases(self) -> tuple[tuple[mpz, mpz], tuple[mpz, mpz]]:
+        """(h mod p², p²) and (h mod q², q²): the owner's two fixed bases."""
+        h = self.public_key.h
+        return (h % self.psquare, self.psquare), (h % self.qsquare, self.qsquare)
 
     def precompute(self) -> None:
         """Build the owner's CRT comb tables now."""
-        self._combs()
+        for base, square in self._crt_bases():
+            build_fixed_base(base, square, self.public_key.alpha_bits)
 
     def encrypt_int(self, m: int, *, randomizer: Randomizer = "djn") -> mpz:
         """Encrypt a residue by CRT: (1 + m·n)·h^α computed mod p² and q², then recombined.
@@ -447,9 +446,9 @@ class PrivateKey:
         m = pk._check_residue(m)
         if randomizer == "djn":
             alpha = pk.random_alpha()
-            tp, tq = self._combs()
-            rp = comb_pow(tp, alpha, self.psquare)
-            rq = comb_pow(tq, alpha, self.qsquare)
+            (hp, psq), (hq, qsq) = self._crt_bases()
+            rp = fixed_base_pow(hp, alpha, psq, pk.alpha_bits)
+            rq = fixed_base_pow(hq, alpha, qsq, pk.alpha_bits)
         elif randomizer == "full":
             r = pk.random_unit()
             rp = gmpy2.powmod(r, pk.n % (self.p * self._p_minus_1), self.psquare)

@@ -55,13 +55,16 @@ import hefl.crypto.pool as pool
 from hefl.errors import CryptoValueError, ShapeMismatchError
 
 __all__ = [
+    "COMB_AFTER_USES",
     "COMB_WINDOW",
     "WNAF_MAX_WINDOW",
     "CombTable",
+    "build_fixed_base",
     "cached_comb_table",
     "choose_window",
     "comb_pow",
     "comb_table",
+    "fixed_base_pow",
     "fixed_base_powers",
     "multi_exp_cost",
     "multi_exp_pippenger",
@@ -445,6 +448,33 @@ def cached_comb_table(base: mpz, modulus: mpz, exp_bits: int) -> CombTable:
     exponent costs ⌈exp_bits/8⌉ multiplications at most.
     """
     return comb_table(base, modulus, exp_bits, COMB_WINDOW)
+
+
+#: Exponentiations of one fixed base before its comb table is built (:func:`fixed_base_pow`).
+#: The table costs ⌈B/8⌉·255 multiplications (≈ 0.1 s for the 448-bit DJN exponent at 2048
+#: bits), a comb exponentiation ⌈B/8⌉ and a powmod ≈ 1.2·B, so the table pays for itself after
+#: ≈ 60 exponentiations: an agent that encrypts a few dozen values (a participant at small d,
+#: over a short job) never builds it, a party encrypting a model of hundreds does at once.
+COMB_AFTER_USES = 64
+_fixed_uses: dict[tuple[mpz, mpz, int], int] = {}
+
+
+def fixed_base_pow(base: mpz, exponent: int, modulus: mpz, exp_bits: int) -> mpz:
+    """base^exponent mod modulus (0 ≤ exponent < 2^exp_bits) for a base used again and again:
+    by powmod for its first :data:`COMB_AFTER_USES` exponentiations in this process, then from
+    its cached comb table (:func:`cached_comb_table`). The same residue either way."""
+    key = (base, modulus, exp_bits)
+    uses = _fixed_uses.get(key, 0)
+    if uses < COMB_AFTER_USES:
+        _fixed_uses[key] = uses + 1
+        return gmpy2.powmod(base, exponent, modulus)
+    return comb_pow(cached_comb_table(base, modulus, exp_bits), exponent, modulus)
+
+
+def build_fixed_base(base: mpz, modulus: mpz, exp_bits: int) -> None:
+    """Build ``base``'s comb table now; :func:`fixed_base_pow` uses it from the next call."""
+    cached_comb_table(base, modulus, exp_bits)
+    _fixed_uses[(base, modulus, exp_bits)] = COMB_AFTER_USES
 
 
 def comb_pow(table: CombTable, exponent: int, modulus: mpz) -> mpz:
