@@ -30,9 +30,9 @@ import contextlib
 import multiprocessing
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 import gmpy2
 from gmpy2 import mpz
@@ -73,23 +73,43 @@ class CrtKey(Protocol):
         ...
 
 
-_lock = threading.Lock()
-_executor: ThreadPoolExecutor | None = None
-_executor_size = 0
-_processes: ProcessPoolExecutor | None = None
-_processes_size = 0
+E = TypeVar("E", ThreadPoolExecutor, ProcessPoolExecutor)
+
+
+class _Shared(Generic[E]):
+    """One executor of this process, started on first use with at least the size asked for and
+    replaced by a larger one when a larger size is asked for."""
+
+    def __init__(self, make: Callable[[int], E]) -> None:
+        self.make: Callable[[int], E] = make
+        self.lock = threading.Lock()
+        self.executor: E | None = None
+        self.size = 0
+
+    def get(self, size: int) -> E:
+        with self.lock:
+            if self.executor is None or self.size < size:
+                if self.executor is not None:
+                    self.executor.shutdown(wait=False)
+                self.executor, self.size = self.make(size), size
+            return self.executor
+
+    def drop(self, *, wait: bool, cancel_futures: bool = False) -> None:
+        with self.lock:
+            if self.executor is not None:
+                self.executor.shutdown(wait=wait, cancel_futures=cancel_futures)
+                self.executor = None
+
+    def forget(self) -> None:
+        """A forked child inherits the object but not its workers: start afresh."""
+        self.lock, self.executor, self.size = threading.Lock(), None, 0
+
+
+_threads: _Shared[ThreadPoolExecutor] = _Shared(
+    lambda size: ThreadPoolExecutor(max_workers=size, thread_name_prefix="hefl-decrypt")
+)
+_processes: _Shared[ProcessPoolExecutor] = _Shared(lambda size: ProcessPoolExecutor(size))
 _product_processes: int | None = None  # products_on's setting (None: DEFAULT_WORKERS)
-
-
-def _get_executor(size: int) -> ThreadPoolExecutor:
-    global _executor, _executor_size
-    with _lock:
-        if _executor is None or _executor_size < size:
-            if _executor is not None:
-                _executor.shutdown(wait=False)
-            _executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="hefl-decrypt")
-            _executor_size = size
-        return _executor
 
 
 def product_workers(workers: int | None = None) -> int:
@@ -117,46 +137,27 @@ def products_on(processes: int) -> Iterator[None]:
 
 def process_executor(size: int) -> ProcessPoolExecutor:
     """The shared pool of ≥ ``size`` worker processes for products (started on first use)."""
-    global _processes, _processes_size
-    with _lock:
-        if _processes is None or _processes_size < size:
-            if _processes is not None:
-                _processes.shutdown(wait=False)
-            _processes = ProcessPoolExecutor(max_workers=size)
-            _processes_size = size
-        return _processes
+    return _processes.get(size)
 
 
 def forget_processes() -> None:
     """Drop the product pool (e.g. after a worker died: the next product starts a new one)."""
-    global _processes
-    with _lock:
-        if _processes is not None:
-            _processes.shutdown(wait=False, cancel_futures=True)
-            _processes = None
+    _processes.drop(wait=False, cancel_futures=True)
 
 
 def shutdown() -> None:
     """Stop the worker threads and processes (they are restarted on demand)."""
-    global _executor, _processes
-    with _lock:
-        if _executor is not None:
-            _executor.shutdown(wait=True)
-            _executor = None
-        if _processes is not None:
-            _processes.shutdown(wait=True)
-            _processes = None
+    _threads.drop(wait=True)
+    _processes.drop(wait=True)
 
 
 atexit.register(shutdown)
 
 
 def _forget_after_fork() -> None:
-    """A forked child inherits the executors' objects but not their threads: start afresh."""
-    global _executor, _processes, _lock
-    _executor = None
-    _processes = None
-    _lock = threading.Lock()
+    """A forked child inherits the executors' objects but not their workers: start afresh."""
+    _threads.forget()
+    _processes.forget()
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
@@ -183,7 +184,7 @@ def decrypt_batch(
     size = -(-len(cts) // n_chunks)
     chunks = [cts[i : i + size] for i in range(0, len(cts), size)]
     tasks = [(chunk, e, m) for chunk in chunks for e, m in ((pm1, key.psquare), (qm1, key.qsquare))]
-    executor = _get_executor(max(1, w - 1))
+    executor = _threads.get(max(1, w - 1))
     futures: list[Future[list[mpz]]] = [
         executor.submit(gmpy2.powmod_base_list, *t) for t in tasks[:-1]
     ]
@@ -209,7 +210,7 @@ def half_powers_batch(
         return list(gmpy2.powmod_base_list(cts, exponent, modulus)) if cts else []
     size = -(-len(cts) // w)
     chunks = [cts[i : i + size] for i in range(0, len(cts), size)]
-    executor = _get_executor(max(1, len(chunks) - 1))
+    executor = _threads.get(max(1, len(chunks) - 1))
     futures: list[Future[list[mpz]]] = [
         executor.submit(gmpy2.powmod_base_list, chunk, exponent, modulus) for chunk in chunks[:-1]
     ]
