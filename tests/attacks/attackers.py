@@ -9,8 +9,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from hefl.agents.roles import ComputingPartyAgent, ParticipantAgent, Vote, chain_store
-from hefl.chain import LocalBlobStore, RoundRecord, blob_hash
+from hefl.agents.roles import (
+    Assessment,
+    ComputingPartyAgent,
+    ParticipantAgent,
+    Vote,
+    chain_store,
+)
+from hefl.chain import LocalBlobStore, blob_hash
 from hefl.crypto import EncryptedVector
 from hefl.learning.strategy import LocalUpdate
 
@@ -34,7 +40,7 @@ class Withholder(ParticipantAgent):
     after the aggregate is committed (before the replicas check), hoping that the replicas no
     longer find them, expect another ``included`` set and dispute an honest party."""
 
-    def assess(self, round_index: int) -> Vote | tuple[RoundRecord, bytes | None]:
+    def assess(self, round_index: int) -> Assessment:
         mine = self.ledger.get_submission(round_index, self.address)
         delete_blob(self.blobs, mine.model_hash)
         delete_blob(self.blobs, mine.extra_hash)
@@ -98,7 +104,7 @@ class Copier(ParticipantAgent):
 class SilentVoter(ParticipantAgent):
     """Never votes (a replica that crashed for good, or stalls on purpose)."""
 
-    def vote(self, round_index: int, assessment: Vote | tuple[RoundRecord, bytes | None]) -> Vote:
+    def vote(self, round_index: int, assessment: Assessment) -> Vote:
         return Vote.DECIDED
 
 

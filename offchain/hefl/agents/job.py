@@ -28,6 +28,7 @@ from hefl.agents.document import config_document
 from hefl.agents.export import RunDirectory
 from hefl.agents.identity import PASSWORD_ENV, load_private_key, save_private_key
 from hefl.agents.roles import (
+    Assessment,
     ComputingPartyAgent,
     ParticipantAgent,
     RoundSnapshot,
@@ -41,7 +42,6 @@ from hefl.chain import (
     DeploymentRecord,
     LedgerClient,
     LocalBlobStore,
-    RoundRecord,
     RoundStatus,
     blob_hash,
     deploy_ledger,
@@ -422,9 +422,7 @@ class InProcessJob:
                 log.warning("round %d disputed by %s", g, agent.address)
         return g, self.party.conclude(g)
 
-    def _assess(
-        self, pool: Executor | None, g: int
-    ) -> list[tuple[ParticipantAgent, Vote | tuple[RoundRecord, bytes | None]]]:
+    def _assess(self, pool: Executor | None, g: int) -> list[tuple[ParticipantAgent, Assessment]]:
         """Every replica's assessment of round g, all at the block of the commitment (one
         view-cache answer for all reads); they vote afterwards, one by one.
 

@@ -49,6 +49,12 @@ class Vote(Enum):
     DECIDED = "decided without this vote"
 
 
+#: What a replica's check of a commitment comes to (:meth:`ParticipantAgent.assess`): the round
+#: record it was reached on and its verdict (None: the aggregate is right), or the Vote that made
+#: the check moot.
+Assessment = Vote | tuple[RoundRecord, bytes | None]
+
+
 @dataclass(frozen=True)
 class Submissions:
     """A round's submitters, split into those whose blobs are usable and those whose are not.
@@ -368,7 +374,7 @@ class ParticipantAgent:
         (with the reason logged): :meth:`assess` then :meth:`vote`."""
         return self.vote(round_index, self.assess(round_index))
 
-    def assess(self, round_index: int) -> Vote | tuple[RoundRecord, bytes | None]:
+    def assess(self, round_index: int) -> Assessment:
         """This replica's verdict on round g's commitment (:func:`check_committed_aggregate`),
         with the round record it was reached on — or the Vote that makes a check moot (already
         voted, decided). The in-process job assesses every replica at one block, so their reads
@@ -393,7 +399,7 @@ class ParticipantAgent:
             return Vote.DECIDED
         return record
 
-    def vote(self, round_index: int, assessment: Vote | tuple[RoundRecord, bytes | None]) -> Vote:
+    def vote(self, round_index: int, assessment: Assessment) -> Vote:
         """Send :meth:`assess`'s verdict: the round's status is read again just before voting
         (its header only), so a round decided meanwhile gets no late vote."""
         if isinstance(assessment, Vote):

@@ -14,7 +14,7 @@ methods accept ``bytes`` or a ``0x`` hex string.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -368,24 +368,29 @@ class LedgerClient(ContractClient):
         changes again, so it is read from the node once per client family. With the chain's
         view cache on, the header is read through the batched view (``getSubmissions``, the same
         ``RoundView``): one answer per block then serves every agent's header and submissions."""
-        decided = self._constants.get(("getRound", (round,)))
-        if decided is not None:
-            return decided
         if self.chain.views.enabled:
-            record = self.round_submissions(round)[0]
-        else:
-            record = _round_record(round, self._call("getRound", round))
-        if record.status not in (RoundStatus.NONE, RoundStatus.OPEN, RoundStatus.AGGREGATED):
-            self._constants[("getRound", (round,))] = record
-        return record
+            return self._round(round, lambda: self.round_submissions(round)[0])
+        return self._round(round, lambda: self._header(round))
 
     def round_status(self, round: int) -> RoundStatus:
         """Round ``round``'s status alone, from its header (``getRound``: constant work for the
         node, where the batched view reads every submission)."""
-        decided = self._constants.get(("getRound", (round,)))
+        return self._round(round, lambda: self._header(round)).status
+
+    def _header(self, round: int) -> RoundRecord:
+        return _round_record(round, self._call("getRound", round))
+
+    def _round(self, round: int, read: Callable[[], RoundRecord]) -> RoundRecord:
+        """Round ``round`` as ``read`` gets it from the node, unless already decided: a decided
+        round (Finalised, Disputed, Voided) never changes again, so it is kept per client family."""
+        key = ("getRound", (round,))
+        decided: RoundRecord | None = self._constants.get(key)
         if decided is not None:
-            return decided.status
-        return _round_record(round, self._call("getRound", round)).status
+            return decided
+        record = read()
+        if record.status not in (RoundStatus.NONE, RoundStatus.OPEN, RoundStatus.AGGREGATED):
+            self._constants[key] = record
+        return record
 
     def get_submission(self, round: int, participant: str) -> SubmissionRecord:
         who = _address(participant, "participant")
