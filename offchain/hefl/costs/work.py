@@ -68,7 +68,7 @@ import numpy as np
 from hefl.costs.parameters import CostParameters
 from hefl.crypto.keys import djn_exponent_bits
 from hefl.crypto.multiexp import COMB_WINDOW
-from hefl.crypto.vector import REPACK_MIN_SLOTS
+from hefl.crypto.vector import worth_repacking
 from hefl.data.prepare import Part
 from hefl.errors import ConfigError
 from hefl.learning.fused import Product, UpdatePlan, plan_update
@@ -184,7 +184,7 @@ def repacked_work(length: int, layout: tuple[int, int] | None) -> tuple[int, int
     for a vector it decrypts a value at a time: ⌈L/k⌉ full decryptions and 2·(L − ⌈L/k⌉)·(b + 1)
     half-size multiplications when L and k reach REPACK_MIN_SLOTS
     (``PaillierStrategy.decrypt_mixed``), else L small decryptions."""
-    if layout is None or length < REPACK_MIN_SLOTS or layout[0] < REPACK_MIN_SLOTS:
+    if layout is None or not worth_repacking(length, layout[0]):
         return length, 0, 0
     k, b = layout
     groups = -(-length // k)

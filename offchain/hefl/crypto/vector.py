@@ -75,6 +75,7 @@ __all__ = [
     "unpack_ints",
     "weighted_sum",
     "weighted_sum_int",
+    "worth_repacking",
 ]
 
 #: Default fixed-point scale exponent for fresh encryptions (value resolution 2^-32).
@@ -777,6 +778,12 @@ def unpack_ints(
 
 #: Fewest values per group for which the key holder's packing beats separate decryptions.
 REPACK_MIN_SLOTS = 6
+
+
+def worth_repacking(length: int, per_group: int) -> bool:
+    """Whether the key holder's packing (:func:`decrypt_repacked`, groups of ``per_group``)
+    beats one decryption per value for a vector of ``length``: both reach REPACK_MIN_SLOTS."""
+    return length >= REPACK_MIN_SLOTS and per_group >= REPACK_MIN_SLOTS
 
 
 def repack_layout(public_key: PublicKey, bound: int) -> tuple[int, int]:

@@ -64,11 +64,11 @@ from hefl.crypto import (
 )
 from hefl.crypto.encoding import to_float
 from hefl.crypto.vector import (
-    REPACK_MIN_SLOTS,
     decrypt_int_vectors,
     decrypt_repacked,
     repack_layout,
     unpack_ints,
+    worth_repacking,
 )
 from hefl.data.prepare import Part
 from hefl.errors import ConfigError, LearningError, SerializationError
@@ -394,10 +394,8 @@ class PaillierStrategy(Strategy):
         workers = self.fixed_point.workers
         repacked: dict[int, np.ndarray] = {}
         for i, v in enumerate(vectors):
-            if (
-                isinstance(v, EncryptedVector)
-                and len(v) >= REPACK_MIN_SLOTS
-                and repack_layout(v.public_key, v.bound)[0] >= REPACK_MIN_SLOTS
+            if isinstance(v, EncryptedVector) and worth_repacking(
+                len(v), repack_layout(v.public_key, v.bound)[0]
             ):
                 values = decrypt_repacked(key, v, workers=workers)
                 repacked[i] = np.array([to_float(x, v.scale_bits) for x in values], dtype=float)
