@@ -197,8 +197,9 @@ class GarbageUpdates(PaillierStrategy):
         return LocalUpdate(model=b"not a ciphertext" + honest.model[:40], extra=honest.extra)
 
 
-def test_an_unusable_submission_is_left_out_and_the_replicas_agree(tmp_path) -> None:
-    job = make_job(tmp_path)
+@pytest.mark.parametrize("workers", [1, 2])  # replicas' checks in one process, or fanned out
+def test_an_unusable_submission_is_left_out_and_the_replicas_agree(tmp_path, workers) -> None:
+    job = make_job(tmp_path, workers=workers)
     bad = job.participants[1]
     bad.strategy = GarbageUpdates(bad.strategy.public_key, bad.strategy.config)
     result = job.run(FixedTauController(tau=2, rounds=2))
@@ -234,8 +235,9 @@ class ExcludingParty(ComputingPartyAgent):
         return aggregate
 
 
-def test_leaving_a_usable_submission_out_is_disputed(tmp_path) -> None:
-    job = make_job(tmp_path)
+@pytest.mark.parametrize("workers", [1, 2])  # replicas' checks in one process, or fanned out
+def test_leaving_a_usable_submission_out_is_disputed(tmp_path, workers) -> None:
+    job = make_job(tmp_path, workers=workers)
     job.party = ExcludingParty(job.party.strategy, job.party.ledger, job.party.blobs)
     with pytest.raises(HeflError, match="disputed, not finalised"):
         job.run(FixedTauController(tau=2, rounds=1))
