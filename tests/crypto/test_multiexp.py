@@ -1,9 +1,9 @@
-"""Multi-exponentiation internals against gmpy2.powmod (both Straus variants, w-NAF digits)."""
+"""Multi-exponentiation internals against gmpy2.powmod (Straus at every window, Pippenger, comb,
+sorted buckets); the C kernel's own edge cases are in test_multiexp_kernel.py."""
 
 from __future__ import annotations
 
 import functools
-import itertools
 import random
 
 import gmpy2
@@ -12,32 +12,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hefl.crypto.multiexp import (
-    COMB_WINDOW,
     WNAF_MAX_WINDOW,
-    _multi_exp_fixed,
-    _multi_exp_wnaf,
+    _straus_rows,
     fixed_base_powers,
     multi_exp_cost,
     multi_exp_pippenger,
     multi_exp_rows,
     multi_exp_sorted,
-    wnaf_digits,
 )
 from hefl.errors import CryptoValueError
 
 
-@given(st.integers(0, 2**300), st.integers(2, 8))
-def test_wnaf_digits(a: int, w: int) -> None:
-    digits = wnaf_digits(a, w)
-    assert sum(d << p for p, d in digits) == a
-    assert all(d % 2 and abs(d) < 1 << (w - 1) for _, d in digits)
-    positions = [p for p, _ in digits]
-    assert all(q - p >= w for p, q in itertools.pairwise(positions))
-
-
 @settings(max_examples=25, deadline=None)
 @given(st.integers(1, 4), st.integers(1, 5), st.data())
-def test_both_straus_variants_match_powmod(small_keypair, rows, d, data) -> None:
+def test_straus_matches_powmod_at_every_window(small_keypair, rows, d, data) -> None:
     pk, _ = small_keypair
     m = pk.nsquare
     bases = pk.encrypt_ints(range(1, d + 1))
@@ -51,12 +39,8 @@ def test_both_straus_variants_match_powmod(small_keypair, rows, d, data) -> None
         for b, e in zip(bases, row, strict=True):
             acc = acc * gmpy2.powmod(b, e, m) % m
         want.append(acc)
-    bits = max(abs(e).bit_length() for row in exps for e in row)
     w = data.draw(st.integers(2, WNAF_MAX_WINDOW))
-    assert _multi_exp_wnaf(bases, exps, m, w) == want
-    if bits:
-        w = min(w, COMB_WINDOW)
-        assert _multi_exp_fixed(bases, exps, m, w, [True] * d, [True] * d, bits) == want
+    assert _straus_rows(bases, exps, m, w) == want
     assert multi_exp_rows(bases, exps, m) == want
 
 

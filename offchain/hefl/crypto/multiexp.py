@@ -1,34 +1,43 @@
 """Exponentiation modulo n² (or p²) by precomputed tables: multi-exponentiation and fixed-base comb.
 
 ``multi_exp_rows(bases, E, m)`` returns y_j = Π_k bases[k]^(E[j][k]) mod m for every row j, with
-signed exponents — the arithmetic under matvec and weighted sums. Both methods below are Straus'
-interleaving: one running product per row that is squared once per exponent bit (B = longest
-exponent in bits) and multiplied by precomputed powers of the bases, instead of B squarings *per
-base* for separate powmods. Power tables are built once and shared by all rows (matvec: every row
-uses the same c_k).
+signed exponents — the arithmetic under matvec and weighted sums. It is Straus' interleaving with
+signed sliding windows (w-NAF): one running product per row that is squared once per exponent bit
+(B = longest exponent in bits) and multiplied by precomputed powers of the bases, instead of B
+squarings *per base* for separate powmods. Every exponent is rewritten with odd digits
+|δ| < 2^(w−1) and at least w − 1 zeros between non-zero digits,
 
-* fixed window w: tables base^0..base^(2^w − 1) (and the inverse base's, if a column has a
-  negative exponent); a row costs B squarings + t·⌈B/w⌉·(1 − 2^−w) multiplications;
-* signed sliding window (w-NAF): every exponent is rewritten with odd digits |d| < 2^(w−1),
-  at least w − 1 zeros between non-zero digits, so a row costs B + t·B/(w + 1) multiplications,
-  with tables of odd powers of the base and of its inverse (2^(w−2) each + one inversion).
+    e = Σ_i δ_i·2^(p_i),     b^e = Π_i (b^|δ_i| or (b^−1)^|δ_i|)^(2^(p_i)),
 
-(t = non-zero terms per row.) A single row of non-negative exponents with few distinct values
-(Eq. 10's |D_i|) goes to :func:`multi_exp_sorted` (buckets by value) when that is cheaper.
-``multi_exp_rows`` evaluates the estimated count of both methods for
-every w and runs the cheapest; :func:`multi_exp_cost` returns that count, so callers can choose
-between algebraically equal forms of a product (e.g. the dense and the low-rank fused update of
-:mod:`hefl.learning.paillier`) before doing any work.
+so a row costs B + t·B/(w + 1) multiplications (t = non-zero terms per row), with tables of the
+odd powers b, b³, …, b^(2^(w−1) − 1) of each base and of its inverse (2^(w−2) each + one
+inversion) built once and shared by all rows (matvec: every row uses the same c_k).
+
+The rows run in C (``hefl.crypto._multiexp``, built with the package and linked to GMP): the
+tables and the running products are held in Montgomery form, ã = a·2^(64n) mod m, and multiplied
+by GMP's mpn layer with Montgomery's reduction (REDC), which replaces the division of each
+double-length product by m — at 4096 bits (n² of a 2048-bit key) ≈ 4.5 µs per multiplication
+instead of ≈ 7 µs for gmpy2's ``a * b % m`` in the Python loop it replaces (measured: a block of
+392 rows of 784 terms of 24–40 bits, 13.0 s in Python, 7.7 s in C). A base that a row uses must
+be invertible modulo m (a :class:`~hefl.errors.CryptoValueError` otherwise), as every ciphertext
+is; the modulus must be odd (n², p², q² are).
+
+A single row of non-negative exponents with few distinct values (Eq. 10's |D_i|) goes to
+:func:`multi_exp_sorted` (buckets by value) when that is cheaper. ``multi_exp_rows`` picks the
+window w with the lowest estimated count; :func:`multi_exp_cost` returns that count, so callers
+can choose between algebraically equal forms of a product (e.g. the dense and the low-rank fused
+update of :mod:`hefl.learning.paillier`) before doing any work.
 
 Pippenger's bucket method (:func:`multi_exp_pippenger`) is the other classic: per row and per
 c-bit window, each base is multiplied into the bucket of its digit and the buckets are summed by
 a running product, so a row costs ⌈B/c⌉·(t + 2^(c+1)) + B multiplications and needs no table.
 It wins when tables cannot be shared, i.e. few rows with very many terms. Every product hefl
 runs shares its bases across ≥ d rows (matvec: the d ciphertexts of the model), so the tables'
-cost is paid once for all rows and Straus' t·⌈B/w⌉ per row is below Pippenger's for every
-shape hefl meets: measured at 2048 bits with 31-bit exponents, Pippenger takes 1.6× (d = 50) to
-1.3× (d = 200) Straus' time (``hefl bench crypto`` reports the current ratio), so
-``multi_exp_rows`` keeps Straus and Pippenger stays as the measured alternative.
+cost is paid once for all rows and Straus' t·B/(w + 1) per row is below Pippenger's for every
+shape hefl meets: measured at 2048 bits with 31-bit exponents and both in Python, Pippenger took
+1.6× (d = 50) to 1.3× (d = 200) Straus' time (``hefl bench crypto`` reports the current ratio,
+Straus now in C), so ``multi_exp_rows`` keeps Straus and Pippenger stays, in Python, as the
+measured alternative.
 
 Fixed-base comb (one base, many exponents): the table's row i holds (base^(2^(w·i)))^d for every
 digit d < 2^w, so base^e = Π_i row_i[digit_i(e)] costs one multiplication per non-zero w-bit digit
@@ -52,6 +61,7 @@ import gmpy2
 from gmpy2 import mpz
 
 import hefl.crypto.pool as pool
+from hefl.crypto import _multiexp
 from hefl.errors import CryptoValueError, ShapeMismatchError
 
 __all__ = [
@@ -61,7 +71,6 @@ __all__ = [
     "CombTable",
     "build_fixed_base",
     "cached_comb_table",
-    "choose_window",
     "comb_pow",
     "comb_table",
     "fixed_base_pow",
@@ -71,15 +80,14 @@ __all__ = [
     "multi_exp_rows",
     "multi_exp_sorted",
     "powers_table",
-    "wnaf_digits",
 ]
 
 #: Cost of one modular inversion mod n² in multiplications (measured ≈ 23 µs vs ≈ 4.9 µs).
 INVERSION_COST = 5
 
-#: Largest window (bits per digit) of a comb or fixed-window power table: rows of 2^8 entries.
-#: Tables of a fixed base that are cached for a key use it outright (then the digits of an
-#: exponent are its bytes); per-call tables choose w ≤ COMB_WINDOW by estimated cost.
+#: Largest window (bits per digit) of a comb table: rows of 2^8 entries. Tables of a fixed base
+#: that are cached for a key use it outright (then the digits of an exponent are its bytes);
+#: per-call tables choose w ≤ COMB_WINDOW by estimated cost.
 COMB_WINDOW = 8
 #: Largest w-NAF window: tables of 2^(w−2) odd powers per base and sign. Wide windows pay off
 #: only when many rows share the tables (d = 784: w = 10 is 11 % fewer multiplications than
@@ -98,50 +106,6 @@ def powers_table(base: mpz, window: int, modulus: mpz) -> list[mpz]:
     return table
 
 
-def choose_window(rows: int, terms_per_row: float, exp_bits: int, tables: int) -> int:
-    """Window minimising the estimated multiplication count (see the module docstring)."""
-    best_w, best_cost = 1, float("inf")
-    for w in range(1, COMB_WINDOW + 1):
-        windows = -(-exp_bits // w)
-        cost = rows * (exp_bits + terms_per_row * windows * (1 - 2.0**-w)) + tables * ((1 << w) - 2)
-        if cost < best_cost:
-            best_w, best_cost = w, cost
-    return best_w
-
-
-def wnaf_digits(a: int, w: int) -> list[tuple[int, int]]:
-    """w-NAF of a ≥ 0 as (bit position, odd digit) pairs, |digit| < 2^(w−1), low to high."""
-    out: list[tuple[int, int]] = []
-    full, half, mask = 1 << w, 1 << (w - 1), (1 << w) - 1
-    pos = 0
-    while a:
-        tz = (a & -a).bit_length() - 1
-        a >>= tz
-        pos += tz
-        d = a & mask
-        if d >= half:
-            d -= full
-        out.append((pos, d))
-        a = (a - d) >> w  # the low w bits of a − d are zero
-        pos += w
-    return out
-
-
-def _odd_powers(base: mpz, count: int, modulus: mpz) -> list[mpz]:
-    """[base^1, base^3, …, base^(2·count − 1)] mod modulus."""
-    b = base % modulus
-    out = [b]
-    if count > 1:
-        b2 = b * b % modulus
-        for _ in range(count - 1):
-            out.append(out[-1] * b2 % modulus)
-    return out
-
-
-def _fixed_cost(rows: int, t: float, exp_bits: int, tables: int, w: int) -> float:
-    return rows * (exp_bits + t * -(-exp_bits // w) * (1 - 2.0**-w)) + tables * ((1 << w) - 2)
-
-
 def _wnaf_cost(rows: int, t: float, exp_bits: int, bases: int, w: int) -> float:
     return rows * (exp_bits + t * exp_bits / (w + 1)) + bases * (
         2 * (1 << (w - 2)) + INVERSION_COST
@@ -150,17 +114,21 @@ def _wnaf_cost(rows: int, t: float, exp_bits: int, bases: int, w: int) -> float:
 
 def multi_exp_cost(rows: int, terms_per_row: float, exp_bits: int, bases: int) -> float:
     """Estimated modular multiplications of ``multi_exp_rows`` for ``rows`` rows of
-    ``terms_per_row`` non-zero signed exponents of ``exp_bits`` bits over ``bases`` bases: the
-    cheaper of the two Straus variants at its best window, tables included."""
+    ``terms_per_row`` non-zero signed exponents of ``exp_bits`` bits over ``bases`` bases, at the
+    best w-NAF window, tables included: rows·(B + t·B/(w + 1)) + bases·(2·2^(w−2) + inversion)."""
     if rows == 0 or exp_bits == 0 or terms_per_row == 0:
         return 0.0
-    fixed = min(
-        _fixed_cost(rows, terms_per_row, exp_bits, 2 * bases, w) for w in range(1, COMB_WINDOW + 1)
+    return _wnaf_cost(
+        rows, terms_per_row, exp_bits, bases, _wnaf_window(rows, terms_per_row, exp_bits, bases)
     )
-    naf = min(
-        _wnaf_cost(rows, terms_per_row, exp_bits, bases, w) for w in range(2, WNAF_MAX_WINDOW + 1)
+
+
+def _wnaf_window(rows: int, terms_per_row: float, exp_bits: int, bases: int) -> int:
+    """The w-NAF window in [2, WNAF_MAX_WINDOW] with the lowest estimated count."""
+    return min(
+        range(2, WNAF_MAX_WINDOW + 1),
+        key=lambda w: _wnaf_cost(rows, terms_per_row, exp_bits, bases, w),
     )
-    return min(fixed, naf)
 
 
 def _exponent_rows(d: int, exponents: Sequence[Sequence[int]]) -> tuple[list[list[int]], int]:
@@ -193,28 +161,17 @@ def multi_exp_rows(
         t_row = sum(1 for e in rows[0] if e)
         if _sorted_cost(rows[0]) < multi_exp_cost(1, t_row, exp_bits, t_row):
             return [multi_exp_sorted(bases, rows[0], modulus)]
-    need_pos = [any(row[k] > 0 for row in rows) for k in range(d)]
-    need_neg = [any(row[k] < 0 for row in rows) for k in range(d)]
-    n_tables = sum(need_pos) + sum(need_neg)
-    used = sum(1 for k in range(d) if need_pos[k] or need_neg[k])
+    used = sum(1 for column in zip(*rows, strict=True) if any(column))
     t = sum(1 for row in rows for e in row if e) / len(rows)
-    w_fixed = choose_window(len(rows), t, exp_bits, n_tables)
-    cost_fixed = _fixed_cost(len(rows), t, exp_bits, n_tables, w_fixed)
-    w_naf, cost_naf = 2, float("inf")
-    for w in range(2, WNAF_MAX_WINDOW + 1):
-        cost = _wnaf_cost(len(rows), t, exp_bits, used, w)
-        if cost < cost_naf:
-            w_naf, cost_naf = w, cost
+    w = _wnaf_window(len(rows), t, exp_bits, used)
     processes = pool.product_workers(workers)
     if (
         processes > 1
         and len(rows) >= 2 * processes
-        and min(cost_naf, cost_fixed) >= pool.PROCESS_MIN_MULTIPLICATIONS
+        and _wnaf_cost(len(rows), t, exp_bits, used, w) >= pool.PROCESS_MIN_MULTIPLICATIONS
     ):
         return _rows_in_processes(bases, rows, modulus, processes)
-    if cost_naf < cost_fixed:
-        return _multi_exp_wnaf(bases, rows, modulus, w_naf)
-    return _multi_exp_fixed(bases, rows, modulus, w_fixed, need_pos, need_neg, exp_bits)
+    return _straus_rows(bases, rows, modulus, w)
 
 
 def _rows_in_processes(
@@ -245,79 +202,15 @@ def _rows_in_processes(
     return out
 
 
-def _multi_exp_wnaf(bases: Sequence[mpz], rows: list[list[int]], modulus: mpz, w: int) -> list[mpz]:
-    d = len(bases)
-    count = 1 << (w - 2)
-    used = [any(row[k] for row in rows) for k in range(d)]
-    pos_tab: list[list[mpz]] = [
-        _odd_powers(bases[k], count, modulus) if used[k] else [] for k in range(d)
-    ]
-    neg_tab: list[list[mpz]] = [
-        _odd_powers(gmpy2.invert(bases[k], modulus), count, modulus) if used[k] else []
-        for k in range(d)
-    ]
-    out: list[mpz] = []
-    for row in rows:
-        events: dict[int, list[mpz]] = {}
-        for k, e in enumerate(row):
-            if not e:
-                continue
-            plus, minus = (pos_tab[k], neg_tab[k]) if e > 0 else (neg_tab[k], pos_tab[k])
-            for pos, digit in wnaf_digits(abs(e), w):
-                entry = plus[digit >> 1] if digit > 0 else minus[(-digit) >> 1]
-                events.setdefault(pos, []).append(entry)
-        if not events:
-            out.append(mpz(1))
-            continue
-        acc: mpz | None = None
-        for pos in range(max(events), -1, -1):
-            if acc is not None:
-                acc = acc * acc % modulus
-            for entry in events.get(pos, ()):
-                acc = entry if acc is None else acc * entry % modulus
-        out.append(mpz(1) if acc is None else acc)
-    return out
-
-
-def _multi_exp_fixed(
-    bases: Sequence[mpz],
-    rows: list[list[int]],
-    modulus: mpz,
-    w: int,
-    need_pos: list[bool],
-    need_neg: list[bool],
-    exp_bits: int,
-) -> list[mpz]:
-    d = len(bases)
-    mask = (1 << w) - 1
-    pos_tables: list[list[mpz] | None] = [
-        powers_table(bases[k], w, modulus) if need_pos[k] else None for k in range(d)
-    ]
-    neg_tables: list[list[mpz] | None] = [
-        powers_table(gmpy2.invert(bases[k], modulus), w, modulus) if need_neg[k] else None
-        for k in range(d)
-    ]
-    n_windows = -(-exp_bits // w)
-    out: list[mpz] = []
-    for row in rows:
-        terms: list[tuple[list[mpz], int]] = []
-        for k, e in enumerate(row):
-            if e > 0:
-                terms.append((pos_tables[k], e))  # type: ignore[arg-type]
-            elif e < 0:
-                terms.append((neg_tables[k], -e))  # type: ignore[arg-type]
-        acc: mpz | None = None
-        for i in range(n_windows - 1, -1, -1):
-            if acc is not None:
-                for _ in range(w):
-                    acc = acc * acc % modulus
-            shift = i * w
-            for table, a in terms:
-                digit = (a >> shift) & mask
-                if digit:
-                    acc = table[digit] if acc is None else acc * table[digit] % modulus
-        out.append(mpz(1) if acc is None else acc)
-    return out
+def _straus_rows(bases: Sequence[mpz], rows: list[list[int]], modulus: mpz, w: int) -> list[mpz]:
+    """The rows' products by the C kernel (``_multiexp.wnaf_rows``, window w), as mpz."""
+    if modulus < 3 or modulus % 2 == 0:
+        raise CryptoValueError(f"multi-exponentiation needs an odd modulus > 1, got {modulus}")
+    try:
+        products = _multiexp.wnaf_rows(bases, rows, modulus, w)
+    except ZeroDivisionError as exc:  # a used base shares a factor with the modulus
+        raise CryptoValueError(f"multi-exponentiation: {exc}") from exc
+    return [mpz(y) for y in products]
 
 
 def _sorted_cost(exponents: Sequence[int]) -> float:
