@@ -15,9 +15,13 @@ from hefl.agents.roles import (
     ParticipantAgent,
     Vote,
     chain_store,
+    commitment_blob,
+    sort_submissions,
 )
+from hefl.canonical import canonical_json
 from hefl.chain import LocalBlobStore, blob_hash
 from hefl.crypto import EncryptedVector
+from hefl.crypto.vector import repack_layout, shifted_product
 from hefl.learning.strategy import LocalUpdate
 
 
@@ -75,6 +79,23 @@ class HeaderLiar(ParticipantAgent):
         return super().deliver(round_index, replace(update, model=lying.to_bytes()))
 
 
+class BoundLiar(ParticipantAgent):
+    """Denial-of-service attack on the party's decryption: an honest header and valid
+    ciphertexts, but coordinate ``where`` of the local model encrypts ``factor`` times the bound
+    the header declares (replicas cannot see it: it is encrypted)."""
+
+    where: int = 3
+    factor: int = 8
+
+    def deliver(self, round_index: int, update: LocalUpdate) -> LocalUpdate:
+        key = self.strategy.public_key  # type: ignore[attr-defined]
+        honest = EncryptedVector.from_bytes(update.model, key)
+        cts = list(honest.ciphertexts)
+        cts[self.where] = key.encrypt_int(honest.bound * self.factor)
+        lying = EncryptedVector(key, cts, honest.scale_bits, honest.bound)
+        return super().deliver(round_index, replace(update, model=lying.to_bytes()))
+
+
 class Replayer(ParticipantAgent):
     """Replay attack: from round 1 on, resubmits its own blobs of the round before."""
 
@@ -117,4 +138,39 @@ class HashOnlyParty(ComputingPartyAgent):
         included = list(record.included_indices)
         aggregate = b"an aggregate nobody will ever see"
         self.ledger.commit_aggregate(round_index, blob_hash(aggregate), included)
+        return aggregate
+
+
+class FramingParty(ComputingPartyAgent):
+    """Framing attack: leaves honest participant ``victim`` out with "evidence" — the true
+    opening of the first group of its local model, which decodes within its bound — and commits
+    Eq. 10 over the others."""
+
+    victim: int = 1
+
+    def commit(self, round_index: int) -> bytes | None:
+        record = self.ledger.get_round(round_index)
+        global_model = self.store.get(record.global_model_hash)
+        found = sort_submissions(self.strategy, self.ledger, self.store, round_index, global_model)
+        kept = [(i, u, s) for i, u, s in found.usable if i != self.victim]
+        (target,) = [u for i, u, _ in found.usable if i == self.victim]
+        key = self.strategy._require_private_key()  # type: ignore[attr-defined]
+        model = EncryptedVector.from_bytes(target.model, key.public_key)
+        k, b = repack_layout(key.public_key, model.bound)
+        group = list(model.ciphertexts[:k])
+        plaintext, nonce = key.open(shifted_product(group, b, key.public_key.nsquare))
+        framing = canonical_json(
+            {
+                "vector": "model",
+                "first": 0,
+                "count": len(group),
+                "shift_bits": b,
+                "plaintext": hex(plaintext),
+                "nonce": hex(nonce),
+            }
+        )
+        aggregate = self.strategy.aggregate([u.model for _, u, _ in kept], [s for *_, s in kept])
+        committed = commitment_blob(aggregate, {self.victim: framing})
+        self.blobs.put(committed)
+        self.ledger.commit_aggregate_blob(round_index, committed, [i for i, _, _ in kept])
         return aggregate

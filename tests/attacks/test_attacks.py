@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from attackers import (
+    BoundLiar,
     Copier,
+    FramingParty,
     HashOnlyParty,
     HashOnlySubmitter,
     HeaderLiar,
@@ -27,7 +29,7 @@ from attackers import (
 )
 
 from hefl.agents.job import InProcessJob, JobConfig
-from hefl.agents.roles import Vote, check_committed_aggregate
+from hefl.agents.roles import Vote, check_committed_aggregate, open_commitment
 from hefl.chain import LocalBlobStore, RoundStatus, connect_embedded
 from hefl.chain.availability import rebuild_from_chain
 from hefl.control import FixedTauController
@@ -155,6 +157,61 @@ def test_header_lie_without_deadline_voids_the_round_and_names_the_participant(
     with pytest.raises(HeflError, match=r"participants \[1\]"):
         job.run(FixedTauController(tau=2, rounds=1))
     assert job.ledger.get_round(0).status is RoundStatus.VOIDED
+
+
+# --- (2b) values beyond the declared bound, which only the party can see ---------------------
+@pytest.mark.parametrize("on_chain", [True, False], ids=["calldata", "hashes"])
+def test_a_value_beyond_its_bound_is_left_out_with_evidence_not_a_stall(
+    tmp_path: Path, honest_model: np.ndarray, monkeypatch, on_chain: bool
+) -> None:
+    """Before the fix the party committed the aggregate and then could not decrypt it: the job
+    stopped. Now it screens before the commit and leaves the participant out with evidence that
+    a second client, holding only the public key and the chain, checks."""
+    job = make_job(tmp_path, blobs_on_chain=on_chain, monkeypatch=monkeypatch)
+    job.participants[2] = turn(job.participants[2], BoundLiar)
+    result = job.run(FixedTauController(tau=2, rounds=2))
+    replica = job.party.strategy.for_participant(0)  # the public key only
+    # A second client's store: the global models the party publishes (not in calldata); every
+    # submission, the aggregate and the evidence are read back from the chain.
+    fresh = LocalBlobStore(tmp_path / "second-client")
+    for g, record in enumerate(job.ledger.history()):
+        assert record.status is RoundStatus.FINALISED and record.dispute_count == 0
+        assert record.attest_count >= 2 and record.included_indices == (0, 1)
+        assert excluded_by_commit(job, g) == 0b100
+        committed = job.blobs.get(record.aggregate_hash)
+        _, evidence = open_commitment(committed)
+        assert sorted(evidence) == [2] and json.loads(evidence[2])["vector"] == "model"
+        if on_chain:
+            fresh.put(job.blobs.get(record.global_model_hash))
+            assert check_committed_aggregate(replica, job.ledger, fresh, g) is None
+    assert np.all(np.abs(result.model) < 10 * np.max(np.abs(honest_model)) + 1)
+
+
+def test_a_value_beyond_its_bound_without_deadline_voids_the_round_and_names_the_participant(
+    tmp_path: Path,
+) -> None:
+    job = make_job(tmp_path)
+    job.config = dataclasses.replace(job.config, submission_deadline_s=None)
+    job.participants[0] = turn(job.participants[0], BoundLiar)
+    with pytest.raises(HeflError, match=r"participants \[0\] encrypted values beyond"):
+        job.run(FixedTauController(tau=2, rounds=1))
+    assert job.ledger.get_round(0).status is RoundStatus.VOIDED
+
+
+def test_a_party_framing_an_honest_participant_is_disputed(tmp_path: Path) -> None:
+    job = make_job(tmp_path)
+    job.party = FramingParty(job.party.strategy, job.party.ledger, job.party.blobs)
+    with pytest.raises(HeflError):  # the job stops: nothing builds on an unverified round
+        job.run(FixedTauController(tau=2, rounds=1))
+    record = job.ledger.get_round(0)
+    assert record.status is RoundStatus.DISPUTED and record.attest_count == 0
+    assert record.included_indices == (0, 2)
+    disputes = job.ledger.events("DisputeRaised")
+    assert len(disputes) >= 2  # F + 1 disputes decide the round
+    for dispute in disputes:
+        reason = json.loads(job.blobs.get(dispute.args["recomputedHash"]))["reason"]
+        assert "the evidence against participant 1 does not hold" in reason
+        assert "decodes within its declared bound" in reason
 
 
 # --- (3) missing aggregate --------------------------------------------------------------------

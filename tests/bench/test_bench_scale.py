@@ -27,9 +27,9 @@ def decrypted() -> list:
 def result(decrypted) -> dict:
     original = PaillierStrategy.decrypt_mixed
 
-    def catching(self, vectors):
+    def catching(self, vectors, shift_bits=None):
         decrypted.append(list(vectors))
-        return original(self, vectors)
+        return original(self, vectors, shift_bits)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(PaillierStrategy, "decrypt_mixed", catching)
@@ -37,18 +37,21 @@ def result(decrypted) -> dict:
 
 
 def expected_decryptions(vectors: list) -> tuple[int, int, int]:
-    """(decryptions, Horner multiplications, one per value) for these vectors: a plain one of
-    L values with k = repack_layout's digits ≥ REPACK_MIN_SLOTS (and L ≥ it) in ⌈L/k⌉ groups,
-    2·(L − ⌈L/k⌉)·(b + 1) squarings and products modulo p² and q²; else L; a packed one by its
-    ciphertexts."""
+    """(decryptions, Horner multiplications, one per value) for these vectors (the aggregate,
+    the global model, then per participant its local model and two gradients): a plain one of
+    L values with k = repack_layout's digits ≥ REPACK_MIN_SLOTS (and L ≥ it) — or a local model,
+    in the aggregate's digit width, whatever k and L — in ⌈L/k⌉ groups, 2·(L − ⌈L/k⌉)·(b + 1)
+    squarings and products modulo p² and q²; else L; a packed one by its ciphertexts."""
     spent = horner = values = 0
-    for v in vectors:
+    width = repack_layout(vectors[0].public_key, vectors[0].bound)[1]
+    for i, v in enumerate(vectors):
         if not isinstance(v, EncryptedVector):
             spent, values = spent + len(v.packed), values + v.count
             continue
-        k, b = repack_layout(v.public_key, v.bound)
+        model = i >= 2 and (i - 2) % 3 == 0
+        k, b = repack_layout(v.public_key, v.bound, width if model else None)
         values += len(v)
-        if len(v) >= REPACK_MIN_SLOTS and k >= REPACK_MIN_SLOTS:
+        if model or (len(v) >= REPACK_MIN_SLOTS and k >= REPACK_MIN_SLOTS):
             groups = math.ceil(len(v) / k)
             spent, horner = spent + groups, horner + 2 * (len(v) - groups) * (b + 1)
         else:
@@ -92,10 +95,11 @@ def test_a_round_is_split_into_its_parts_and_compared_to_the_kernel_floor(
         assert row["party_decryptions_unpacked"] == values == (2 + 3 * n) * d
         if d >= REPACK_MIN_SLOTS:  # d ≤ k: one decryption per vector, the party's or packed
             assert spent == 2 + 3 * n and horner > 0
-        else:  # too short to pack: the models one value at a time, the gradients packed
-            assert (spent, horner) == ((2 + n) * d + 2 * n, 0)
+        else:  # too short to pack: the aggregate and the global model one value at a time,
+            # each local model one group in the aggregate's layout, the gradients packed
+            assert spent == 2 * d + n + 2 * n and horner > 0
     text = bench_scale.render(result)
     assert "participants" in text and "replicas" in text and "floor" in text
     assert "8 (was     48)" in text  # d = 6, N = 2: 2 + 3·2 vectors of one ciphertext each
-    assert "26 (was     44)" in text  # d = 4, N = 3: (2 + 3)·4 values + 2·3 packed gradients
+    assert "17 (was     44)" in text  # d = 4, N = 3: 2·4 values + 3 groups + 2·3 packed
     json.dumps(result)

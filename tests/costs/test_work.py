@@ -104,14 +104,19 @@ def spent_by_the_party(
 
 def plain_layouts(strategy: PaillierStrategy, start: bytes, updates, sizes) -> list:
     """repack_layout of each plain vector the party decrypts (aggregate, global model, local
-    models, unpacked gradients), ``None`` for one it decrypts a value at a time."""
+    models — in the aggregate's digit width — and unpacked gradients), ``None`` for one it
+    decrypts a value at a time."""
     public = strategy.public_key
     aggregate = strategy.aggregate([u.model for u in updates], sizes)
+    width = repack_layout(public, EncryptedVector.from_bytes(aggregate, public).bound)[1]
     plain = [aggregate, start, *(u.model for u in updates)]
     plain += [b for u in updates for b in unpack_bundle(u.extra, 2) if not is_packed(b)]
     out = []
-    for blob in plain:
+    for index, blob in enumerate(plain):
         v = EncryptedVector.from_bytes(blob, public)
+        if 2 <= index < 2 + len(updates):  # a local model: in the aggregate's layout, always
+            out.append(repack_layout(public, v.bound, width))
+            continue
         k, b = repack_layout(public, v.bound)
         out.append((k, b) if len(v) >= REPACK_MIN_SLOTS and k >= REPACK_MIN_SLOTS else None)
     return out
@@ -262,14 +267,16 @@ def test_unpacked_gradients_are_packed_by_the_party_and_counted(keys) -> None:
 
 
 def test_short_models_and_literal_bounds_are_counted_a_value_at_a_time() -> None:
-    """d < REPACK_MIN_SLOTS: one p-half decryption per value, as before the party packed; the
-    literal mode's local models and aggregate (bounds growing with τ) likewise, the global
-    model's public bound packed all the same."""
+    """d < REPACK_MIN_SLOTS: one p-half decryption per value of the aggregate and the global
+    model, as before the party packed, but each local model one group in the aggregate's layout;
+    the literal mode's aggregate (a bound growing with τ) a value at a time and its local models
+    one full decryption per value (the most they cost), the global model's public bound packed
+    all the same."""
     short = planned_work(
         _parts((30, 50), 4), ridge=0.0, significant_bits=BITS, model_scale_bits=40, key_bits=2048
     )
-    assert (short.small_decryptions, short.repack_multiplications) == ((2 + 2) * 4, 0)
-    assert short.decryptions == 2 * 2  # the packed gradients, one ciphertext each
+    assert short.small_decryptions == 2 * 4 and short.repack_multiplications > 0
+    assert short.decryptions == 2 * 2 + 2  # the packed gradients, one ciphertext each; 2 groups
     literal = planned_work(
         _parts((30, 50), 40),
         ridge=0.0,
@@ -279,7 +286,7 @@ def test_short_models_and_literal_bounds_are_counted_a_value_at_a_time() -> None
         fused=False,
     )
     k = (2048 - 3) // (33 + 40 + 1)  # the global model's digits: |w| < 2^32 at 2^-40, and a sign
-    assert literal.small_decryptions == (1 + 2) * 40
+    assert literal.small_decryptions == 40 and literal.decryptions >= 2 * 40
     assert literal.repack_multiplications == 2 * (40 - math.ceil(40 / k)) * (33 + 40 + 2)
 
 
@@ -385,5 +392,6 @@ def test_paillier_work_reads_the_job_configuration() -> None:
     )
     assert all(s > 0 for s in work.step_multiplications)
     # the party packs what has a bound independent of τ (the global model, the first gradients);
-    # the aggregate, the local models and the second gradients a value at a time
-    assert (work.decryptions, work.small_decryptions) == (1 + 2, (1 + 2 + 2) * 8)
+    # the aggregate and the second gradients a value at a time, the local models by full
+    # decryptions (in the aggregate's layout, whose width τ decides)
+    assert (work.decryptions, work.small_decryptions) == (1 + 2 + 2 * 8, (1 + 2) * 8)

@@ -189,3 +189,24 @@ def test_3072_bit_keys() -> None:
     assert pk.bits == 3072 and pk.alpha_bits == 512
     for key in (pk, sk):
         assert sk.decrypt_int(key.encrypt_int(31337)) == 31337
+
+
+@pytest.mark.parametrize("randomizer", ["djn", "full"])
+def test_an_opening_proves_a_ciphertexts_plaintext_to_anyone_with_the_public_key(
+    keypair, randomizer
+) -> None:
+    """PrivateKey.open gives (m, r) with c = (1 + n)^m·r^n mod n², whatever randomiser made c:
+    phe's raw_encrypt(m, r_value=r) rebuilds the very ciphertext; any other m or r fails."""
+    pk, sk = keypair
+    for m in (0, 1, 12345, int(pk.n) - 1, int(pk.max_int) + 7):
+        c = pk.encrypt_int(m, randomizer=randomizer)
+        plaintext, nonce = sk.open(c)
+        assert plaintext == m and 0 < nonce < pk.n
+        assert pk.to_phe().raw_encrypt(m, r_value=int(nonce)) == c  # the reference
+        assert pk.opens(c, m, nonce)
+        assert not pk.opens(c, (m + 1) % int(pk.n), nonce)
+        assert not pk.opens(c, m, nonce + 1)
+        assert not pk.opens(c, m + int(pk.n), nonce)  # m outside [0, n)
+        assert not pk.opens(c, m, 0) and not pk.opens(c, m, nonce + pk.n)
+    with pytest.raises(CryptoError, match="not a ciphertext"):
+        sk.open(pk.n)  # shares a factor with n: no ciphertext

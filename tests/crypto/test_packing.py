@@ -85,5 +85,22 @@ def test_a_plaintext_beyond_its_declared_bound_is_refused_by_the_key_holders_pac
     assert decrypt_repacked(private, honest) == [5, -3, 7, 1, 0, 2, -6]
     with pytest.raises(EncodingOverflowError, match="above the declared bound"):
         decrypt_repacked(private, forged)
-    with pytest.raises(EncodingOverflowError, match="no slot"):
-        decrypt_repacked(private, EncryptedVector(public, honest.ciphertexts, 0, public.max_int))
+    # a bound as wide as the safe band leaves one value per group: still exact
+    widest = EncryptedVector(public, honest.ciphertexts, 0, public.max_int)
+    assert repack_layout(public, public.max_int)[0] == 1
+    assert decrypt_repacked(private, widest) == [5, -3, 7, 1, 0, 2, -6]
+
+
+@pytest.mark.parametrize("extra_bits", [0, 1, 37])
+def test_the_key_holders_packing_in_a_wider_layout_reads_the_same_integers(keypair, extra_bits):
+    """Local models are read in the aggregate's layout: digits wider than their own bound needs
+    give the same integers, and a layout too narrow for the bound is refused before any work."""
+    public, private = keypair
+    values = [7, -7, 0, 3, -1, 6, 2, -5, 1, 4, -2] * 3
+    vector = EncryptedVector.encrypt_ints(public, values, 0, bound=7)
+    b = 4 + extra_bits  # 7 takes 3 bits and its sign 1
+    k, width = repack_layout(public, 7, b)
+    assert width == b and k == (public.max_int.bit_length() - 1) // b
+    assert decrypt_repacked(private, vector, shift_bits=b) == values
+    with pytest.raises(EncodingOverflowError, match="cannot hold values of 3 bits"):
+        decrypt_repacked(private, vector, shift_bits=3)

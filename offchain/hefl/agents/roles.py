@@ -8,8 +8,9 @@ needs from the committed hashes and the blobs they name.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import cast
@@ -27,7 +28,14 @@ from hefl.chain import (
 )
 from hefl.chain.availability import ChainBackedStore, fits_calldata
 from hefl.data.prepare import Part
-from hefl.errors import AgentError, BlobNotFoundError, ContractRevertError, HeflError
+from hefl.errors import (
+    AgentError,
+    BlobNotFoundError,
+    ContractRevertError,
+    HeflError,
+    SerializationError,
+)
+from hefl.learning.blobs import pack_bundle, unpack_bundle
 from hefl.learning.strategy import LocalUpdate, RoundOutcome, Strategy, SubmissionRules
 
 log = logging.getLogger(__name__)
@@ -183,6 +191,44 @@ def sort_submissions(
     return Submissions(tuple(usable), tuple(unusable), tuple(missing))
 
 
+#: Prefix of a committed blob that carries the party's evidence after the aggregate.
+COMMITMENT_MAGIC = b"HEFLCMT1"
+
+
+def commitment_blob(aggregate: bytes, evidence: Mapping[int, bytes]) -> bytes:
+    """What the party commits: the aggregate's bytes alone, or — when it leaves participants
+    out with evidence (:meth:`Strategy.screen`) — COMMITMENT_MAGIC and a bundle of the
+    aggregate, the list of those participants' indices and each one's evidence, in that order."""
+    if not evidence:
+        return aggregate
+    indices = sorted(evidence)
+    parts = [aggregate, canonical_json(indices), *(evidence[i] for i in indices)]
+    return COMMITMENT_MAGIC + pack_bundle(parts)
+
+
+def open_commitment(blob: bytes) -> tuple[bytes, dict[int, bytes]]:
+    """Inverse of :func:`commitment_blob`: the aggregate and the evidence per participant index.
+    SerializationError when the evidence section is malformed."""
+    if not blob.startswith(COMMITMENT_MAGIC):
+        return blob, {}
+    aggregate, indices, *evidence = unpack_bundle(blob[len(COMMITMENT_MAGIC) :])
+    try:
+        named = json.loads(indices)
+    except ValueError as error:
+        raise SerializationError(f"the commitment's evidence list is not JSON: {error}") from None
+    if (
+        not isinstance(named, list)
+        or not all(type(i) is int for i in named)
+        or len(set(named)) != len(named)
+        or len(named) != len(evidence)
+        or not named
+    ):
+        raise SerializationError(
+            f"the commitment names participants {named!r} for {len(evidence)} pieces of evidence"
+        )
+    return aggregate, dict(zip(named, evidence, strict=True))
+
+
 def _verdict(round_index: int, reason: str, **facts: object) -> bytes:
     """A dispute's blob: why this replica holds the commitment wrong (its hash goes on chain)."""
     return canonical_json({"round": round_index, "reason": reason, **facts})
@@ -200,8 +246,11 @@ def check_committed_aggregate(
     (all usable); with a deadline, in a job whose blobs travel in calldata exactly the usable ones
     (availability is a fact of the chain); in a job of bare hashes every included one must be
     usable here, and an exclusion is never disputed (the README's rule: the party commits what it
-    fetched). Then the strategy's own check must pass (for Paillier: Eq. 10 recomputes to the
-    same bytes). Used by every replica and by ``hefl verify``.
+    fetched). A usable submission the party left out with evidence (:func:`open_commitment`)
+    counts as unusable once the evidence holds (:meth:`Strategy.check_evidence`); evidence that
+    does not hold, or names an included participant, is disputed. Then the strategy's own check
+    must pass (for Paillier: Eq. 10 recomputes to the same bytes). Used by every replica and by
+    ``hefl verify``.
     """
     store = chain_store(blobs, ledger)
     record = ledger.get_round(round_index)
@@ -209,9 +258,33 @@ def check_committed_aggregate(
         global_model = store.get(record.global_model_hash)
     except HeflError as error:
         return _verdict(round_index, f"the round's global model cannot be read: {error}")
+    try:
+        aggregate, evidence = open_commitment(store.get(record.aggregate_hash))
+    except HeflError as error:
+        return _verdict(round_index, f"the committed aggregate cannot be read: {error}")
     found = sort_submissions(strategy, ledger, store, round_index, global_model)
-    usable = [i for i, _, _ in found.usable]
     included = list(record.included_indices)
+    proven: list[tuple[int, str]] = []
+    for index, update, _ in found.usable:
+        if index not in evidence:
+            continue
+        if index in included:
+            why = f"the aggregate includes participant {index}, whom its evidence excludes"
+            return _verdict(round_index, why)
+        try:
+            proven.append((index, strategy.check_evidence(global_model, update, evidence[index])))
+        except HeflError as error:
+            return _verdict(
+                round_index, f"the evidence against participant {index} does not hold: {error}"
+            )
+    if proven:
+        left_out = {i for i, _ in proven}
+        found = Submissions(
+            tuple(u for u in found.usable if u[0] not in left_out),
+            tuple(sorted([*found.unusable, *proven])),
+            found.missing,
+        )
+    usable = [i for i, _, _ in found.usable]
     if not record.deadline:
         expected = sorted(usable + [i for i, _ in found.unusable])
         if included != expected or found.unusable:
@@ -237,10 +310,6 @@ def check_committed_aggregate(
                 "the aggregate covers submissions this replica cannot use",
                 unusable=[list(u) for u in bad],
             )
-    try:
-        aggregate = store.get(record.aggregate_hash)
-    except HeflError as error:
-        return _verdict(round_index, f"the committed aggregate cannot be read: {error}")
     chosen = [(update, size) for i, update, size in found.usable if i in included]
     try:
         return strategy.check_aggregate(
@@ -472,7 +541,10 @@ class ComputingPartyAgent:
 
         In a round with a deadline, unusable submissions (missing, replayed, copied, tampered,
         malformed, or with headers the protocol does not allow) are left out — recorded on chain
-        as ``excluded`` — and the replicas reach the same verdict. Without a deadline every
+        as ``excluded`` — and the replicas reach the same verdict; so are submissions whose
+        ciphertexts hold values beyond their declared bounds (:meth:`Strategy.screen`: only the
+        party can see it), with the evidence committed after the aggregate
+        (:func:`commitment_blob`), which the replicas check. Without a deadline every
         submission must be used, so unusable ones make the party void the round and stop naming
         them; so does a round with nothing usable. The contract refuses a commit that a late
         submission made stale: read again and retry."""
@@ -489,26 +561,50 @@ class ComputingPartyAgent:
                 f"({found.unusable[0][1]}) and a round without deadline cannot leave them out; "
                 "open rounds with a deadline"
             )
-        if not found.usable:
+        usable, evidence = list(found.usable), {}
+        while usable:
+            aggregate = self._aggregate(round_index, usable)
+            screened = self.strategy.screen(global_model, aggregate, [u for _, u, _ in usable])
+            faulty = {i: e for (i, _, _), e in zip(usable, screened, strict=True) if e is not None}
+            if not faulty:
+                break
+            for index, proof in faulty.items():
+                update = next(u for i, u, _ in usable if i == index)
+                why = self.strategy.check_evidence(global_model, update, proof)
+                log.warning("C: round %d leaves participant %d out: %s", round_index, index, why)
+            if not record.deadline:
+                self.void(round_index, f"participants {sorted(faulty)} submitted unusable blobs")
+                raise AgentError(
+                    f"round {round_index} voided: participants {sorted(faulty)} encrypted values "
+                    "beyond their declared bounds and a round without deadline cannot leave them "
+                    "out; open rounds with a deadline"
+                )
+            evidence.update(faulty)
+            usable = [u for u in usable if u[0] not in faulty]
+        if not usable:
             self.void(round_index, "no usable submission")
             return None
-        included = [i for i, _, _ in found.usable]
+        included = [i for i, _, _ in usable]
+        committed = commitment_blob(aggregate, evidence)
+        self.blobs.put(committed)
+        if self.ledger.blobs_on_chain() or fits_calldata(committed):
+            self.ledger.commit_aggregate_blob(round_index, committed, included)
+        else:
+            self.ledger.commit_aggregate(round_index, blob_hash(committed), included)
+        log.info("C: round %d committed over participants %s", round_index, included)
+        return aggregate
+
+    def _aggregate(self, round_index: int, usable: Sequence[tuple[int, LocalUpdate, int]]) -> bytes:
+        """Eq. 10 over the usable submissions (:meth:`Strategy.aggregate`)."""
         try:
-            aggregate = self.strategy.aggregate(
-                [u.model for _, u, _ in found.usable], [size for _, _, size in found.usable]
+            return self.strategy.aggregate(
+                [u.model for _, u, _ in usable], [s for _, _, s in usable]
             )
         except HeflError as error:  # the header rules make this unreachable; refuse, never commit
             raise AgentError(
-                f"round {round_index}: Eq. 10 over participants {included} failed before the "
-                f"commit: {error}"
+                f"round {round_index}: Eq. 10 over participants {[i for i, _, _ in usable]} "
+                f"failed before the commit: {error}"
             ) from error
-        self.blobs.put(aggregate)
-        if self.ledger.blobs_on_chain() or fits_calldata(aggregate):
-            self.ledger.commit_aggregate_blob(round_index, aggregate, included)
-        else:
-            self.ledger.commit_aggregate(round_index, blob_hash(aggregate), included)
-        log.info("C: round %d committed over participants %s", round_index, included)
-        return aggregate
 
     def conclude(self, round_index: int) -> RoundOutcome:
         """Decrypt what the party must and prepare the next global model (after commit)."""
@@ -525,9 +621,7 @@ class ComputingPartyAgent:
             submission = submissions[i]
             updates.append(open_submission(self.ledger, self.store, round_index, submission))
             sizes.append(registry[i].data_size)
+        aggregate, _ = open_commitment(self.store.get(record.aggregate_hash))
         return self.strategy.conclude(
-            self.store.get(record.global_model_hash),
-            self.store.get(record.aggregate_hash),
-            updates,
-            sizes,
+            self.store.get(record.global_model_hash), aggregate, updates, sizes
         )

@@ -231,18 +231,40 @@ class PartyDecryptions:
         return {**asdict(self), "total": self.total}
 
 
+def _read_layouts(
+    vectors: Sequence[EncryptedVector | PackedVector],
+) -> list[tuple[tuple[int, int], bool] | None]:
+    """How the party reads each of ``vectors`` (:func:`party_vectors`' order: aggregate, global
+    model, then per participant its local model and two gradients): a plain vector's (k, b) and
+    whether it is forced into groups — the local models, in the aggregate's layout
+    (``PaillierStrategy.conclude``) — ``None`` for a participant-packed one."""
+    aggregate = vectors[0] if vectors else None
+    shift = None
+    if isinstance(aggregate, EncryptedVector):
+        shift = repack_layout(aggregate.public_key, aggregate.bound)[1]
+    out: list[tuple[tuple[int, int], bool] | None] = []
+    for i, v in enumerate(vectors):
+        if isinstance(v, PackedVector):
+            out.append(None)
+            continue
+        model = i >= 2 and (i - 2) % 3 == 0
+        out.append((repack_layout(v.public_key, v.bound, shift if model else None), model))
+    return out
+
+
 def party_decryptions(vectors: Sequence[EncryptedVector | PackedVector]) -> PartyDecryptions:
     """Count the party's decryptions of ``vectors`` (:func:`party_vectors`): a plain vector
     of L values packed k = :func:`~hefl.crypto.vector.repack_layout` digits per group when L and k
-    reach REPACK_MIN_SLOTS (:func:`hefl.costs.work.repacked_work`), a packed one by its
-    ciphertexts."""
+    reach REPACK_MIN_SLOTS, a local model always, in the aggregate's layout
+    (:func:`hefl.costs.work.repacked_work`), a packed one by its ciphertexts."""
     small = repacked = packed = horner = unpacked = 0
-    for v in vectors:
-        if isinstance(v, PackedVector):
+    for v, read in zip(vectors, _read_layouts(vectors), strict=True):
+        if read is None:
+            assert isinstance(v, PackedVector)
             packed += len(v.packed)
             unpacked += v.count
             continue
-        s, f, h = repacked_work(len(v), repack_layout(v.public_key, v.bound))
+        s, f, h = repacked_work(len(v), read[0], forced=read[1])
         small, repacked, horner, unpacked = small + s, repacked + f, horner + h, unpacked + len(v)
     return PartyDecryptions(small, repacked, packed, horner, unpacked)
 
@@ -253,10 +275,10 @@ def _repack_floor_ms(
     """The party's packing of its plain vectors, ``decrypt_shifted_sums`` standalone on random
     groups of each (size, digit bits) it runs (a few timed, times how many it runs)."""
     shapes: Counter[tuple[int, int]] = Counter()
-    for v in vectors:
-        if isinstance(v, EncryptedVector):
-            k, b = repack_layout(v.public_key, v.bound)
-            if repacked_work(len(v), (k, b))[1]:
+    for v, read in zip(vectors, _read_layouts(vectors), strict=True):
+        if read is not None:
+            (k, b), forced = read
+            if repacked_work(len(v), (k, b), forced=forced)[1]:
                 for i in range(0, len(v), k):
                     shapes[(min(k, len(v) - i), b)] += 1
     ms = 0.0

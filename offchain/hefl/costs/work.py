@@ -31,9 +31,12 @@ participant's own data:
       D_f += ⌈L/k⌉,    D_h += 2·(L − ⌈L/k⌉)·(b + 1)
 
   (``PrivateKey.decrypt_shifted_sums``). A vector shorter than, or with k below,
-  REPACK_MIN_SLOTS is decrypted a value at a time by the p-half of CRT instead (D_s += L). At
-  2048 bits the global model (|w_k| < 2^32 at scale 2^-f: b = 34 + f = 74) packs k = 27, a dense
-  local model (≈ 109 bits) k = 18, where one decryption per value spent (2 + N)·d of them.
+  REPACK_MIN_SLOTS is decrypted a value at a time by the p-half of CRT instead (D_s += L) —
+  except the local models, which the party reads in the aggregate's layout whatever k (so that
+  what it reads is exactly what Eq. 10 sums: :mod:`hefl.learning.paillier`). At 2048 bits the
+  global model (|w_k| < 2^32 at scale 2^-f: b = 34 + f = 74) packs k = 27, a dense local model
+  (≈ 109 bits) k = 18 in its own layout and about one less in the aggregate's, where one
+  decryption per value spent (2 + N)·d of them.
 
 A round then costs Δ^F_i = m_i(τ)·μ_M cycles at participant i and Δ^L_2 = D_s·μ_Ds + D_f·μ_D +
 D_h·μ_H at the party (:meth:`RoundWork.local_cycles`, :meth:`RoundWork.party_cycles`), with μ_M,
@@ -51,10 +54,10 @@ estimate's growth above [[w₀]]); the aggregate's as the widest local model's p
 count is an upper bound on the party's cycles there (the tests check it against real blobs, and
 the packed gradients within one ciphertext per gradient on the shapes tried). In the literal
 mode the local model's bound grows with every step, by an amount τ decides after the plan: the
-local models, the aggregate and an unpacked second gradient are counted a value at a time (the
-most the party spends on them whatever τ); the packed gradients keep the estimate of one step, so
-for τ > 1 it undercounts the second gradient's ciphertexts (by about a quarter at τ = 3 on the
-shapes tried).
+aggregate and an unpacked second gradient are counted a value at a time by the p-half, the local
+models by full decryptions (the most the party spends on them whatever τ); the packed gradients
+keep the estimate of one step, so for τ > 1 it undercounts the second gradient's ciphertexts
+(by about a quarter at τ = 3 on the shapes tried).
 """
 
 from __future__ import annotations
@@ -178,13 +181,19 @@ class RoundWork:
         }
 
 
-def repacked_work(length: int, layout: tuple[int, int] | None) -> tuple[int, int, int]:
+def repacked_work(
+    length: int, layout: tuple[int, int] | None, *, forced: bool = False
+) -> tuple[int, int, int]:
     """(D_s, D_f, D_h) of one plain vector of ``length`` values the party decrypts, its (k, b)
     the digits per group and their bits (:func:`hefl.crypto.vector.repack_layout`), ``None``
     for a vector it decrypts a value at a time: ⌈L/k⌉ full decryptions and 2·(L − ⌈L/k⌉)·(b + 1)
     half-size multiplications when L and k reach REPACK_MIN_SLOTS
-    (``PaillierStrategy.decrypt_mixed``), else L small decryptions."""
-    if layout is None or not worth_repacking(length, layout[0]):
+    (``PaillierStrategy.decrypt_mixed``), else L small decryptions. A ``forced`` vector (a local
+    model, read in the aggregate's layout whatever k) is always read in groups; ``None`` then
+    counts the most it can cost, one full decryption per value."""
+    if forced and layout is None:
+        return 0, length, 0
+    if layout is None or not (forced or worth_repacking(length, layout[0])):
         return length, 0, 0
     k, b = layout
     groups = -(-length // k)
@@ -195,13 +204,15 @@ def party_decryptions(
     model_size: int,
     plain: Sequence[tuple[int, int] | None],
     slots: Sequence[int],
+    local_models: int = 0,
 ) -> tuple[int, int, int]:
     """(D_s, D_f, D_h): the party's small and full decryptions and the half-size
     multiplications of its own packing per round (module docstring).
 
     ``plain`` holds (k, b) of each plain vector of ``model_size`` values it decrypts (the
     aggregate, the global model, the N local models, and the gradients when not packed;
-    ``None``: a value at a time); ``slots`` k of each packed gradient.
+    ``None``: a value at a time), the ``local_models`` from the third on read in groups
+    whatever k (:func:`repacked_work`, ``forced``); ``slots`` k of each packed gradient.
     """
     d = model_size
     if any(k < 1 for k in slots) or any(p is not None and min(p) < 1 for p in plain):
@@ -209,8 +220,8 @@ def party_decryptions(
             f"slots per ciphertext: positive k (and b) per vector, got {list(plain)}, {slots!r}"
         )
     small, full, horner = 0, sum(-(-d // int(k)) for k in slots), 0
-    for layout in plain:
-        s, f, h = repacked_work(d, layout)
+    for index, layout in enumerate(plain):
+        s, f, h = repacked_work(d, layout, forced=2 <= index < 2 + local_models)
         small, full, horner = small + s, full + f, horner + h
     return small, full, horner
 
@@ -331,13 +342,13 @@ def planned_work(
         ]
         weights = max(1, math.ceil(math.log2(sum(part.size for part in parts))))
         plain[0] = layout(max(models) + weights)
-        plain += [layout(bits) for bits in models]
+        plain += [plain[0]] * len(parts)  # local models: in the aggregate's layout
     else:  # the bounds grow with τ: a value at a time, the most they cost
         plain += [None] * len(parts)
     if not pack_gradients:
         for first, second in estimates:  # slot bits = bits(2B) = bits(B) + 1, the digits' b
             plain += [layout(first - 1), layout(second - 1) if fused else None]
-        small, full, horner = party_decryptions(d, _given(plain_layouts, plain), ())
+        small, full, horner = party_decryptions(d, _given(plain_layouts, plain), (), len(parts))
         send = (float(rerandomisation_multiplications(key_bits, 3 * d)),) * len(parts)
     else:
         if layouts is None:
@@ -350,7 +361,7 @@ def planned_work(
                 f"{len(layouts)}"
             )
         small, full, horner = party_decryptions(
-            d, _given(plain_layouts, plain), [k for k, _ in layouts]
+            d, _given(plain_layouts, plain), [k for k, _ in layouts], len(parts)
         )
         pairs = [layouts[2 * i : 2 * i + 2] for i in range(len(parts))]
         send = tuple(

@@ -248,6 +248,18 @@ class PublicKey:
         """Whether c is a unit of Z_{n²} (0 < c < n², gcd(c, n) = 1), as every ciphertext is."""
         return 0 < c < self.nsquare and gmpy2.gcd(c, self.n) == 1
 
+    def opens(self, ciphertext: int, plaintext: int, nonce: int) -> bool:
+        """Whether (m, r) = (``plaintext``, ``nonce``) opens ``ciphertext``: 0 ≤ m < n,
+        0 < r < n and c = (1 + m·n)·r^n mod n².
+
+        Paillier's encryption (m, r) ↦ (1 + n)^m·r^n is a bijection Z_n × Z_n^* → Z_{n²}^*, so an
+        opening proves the plaintext to anyone holding the public key: the key holder's
+        evidence that a ciphertext holds what it says (:meth:`PrivateKey.open`)."""
+        m, r, c = mpz(plaintext), mpz(nonce), mpz(ciphertext)
+        if not (0 <= m < self.n and 0 < r < self.n and self.is_ciphertext(c)):
+            return False
+        return self.raw_from_randomizer(m, gmpy2.powmod(r, self.n, self.nsquare)) == c
+
     def raw_from_randomizer(self, m: int, rn: mpz) -> mpz:
         """(1 + m·n) · rn mod n², computed as rn + n·(m·rn mod n) (no big multiplication)."""
         return (rn + self.n * (mpz(m) * rn % self.n)) % self.nsquare
@@ -376,6 +388,20 @@ class PrivateKey:
             gmpy2.powmod(c, self._p_minus_1, self.psquare),
             gmpy2.powmod(c, self._q_minus_1, self.qsquare),
         )
+
+    def open(self, ciphertext: int) -> tuple[mpz, mpz]:
+        """The opening (m, r) of a ciphertext c = (1 + n)^m·r^n mod n² (:meth:`PublicKey.opens`).
+
+        m by CRT decryption; r from c ≡ r^n (mod n): r = (c mod n)^(n⁻¹ mod φ(n)) mod n
+        (gcd(n, φ(n)) = 1 for primes of equal length). Whatever randomiser made c (DJN's
+        h^α or a textbook r^n), this r satisfies the equation, since r^n mod n² depends on r
+        mod n only."""
+        c = mpz(ciphertext)
+        if not self.public_key.is_ciphertext(c):
+            raise CryptoValueError("open: not a ciphertext of this key (outside Z_{n²}^*)")
+        n = self.public_key.n
+        phi = self._p_minus_1 * self._q_minus_1
+        return self.decrypt_int(c), gmpy2.powmod(c % n, gmpy2.invert(n, phi), n)
 
     def decrypt_ints(self, ciphertexts: Sequence[int], *, workers: int | None = None) -> list[mpz]:
         """Decrypt many ciphertexts; the p- and q-halves run on parallel threads (GIL released)."""

@@ -732,15 +732,21 @@ def pack_vector(vector: EncryptedVector) -> tuple[EncryptedVector, int, int]:
     k = pack_slots_per_ciphertext(pk, b)
     check_pack_layout(pk, len(vector), k, b, vector.bound)
     shifted = vector.add_plain_ints([vector.bound]).ciphertexts
-    nsq, shift = pk.nsquare, mpz(1) << b
-    out: list[mpz] = []
-    for start in range(0, len(shifted), k):
-        chunk = shifted[start : start + k]
-        acc = chunk[-1]
-        for c in reversed(chunk[:-1]):
-            acc = gmpy2.powmod(acc, shift, nsq) * c % nsq
-        out.append(acc)
+    out = [shifted_product(shifted[i : i + k], b, pk.nsquare) for i in range(0, len(shifted), k)]
     return EncryptedVector(pk, out, 0, (1 << (k * b)) - 1), k, b
+
+
+def shifted_product(ciphertexts: Sequence[mpz], shift_bits: int, nsquare: mpz) -> mpz:
+    """Π_j c_j^(2^(j·b)) mod n² for [c_0, c_1, …], b = ``shift_bits``: the ciphertext of
+    Σ_j m_j·2^(j·b), by Horner from the top (acc ← acc^(2^b)·c_j), (k − 1) powmods of b-bit
+    exponents. Anyone can compute it from public ciphertexts (packing, and checking evidence)."""
+    if not ciphertexts:
+        raise CryptoValueError("shifted_product: no ciphertexts")
+    shift = mpz(1) << shift_bits
+    acc = mpz(ciphertexts[-1])
+    for c in reversed(ciphertexts[:-1]):
+        acc = gmpy2.powmod(acc, shift, nsquare) * c % nsquare
+    return acc
 
 
 def unpack_ints(
@@ -755,24 +761,34 @@ def unpack_ints(
             f"unpack: {len(packed)} packed plaintexts for {count} values of {per_ciphertext} per "
             "ciphertext"
         )
-    mask, top = (1 << slot_bits) - 1, 2 * int(value_bound)
     out: list[int] = []
     for index, value in enumerate(packed):
-        v = int(value)
         slots = min(per_ciphertext, count - index * per_ciphertext)
-        if v < 0 or v >> (slots * slot_bits):
+        out += unpack_plaintext(index, value, slots, slot_bits, value_bound)
+    return out
+
+
+def unpack_plaintext(
+    index: int, value: int, slots: int, slot_bits: int, value_bound: int
+) -> list[int]:
+    """The ``slots`` signed integers of packed plaintext ``index`` (:func:`unpack_ints`): each
+    slot holds x + B ∈ [0, 2B]; a negative plaintext, a slot above 2B or bits past the last
+    slot raise EncodingOverflowError. A residue in [0, n) reads the same as its signed form."""
+    v, mask, top = int(value), (1 << slot_bits) - 1, 2 * int(value_bound)
+    if v < 0 or v >> (slots * slot_bits):
+        raise EncodingOverflowError(
+            f"unpack: packed plaintext {index} is outside its {slots} slots of {slot_bits} bits"
+        )
+    out: list[int] = []
+    for _ in range(slots):
+        slot = v & mask
+        if slot > top:
             raise EncodingOverflowError(
-                f"unpack: packed plaintext {index} is outside its {slots} slots of {slot_bits} bits"
+                f"unpack: a slot of packed plaintext {index} holds {slot.bit_length()} bits, "
+                f"above the offset range 0..2·B ({top.bit_length()} bits)"
             )
-        for _ in range(slots):
-            slot = v & mask
-            if slot > top:
-                raise EncodingOverflowError(
-                    f"unpack: a slot of packed plaintext {index} holds {slot.bit_length()} bits, "
-                    f"above the offset range 0..2·B ({top.bit_length()} bits)"
-                )
-            out.append(slot - int(value_bound))
-            v >>= slot_bits
+        out.append(slot - int(value_bound))
+        v >>= slot_bits
     return out
 
 
@@ -786,56 +802,97 @@ def worth_repacking(length: int, per_group: int) -> bool:
     return length >= REPACK_MIN_SLOTS and per_group >= REPACK_MIN_SLOTS
 
 
-def repack_layout(public_key: PublicKey, bound: int) -> tuple[int, int]:
+def repack_layout(
+    public_key: PublicKey, bound: int, shift_bits: int | None = None
+) -> tuple[int, int]:
     """(k, b) of :func:`decrypt_repacked` for values |x| ≤ ``bound``: signed digits of b =
-    bits(B) + 1 bits (|x| < 2^(b−1)), k = ⌊(|max_int| − 1)/b⌋ of them per group, so that
-    |Σ_j x_j·2^(j·b)| < 2^(k·b − 1) stays in the safe band of Z_n."""
-    b = int(bound).bit_length() + 1
-    return (public_key.max_int.bit_length() - 1) // b, b
+    bits(B) + 1 bits (|x| < 2^(b−1)), or the wider ``shift_bits`` given, and k = ⌊(|max_int| −
+    1)/b⌋ of them per group (at least 1), so that |Σ_j x_j·2^(j·b)| < 2^(k·b − 1) stays in the
+    safe band of Z_n. A wider b than its own bound needs is how the party reads local models in
+    the aggregate's layout (:meth:`hefl.learning.paillier.PaillierStrategy.screen`)."""
+    need = int(bound).bit_length() + 1
+    b = need if shift_bits is None else int(shift_bits)
+    if b < need:
+        raise EncodingOverflowError(
+            f"repack: digits of {b} bits cannot hold values of {need - 1} bits with their sign"
+        )
+    return max(1, (public_key.max_int.bit_length() - 1) // b), b
+
+
+def check_repack_group(public_key: PublicKey, count: int, shift_bits: int, bound: int) -> None:
+    """Refuse a group of ``count`` digits of ``shift_bits`` bits that could not hold every
+    |x_j| ≤ ``bound`` exactly: 2^(b−1) > B, and k·b within the safe band unless k = 1 (a single
+    plaintext of |x| ≤ B is its own digit). Within these, a group whose sum does not decode
+    proves a value beyond the bound (:func:`decode_shifted_sum`)."""
+    if count < 1 or int(bound).bit_length() + 1 > shift_bits:
+        raise EncodingOverflowError(
+            f"repack: a group of {count} digits of {shift_bits} bits cannot hold values of "
+            f"{int(bound).bit_length()} bits with their sign"
+        )
+    if count > 1 and count * shift_bits > public_key.max_int.bit_length() - 1:
+        raise EncodingOverflowError(
+            f"repack: {count} digits of {shift_bits} bits overflow the safe band of a "
+            f"{public_key.bits}-bit key"
+        )
+
+
+def decode_shifted_sum(
+    residue: int, count: int, shift_bits: int, bound: int, n: int, first: int = 0
+) -> list[int]:
+    """The ``count`` signed base-2^b digits x_j, lowest first, of S = Σ_j x_j·2^(j·b) given as
+    its residue mod n (x_0 = S mods 2^b, S ← (S − x_0)/2^b, …), each |x_j| ≤ ``bound``.
+
+    A residue outside the safe band, a digit beyond the bound, or a sum with more digits than
+    its group means some plaintext of the group lies outside the declared bound:
+    :class:`~hefl.errors.EncodingOverflowError` (``first`` numbers the digits in messages)."""
+    full, half = 1 << shift_bits, 1 << (shift_bits - 1)
+    s = decode_residue(int(residue), n)
+    out: list[int] = []
+    for j in range(count):
+        digit = s & (full - 1)
+        if digit >= half:
+            digit -= full
+        if abs(digit) > bound:
+            raise _beyond_bound(first + j, digit, bound)
+        out.append(digit)
+        s = (s - digit) >> shift_bits
+    if s:
+        raise EncodingOverflowError(
+            f"decrypt: the group from element {first} holds more than its {count} values of "
+            f"{int(bound).bit_length()} bits; the vector is inconsistent"
+        )
+    return out
 
 
 def decrypt_repacked(
-    private_key: PrivateKey, vector: EncryptedVector, *, workers: int | None = None
+    private_key: PrivateKey,
+    vector: EncryptedVector,
+    *,
+    shift_bits: int | None = None,
+    workers: int | None = None,
 ) -> list[int]:
     """The signed integers x_j of ``vector``, decrypted k at a time by the key holder's packing.
 
-    With (k, b) = :func:`repack_layout` (B), each group of k ciphertexts becomes
+    With (k, b) = :func:`repack_layout` (B, ``shift_bits``), each group of k ciphertexts becomes
     [[Σ_j x_j·2^(j·b)]] (:meth:`PrivateKey.decrypt_shifted_sums`, at half size by CRT) and one
-    decryption gives the signed sum S; its signed base-2^b digits, lowest first, are the x_j
-    (x_0 = S mods 2^b, S ← (S − x_0)/2^b, …). The same integers as :func:`decrypt_int_vectors`
-    for a vector within its bound, in ≈ 1/3 of the work at k ≈ 18 (a 110-bit bound, 2048-bit
-    key). A digit beyond the bound, or a sum with more digits than its group, means a
-    plaintext outside the declared bound: :class:`~hefl.errors.EncodingOverflowError`, as
-    there. (Like the p-half of CRT, the check is not exhaustive: a plaintext far out of bound
-    may carry into its neighbours unseen — a forged blob garbles only its own values.)"""
+    decryption gives S, whose digits (:func:`decode_shifted_sum`) are the x_j. The same
+    integers as :func:`decrypt_int_vectors` for a vector within its bound, in ≈ 1/3 of the work
+    at k ≈ 18 (a 110-bit bound, 2048-bit key). A group that does not decode means a plaintext
+    outside the declared bound: :class:`~hefl.errors.EncodingOverflowError`, as there. (Values
+    far out of bound may carry into their neighbours and decode as other in-bound digits: the
+    group then reads as some in-bound vector, which is why the party reads every local model
+    in the aggregate's layout — Eq. 10 of the digits is then exactly the aggregate's digits.)"""
     if vector.public_key != private_key.public_key:
         raise KeyMismatchError("decrypt: the private key does not match the vector's key")
     pk = vector.public_key
-    k, b = repack_layout(pk, vector.bound)
-    if k < 1:
-        raise EncodingOverflowError(
-            f"repack: a bound of {vector.bound.bit_length()} bits leaves no slot in the safe band"
-        )
+    k, b = repack_layout(pk, vector.bound, shift_bits)
     cts = vector.ciphertexts
     groups = [cts[i : i + k] for i in range(0, len(cts), k)]
     sums = private_key.decrypt_shifted_sums(groups, b, workers=workers)
-    full, half, n = 1 << b, 1 << (b - 1), int(pk.n)
+    n = int(pk.n)
     out: list[int] = []
-    for index, (group, residue) in enumerate(zip(groups, sums, strict=True)):
-        s = decode_residue(int(residue), n)
-        for _ in group:
-            digit = s & (full - 1)
-            if digit >= half:
-                digit -= full
-            if abs(digit) > vector.bound:
-                raise _beyond_bound(len(out), digit, vector.bound)
-            out.append(digit)
-            s = (s - digit) >> b
-        if s:
-            raise EncodingOverflowError(
-                f"decrypt: group {index} holds more than its {len(group)} values of "
-                f"{vector.bound.bit_length()} bits; the vector is inconsistent"
-            )
+    for group, residue in zip(groups, sums, strict=True):
+        out += decode_shifted_sum(int(residue), len(group), b, vector.bound, n, len(out))
     return out
 
 

@@ -37,6 +37,18 @@ in [f_g, f_g + K + 2·s]. A blob declaring anything else is unusable. The global
 carries the public, data-independent bound ⌊2^{32}·2^f⌋ (|w_k| < 2^32; a model beyond it has
 diverged), so it tells a reader nothing about the model.
 
+Before it commits, the computing party decrypts what replicas cannot see (:meth:`PaillierStrategy.
+screen`): each usable submission's local model, in the aggregate's packing layout, and its
+gradients. A ciphertext whose plaintext lies beyond its header's bound would make the party's
+decryption fail after the commit — a stall one faulty participant could cause — so such a
+submission is left out with evidence anyone holding the public key checks
+(:meth:`PaillierStrategy.check_evidence`): the opening (S, r) of the failing group's packed
+ciphertext C = Π_j c_j^(2^(j·b)) (C = (1 + n)^S·r^n mod n², Paillier being a bijection) and the
+digits of S, one of which is beyond the bound. Reading every local model in the aggregate's layout
+(digits of b = bits(B_agg) + 1 bits) makes what passes exact: the digits d_ij of local model i are
+in bound, so Σ_i |D_i|·2^(Δf_i)·S_i decodes as Σ_i |D_i|·2^(Δf_i)·d_ij within B_agg — the
+aggregate is Eq. 10 of the local models the party read, whatever a faulty participant encrypted.
+
 At the end of each round the computing party decrypts the aggregate, the local models and the two
 encrypted gradients each participant sent (for φ̂ and ω̂, Eqs. 22–23; packed k values per ciphertext
 by the participant, :mod:`hefl.learning.packed`, so they cost 2·⌈d/k⌉ decryptions, not 2·d, with
@@ -48,11 +60,14 @@ tested against guesses of) their data.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from hefl.canonical import canonical_json
 from hefl.crypto import (
     EncryptedVector,
     PrivateKey,
@@ -64,14 +79,18 @@ from hefl.crypto import (
 )
 from hefl.crypto.encoding import to_float
 from hefl.crypto.vector import (
+    check_repack_group,
+    decode_shifted_sum,
     decrypt_int_vectors,
     decrypt_repacked,
     repack_layout,
+    shifted_product,
     unpack_ints,
+    unpack_plaintext,
     worth_repacking,
 )
 from hefl.data.prepare import Part
-from hefl.errors import ConfigError, LearningError, SerializationError
+from hefl.errors import ConfigError, EncodingOverflowError, LearningError, SerializationError
 from hefl.learning.blobs import pack_bundle, unpack_bundle
 from hefl.learning.estimates import estimate_phi_omega
 from hefl.learning.fused import plan_update, precision_for, run_update
@@ -84,6 +103,10 @@ from hefl.learning.strategy import (
     Strategy,
     SubmissionRules,
 )
+
+#: A submission's vectors in the order the party reads them: its local model, then the two
+#: gradients of its extra blob (the names evidence uses).
+VECTOR_NAMES = ("model", "gradient 1", "gradient 2")
 
 #: The public bound of the global model's values, |w_k| ≤ 2^32: its header declares
 #: ⌊2^32·2^f⌋ whatever the model is (a model beyond it has diverged).
@@ -148,11 +171,14 @@ class PaillierStrategy(Strategy):
         if private_key is not None and private_key.public_key != public_key:
             raise ConfigError("the private key does not belong to the public key")
         self._private_key = private_key
+        #: What :meth:`screen` decrypted, for :meth:`conclude`: per (model, extra, b) digest.
+        self._screened: dict[tuple[bytes, bytes, int], list[np.ndarray]] = {}
 
     def __getstate__(self) -> dict[str, object]:
-        # Worker processes for participants' updates never receive the secret.
+        # Worker processes for participants' updates never receive the secret (nor plaintexts).
         state = self.__dict__.copy()
         state["_private_key"] = None
+        state["_screened"] = {}
         return state
 
     def for_participant(self, index: int) -> PaillierStrategy:
@@ -181,6 +207,10 @@ class PaillierStrategy(Strategy):
             parse_packed(blob, self.public_key) if is_packed(blob) else self._load(blob)
             for blob in unpack_bundle(extra, 2)
         ]
+
+    def _vectors(self, update: LocalUpdate) -> list[EncryptedVector | PackedVector]:
+        """The submission's vectors, named by :data:`VECTOR_NAMES`."""
+        return [self._load(update.model), *self._gradients(update.extra)]
 
     def scale_growth(self, tau: int) -> int:
         """K: how far above the global model's scale a local model's scale may lie after τ
@@ -358,20 +388,25 @@ class PaillierStrategy(Strategy):
         updates: Sequence[LocalUpdate],
         sizes: Sequence[int],
     ) -> RoundOutcome:
-        start = self._load(global_model)
-        vectors: list[EncryptedVector | PackedVector] = [self._load(aggregate), start]
-        for update in updates:
-            vectors.append(self._load(update.model))
-            vectors += self._gradients(update.extra)
-        plain = self.decrypt_mixed(vectors)
+        """Decrypt the aggregate, the global model and each update's vectors (local models in
+        the aggregate's layout; what :meth:`screen` decrypted is not decrypted again), divide by
+        |D| (Eq. 10), estimate φ̂ and ω̂ (Eqs. 22–23) and encrypt the next global model."""
         total = sum(int(s) for s in sizes)
-        model = plain[0] / total  # Eq. 10's exponent 1/|D|, applied to the decrypted sum
-        local_models = tuple(plain[2 + 3 * i] for i in range(len(updates)))
+        shift = self._layout_bits(aggregate)
+        missing = [u for u in updates if self._screen_key(u, shift) not in self._screened]
+        (summed, start), decrypted = self._decrypt_updates(
+            [self._load(aggregate), self._load(global_model)], missing, shift
+        )
+        fresh = iter(decrypted)
+        opened = [self._screened.get(self._screen_key(u, shift)) or next(fresh) for u in updates]
+        self._screened = {}
+        model = summed / total  # Eq. 10's exponent 1/|D|, applied to the decrypted sum
+        local_models = tuple(values[0] for values in opened)
         estimates = estimate_phi_omega(
-            plain[1],
+            start,
             local_models,
-            [plain[3 + 3 * i] for i in range(len(updates))],
-            [plain[4 + 3 * i] for i in range(len(updates))],
+            [values[1] for values in opened],
+            [values[2] for values in opened],
             sizes,
             self.config.estimates,
         )
@@ -382,22 +417,163 @@ class PaillierStrategy(Strategy):
             local_models=local_models,
         )
 
-    def decrypt_mixed(self, vectors: Sequence[EncryptedVector | PackedVector]) -> list[np.ndarray]:
+    # --- what only the party sees: screening before the commit, and its evidence ---------------
+    def _layout_bits(self, aggregate: bytes) -> int:
+        """b of the aggregate's packing layout: every local model is read in it."""
+        return repack_layout(self.public_key, self._load(aggregate).bound)[1]
+
+    @staticmethod
+    def _screen_key(update: LocalUpdate, shift_bits: int) -> tuple[bytes, bytes, int]:
+        return (
+            hashlib.sha256(update.model).digest(),
+            hashlib.sha256(update.extra).digest(),
+            shift_bits,
+        )
+
+    def _decrypt_updates(
+        self, head: Sequence[EncryptedVector], updates: Sequence[LocalUpdate], shift_bits: int
+    ) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
+        """The ``head`` vectors and each update's vectors (:data:`VECTOR_NAMES`) decrypted in one
+        batch, local models as digits of ``shift_bits`` bits; EncodingOverflowError if any does
+        not decode."""
+        width = len(VECTOR_NAMES)
+        vectors = [*head, *(v for u in updates for v in self._vectors(u))]
+        models = {len(head) + width * i: shift_bits for i in range(len(updates))}
+        plain = self.decrypt_mixed(vectors, models)
+        rest = plain[len(head) :]
+        return plain[: len(head)], [rest[width * i : width * (i + 1)] for i in range(len(updates))]
+
+    def screen(
+        self, global_model: bytes, aggregate: bytes, updates: Sequence[LocalUpdate]
+    ) -> list[bytes | None]:
+        """Decrypt every update as :meth:`conclude` will (module docstring): ``None`` for an
+        update that decodes within its headers' bounds, else the evidence of its first failing
+        group (:meth:`_evidence`). One batch when all decode (kept for :meth:`conclude`); only
+        when one does not, update by update."""
+        shift = self._layout_bits(aggregate)
+        try:
+            _, opened = self._decrypt_updates([], updates, shift)
+        except EncodingOverflowError:
+            verdicts: list[bytes | None] = []
+            for update in updates:
+                try:
+                    _, (values,) = self._decrypt_updates([], [update], shift)
+                except EncodingOverflowError:
+                    verdicts.append(self._evidence(update, shift))
+                    continue
+                self._screened[self._screen_key(update, shift)] = values
+                verdicts.append(None)
+            return verdicts
+        for update, values in zip(updates, opened, strict=True):
+            self._screened[self._screen_key(update, shift)] = values
+        return [None] * len(updates)
+
+    def _evidence(self, update: LocalUpdate, shift_bits: int) -> bytes:
+        """The first group of ``update``'s vectors that does not decode, opened: which vector,
+        its ciphertexts [first, first + count), the digit width b, and the opening (S, r) of
+        C = Π_j c_(first+j)^(2^(j·b)) (a participant-packed gradient: one ciphertext, b its slot
+        width)."""
+        key = self._require_private_key()
+        n = int(self.public_key.n)
+        for name, vector in zip(VECTOR_NAMES, self._vectors(update), strict=True):
+            if isinstance(vector, PackedVector):
+                b, cts = vector.slot_bits, vector.packed.ciphertexts
+                groups = [[c] for c in cts]
+                residues = key.decrypt_ints(cts, workers=self.fixed_point.workers)
+            else:
+                k, b = repack_layout(
+                    self.public_key, vector.bound, shift_bits if name == "model" else None
+                )
+                cts = vector.ciphertexts
+                groups = [list(cts[i : i + k]) for i in range(0, len(cts), k)]
+                residues = key.decrypt_shifted_sums(groups, b, workers=self.fixed_point.workers)
+            first = 0
+            for group, residue in zip(groups, residues, strict=True):
+                try:
+                    _decode_group(vector, first, len(group), b, int(residue), n)
+                except EncodingOverflowError:
+                    plaintext, nonce = key.open(shifted_product(group, b, self.public_key.nsquare))
+                    return canonical_json(
+                        {
+                            "vector": name,
+                            "first": first,
+                            "count": len(group),
+                            "shift_bits": b,
+                            "plaintext": hex(plaintext),
+                            "nonce": hex(nonce),
+                        }
+                    )
+                first += len(group)
+        raise LearningError("screen: every group of the update decodes, yet its batch did not")
+
+    def check_evidence(self, global_model: bytes, update: LocalUpdate, evidence: bytes) -> str:
+        """Check the party's evidence (:meth:`_evidence`) with the public key alone: the group
+        lies within the vector, its digit width could hold every in-bound value exactly
+        (:func:`~hefl.crypto.vector.check_repack_group`), (S, r) opens the group's packed
+        ciphertext (:meth:`~hefl.crypto.PublicKey.opens`) — and S does not decode. Returns the
+        fault; SerializationError if any of this fails (the evidence proves nothing)."""
+        try:
+            doc = json.loads(evidence)
+            name, first, count, bits = (doc[k] for k in ("vector", "first", "count", "shift_bits"))
+            plaintext, nonce = int(doc["plaintext"], 16), int(doc["nonce"], 16)
+            if not all(type(v) is int for v in (first, count, bits)):
+                raise TypeError("first, count and shift_bits must be integers")
+        except (ValueError, KeyError, TypeError) as error:
+            raise SerializationError(f"the evidence cannot be read: {error}") from None
+        vectors = dict(zip(VECTOR_NAMES, self._vectors(update), strict=True))
+        if name not in vectors:
+            raise SerializationError(f"the evidence names vector {name!r}; one of {VECTOR_NAMES}")
+        vector = vectors[name]
+        packed = isinstance(vector, PackedVector)
+        cts = vector.packed.ciphertexts if isinstance(vector, PackedVector) else vector.ciphertexts
+        if first < 0 or count < 1 or first + count > len(cts):
+            raise SerializationError(
+                f"the evidence's group [{first}, {first + count}) is not within the {name}'s "
+                f"{len(cts)} ciphertexts"
+            )
+        if isinstance(vector, PackedVector):
+            if count != 1 or bits != vector.slot_bits:
+                raise SerializationError("evidence against a packed gradient opens one ciphertext")
+        else:
+            try:
+                check_repack_group(self.public_key, count, bits, vector.bound)
+            except EncodingOverflowError as error:
+                raise SerializationError(f"the evidence's layout proves nothing: {error}") from None
+        packed_ct = shifted_product(cts[first : first + count], bits, self.public_key.nsquare)
+        if not self.public_key.opens(packed_ct, plaintext, nonce):
+            raise SerializationError(f"the evidence's opening does not open the {name}'s group")
+        try:
+            _decode_group(vector, first, count, bits, plaintext, int(self.public_key.n))
+        except EncodingOverflowError as error:
+            what = f"packed ciphertext {first}" if packed else f"the group from ciphertext {first}"
+            return f"its {name} holds a plaintext beyond its bound ({what}: {error})"
+        raise SerializationError(
+            f"the evidence's group of the {name} decodes within its declared bound"
+        )
+
+    def decrypt_mixed(
+        self,
+        vectors: Sequence[EncryptedVector | PackedVector],
+        shift_bits: Mapping[int, int] | None = None,
+    ) -> list[np.ndarray]:
         """Decrypt plain and packed vectors: a plain vector long enough, with a bound small
         enough, to fill groups of ≥ REPACK_MIN_SLOTS signed digits is packed by the party itself
         and decrypted a group at a time (:func:`hefl.crypto.vector.decrypt_repacked`: the
-        aggregate, the global model and every local model, ≈ 3× fewer operations at d = 50);
-        the other plain ones in one batch (the p-half of CRT for small bounds), the packed ones
-        in another (full CRT: their plaintexts fill Z_n), then each packed vector's slots read
-        back as the integers it packed."""
+        aggregate, the global model and every local model, ≈ 3× fewer operations at d = 50),
+        and so is every vector ``shift_bits`` names, in digits of the width it gives (the local
+        models, in the aggregate's layout, whatever their length); the other plain ones in one
+        batch (the p-half of CRT for small bounds), the packed ones in another (full CRT: their
+        plaintexts fill Z_n), then each packed vector's slots read back as the integers it
+        packed."""
         key = self._require_private_key()
         workers = self.fixed_point.workers
+        widths = shift_bits or {}
         repacked: dict[int, np.ndarray] = {}
         for i, v in enumerate(vectors):
-            if isinstance(v, EncryptedVector) and worth_repacking(
-                len(v), repack_layout(v.public_key, v.bound)[0]
+            if isinstance(v, EncryptedVector) and (
+                i in widths or worth_repacking(len(v), repack_layout(v.public_key, v.bound)[0])
             ):
-                values = decrypt_repacked(key, v, workers=workers)
+                values = decrypt_repacked(key, v, shift_bits=widths.get(i), workers=workers)
                 repacked[i] = np.array([to_float(x, v.scale_bits) for x in values], dtype=float)
         plain = [
             v for i, v in enumerate(vectors) if isinstance(v, EncryptedVector) and i not in repacked
@@ -428,3 +604,22 @@ class PaillierStrategy(Strategy):
         """Decrypt several vectors in one batch (the party's key; both CRT halves in parallel)."""
         key = self._require_private_key()
         return decrypt_vectors(key, vectors, workers=self.fixed_point.workers)
+
+
+def _decode_group(
+    vector: EncryptedVector | PackedVector,
+    first: int,
+    count: int,
+    bits: int,
+    plaintext: int,
+    n: int,
+) -> list[int]:
+    """The integers one group's plaintext stands for: a participant-packed gradient's ciphertext
+    ``first`` read as offset slots (:func:`~hefl.crypto.vector.unpack_plaintext`), a plain
+    vector's ``count`` ciphertexts from ``first`` as the signed digits of their shifted sum
+    (:func:`~hefl.crypto.vector.decode_shifted_sum`). EncodingOverflowError when they do not
+    decode within the vector's declared bound."""
+    if isinstance(vector, PackedVector):
+        slots = min(vector.per_ciphertext, vector.count - first * vector.per_ciphertext)
+        return unpack_plaintext(first, plaintext, slots, bits, vector.value_bound)
+    return decode_shifted_sum(plaintext, count, bits, vector.bound, n, first)

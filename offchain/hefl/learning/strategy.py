@@ -25,7 +25,7 @@ from typing import Literal, get_args
 import numpy as np
 
 from hefl.data.prepare import Part
-from hefl.errors import ConfigError
+from hefl.errors import ConfigError, SerializationError
 from hefl.learning.estimates import Estimates, EstimateSettings
 
 #: How τ local steps are computed: as one affine map, or Eqs. 6–9 step by step.
@@ -151,6 +151,21 @@ class Strategy(ABC):
         the party to leave such a submission out, a replica to confirm that leaving it out was
         right, the participant itself before it submits."""
         self.aggregate([update.model], [1])
+
+    def screen(
+        self, global_model: bytes, aggregate: bytes, updates: Sequence[LocalUpdate]
+    ) -> list[bytes | None]:
+        """The computing party's look, before it commits ``aggregate`` (Eq. 10 over
+        ``updates``), at what only its secrets reveal: per update ``None`` when its hidden content
+        is what its headers declare, else evidence that it is not — a blob anyone can check
+        (:meth:`check_evidence`) — so that the party leaves the update out instead of stalling on
+        it after the commit. A scheme whose replicas see everything has nothing to screen."""
+        return [None] * len(updates)
+
+    def check_evidence(self, global_model: bytes, update: LocalUpdate, evidence: bytes) -> str:
+        """A replica's check of the party's evidence against ``update`` (:meth:`screen`): the
+        fault it proves, or :class:`~hefl.errors.SerializationError` when it proves nothing."""
+        raise SerializationError(f"the {self.name} scheme takes no evidence against a submission")
 
     def check_tau(self, global_model: bytes, part: Part, tau: int) -> None:
         """Raise before any work if ``tau`` local steps from ``global_model`` cannot be done."""
