@@ -13,9 +13,6 @@ Each figure is the minimum over repeats of the mean over a batch (timeit's conve
 from __future__ import annotations
 
 import platform
-import time
-from collections.abc import Callable
-from typing import Any
 
 from hefl.bench import BenchResult
 from hefl.crypto import EncryptedVector
@@ -23,19 +20,11 @@ from hefl.dso import DsoConfig, EstimationProblem, generate_keys, packing_layout
 from hefl.dso.protocol import pack
 from hefl.dso.runner import build_agents, run_iteration
 from hefl.dso.transport import InProcessTransport
+from hefl.timing import best_of
 
 #: Target of issue 14: an iteration within 1.5× the floor of its Paillier operations.
 TARGET_RATIO = 1.5
 KEY_BITS = 2048
-
-
-def _best(fn: Callable[[], Any], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def run(*, quick: bool = False) -> BenchResult:
@@ -81,8 +70,10 @@ def run(*, quick: bool = False) -> BenchResult:
 
     per_iteration, floor = float("inf"), float("inf")
     for _ in range(repeats):  # alternate, so outside load does not favour one side of the ratio
-        per_iteration = min(per_iteration, _best(iterations_batch, 1) / iterations)
-        floor = min(floor, _best(floor_batch, 1) / iterations)
+        per_iteration = min(
+            per_iteration, best_of(iterations_batch, 1, warm_up=False)[0] / iterations
+        )
+        floor = min(floor, best_of(floor_batch, 1, warm_up=False)[0] / iterations)
     counts = agents[0].counts
     return {
         "bench": "dso",

@@ -27,10 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import gmpy2
 
@@ -40,6 +37,7 @@ from hefl.crypto.multiexp import multi_exp_rows
 from hefl.errors import ConfigError
 from hefl.learning.fused import Product
 from hefl.learning.paillier import FixedPointConfig
+from hefl.timing import best_of
 
 __all__ = [
     "CALIBRATION_PRODUCTS",
@@ -88,16 +86,6 @@ class OperationTiming:
     repack_multiplication: float
 
 
-def _least(fn: Callable[[], Any], repeats: int) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def _signed(bits: int) -> int:
     value = secrets.randbits(bits - 1)
     return -value if secrets.randbits(1) else value
@@ -107,7 +95,7 @@ def _product_seconds(public: PublicKey, product: Product, repeats: int) -> float
     bases = [gmpy2.mpz(secrets.randbelow(int(public.nsquare))) | 1 for _ in range(product.terms)]
     rows = [[_signed(product.exp_bits) for _ in range(product.terms)] for _ in range(product.rows)]
     # one core: μ_M is the cost of a multiplication, not of a product split over processes
-    return _least(lambda: multi_exp_rows(bases, rows, public.nsquare, workers=1), repeats)
+    return best_of(lambda: multi_exp_rows(bases, rows, public.nsquare, workers=1), repeats)[0]
 
 
 def time_operations(
@@ -130,12 +118,12 @@ def time_operations(
     counted = sum(p.cost for p in CALIBRATION_PRODUCTS)
     small = [public.encrypt_int(secrets.randbelow(1 << 64)) for _ in range(DECRYPTION_BATCH)]
     full = [public.encrypt_int(secrets.randbelow(public.max_int)) for _ in range(DECRYPTION_BATCH)]
-    full_s = _least(lambda: private_key.decrypt_ints(full, workers=threads), repeats)
-    small_s = _least(lambda: private_key.decrypt_small(small, workers=threads), repeats)
+    full_s = best_of(lambda: private_key.decrypt_ints(full, workers=threads), repeats)[0]
+    small_s = best_of(lambda: private_key.decrypt_small(small, workers=threads), repeats)[0]
     group = full  # one group of DECRYPTION_BATCH: its one decryption is a small part of it
     shifted = private_key.decrypt_shifted_sums
-    horner_s = _least(lambda: shifted([group], REPACK_SLOT_BITS, workers=threads), repeats)
-    alone_s = _least(lambda: shifted([group[:1]], REPACK_SLOT_BITS, workers=threads), repeats)
+    horner_s = best_of(lambda: shifted([group], REPACK_SLOT_BITS, workers=threads), repeats)[0]
+    alone_s = best_of(lambda: shifted([group[:1]], REPACK_SLOT_BITS, workers=threads), repeats)[0]
     horner = 2 * (len(group) - 1) * (REPACK_SLOT_BITS + 1)
     return OperationTiming(
         key_bits=public.bits,

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +34,7 @@ from hefl.errors import ConfigError
 from hefl.learning import linear
 from hefl.learning.paillier import PaillierStrategy
 from hefl.learning.strategy import LearningConfig
+from hefl.timing import best_of
 
 
 @dataclass(frozen=True)
@@ -92,17 +91,6 @@ class Calibration:
         }
 
 
-def _best(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    """The least seconds of ``repeats`` calls after one unmeasured warm-up call (key tables)."""
-    value = fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        value = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, value
-
-
 def _setup(
     dataset: str, participants: int, key_bits: int, eta: float, seed: int
 ) -> tuple[PaillierStrategy, PreparedData]:
@@ -124,7 +112,7 @@ def time_round(
     start = strategy.initial_model(data.model_size)
     seconds, updates = [], []
     for part in data.parts:
-        s, update = _best(functools.partial(strategy.local_update, start, part, tau), repeats)
+        s, update = best_of(functools.partial(strategy.local_update, start, part, tau), repeats)
         seconds.append(s)
         updates.append(update)
     sizes = data.sizes
@@ -133,14 +121,14 @@ def time_round(
         aggregate = strategy.aggregate([u.model for u in updates], sizes)
         return strategy.conclude(start, aggregate, updates, sizes)
 
-    party_seconds, outcome = _best(party, repeats)
+    party_seconds, outcome = best_of(party, repeats)
 
     def plaintext() -> None:
         for w_i, part in zip(outcome.local_models, data.parts, strict=True):
             linear.gradient(np.zeros(data.model_size), part.X, part.y)
             linear.gradient(w_i, part.X, part.y)
 
-    plain_seconds, _ = _best(plaintext, repeats)
+    plain_seconds, _ = best_of(plaintext, repeats)
     return RoundTiming(tau, max(seconds), party_seconds, plain_seconds)
 
 
