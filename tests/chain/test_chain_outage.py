@@ -88,7 +88,7 @@ def test_a_transaction_that_reverts_after_its_simulation_passed_is_decoded_by_na
     ledger = deploy_ledger(anvil_chain, party, participants, [1, 2, 3], b"\x01" * 32, b"\x02" * 32)
     ledger.open_round(0, 5, b"\x03" * 32)
     voter = ledger.as_sender(participants[0])
-    real_call = anvil_chain.w3.eth.call
+    real_call = anvil_chain.call
     calls = []
 
     def passes_once(*args, **kwargs):  # the stale simulation: it passes
@@ -97,8 +97,8 @@ def test_a_transaction_that_reverts_after_its_simulation_passed_is_decoded_by_na
             return b""
         return real_call(*args, **kwargs)
 
-    monkeypatch.setattr(anvil_chain.w3.eth, "call", passes_once)
-    monkeypatch.setattr(anvil_chain.w3.eth, "estimate_gas", lambda *a, **k: 100_000)
+    monkeypatch.setattr(anvil_chain, "call", passes_once)
+    monkeypatch.setattr(anvil_chain, "_gas_limit_for", lambda *a, **k: 100_000)
     with pytest.raises(ContractRevertError) as caught:
         voter.attest(0, b"\x05" * 32)  # round 0 is Open, not Aggregated
     assert caught.value.error_name == "RoundNotAggregated"

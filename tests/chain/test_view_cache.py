@@ -13,16 +13,18 @@ from collections.abc import Callable, Sequence
 
 import pytest
 from chain_helpers import CONFIG_HASH, PUBLIC_KEY_HASH, Deployer, h
-from web3 import Web3
 
 from hefl.chain import Chain, LedgerClient, connect_embedded, connect_rpc, deploy_ledger
+from hefl.chain.wire import ProviderTransport, Wire
 
 
 def second_connection(chain: Chain) -> Chain:
     """Another connection to ``chain``'s node, with the view cache on."""
     if chain.kind == "embedded":
-        cached = Chain(Web3(chain.w3.provider), kind="embedded", backend=chain._backend)
-        cached.w3.eth.default_account = chain.w3.eth.default_account
+        transport = ProviderTransport(chain.wire.transport.provider)  # type: ignore[attr-defined]
+        transport.client.eth.default_account = chain.accounts()[0]
+        wire = Wire(transport, follows_node=False)
+        cached = Chain(wire, kind="embedded", backend=chain._backend)
     else:
         assert chain.url is not None
         cached = connect_rpc(chain.url)
@@ -89,18 +91,16 @@ def test_a_state_rewound_to_the_same_height_is_never_answered_from_memory(
     address = deploy(3).address
     party = LedgerClient.at(cached, address, sender=accounts[0])
     party.open_round(0, 2, h("global"))
-    tester = getattr(chain.w3.provider, "ethereum_tester", None)
-    if tester is not None:
-        snapshot = tester.take_snapshot()
-    else:
-        snapshot = cached.w3.manager.request_blocking("evm_snapshot", [])
+    provider = getattr(chain.wire.transport, "provider", None)
+    tester = getattr(provider, "ethereum_tester", None)
+    snapshot = tester.take_snapshot() if tester is not None else cached.rpc("evm_snapshot")
     party.as_sender(accounts[1]).submit(0, h("model 1"))
     height = cached.view_block()
     assert party.get_round(0).included_indices == (0,)
     if tester is not None:
         tester.revert_to_snapshot(snapshot)
     else:
-        assert cached.w3.manager.request_blocking("evm_revert", [snapshot])
+        assert cached.rpc("evm_revert", snapshot)
     party.as_sender(accounts[2]).submit(0, h("model 2"))  # another block at the same height
     assert cached.view_block() == height
     assert party.get_round(0).included_indices == (1,)
@@ -132,7 +132,7 @@ def test_a_call_not_pinned_to_the_head_is_never_cached(block: str) -> None:
     chain.enable_view_cache()
     accounts = chain.accounts()
     ledger = deploy_ledger(chain, accounts[0], accounts[1:3], [1, 2], PUBLIC_KEY_HASH, CONFIG_HASH)
-    call = {"to": ledger.address, "data": ledger.contract.encode_abi("roundCount", [])}
+    call = {"to": ledger.address, "data": ledger.encode_call("roundCount")}
     for _ in range(2):
-        assert calls(chain, lambda: chain.w3.eth.call(call, block)) == 1  # type: ignore[arg-type]
+        assert calls(chain, lambda: chain.call(call, block)) == 1
     assert chain.views.hits == 0

@@ -1,7 +1,8 @@
 """The CLI imports what a command needs (issue #18, start-up): ``hefl split`` and ``hefl participant
-init`` run without importing web3, eth-account or scikit-learn, and a command's ``--help`` does
-not import web3. Checked in a fresh interpreter through ``sys.modules`` after ``main([...])``:
-which modules were loaded, never how long it took."""
+init`` run without importing web3, eth-account or scikit-learn, a command's ``--help`` does not
+import web3, and ``hefl participant run`` reaches its node (reads, a locally signed transaction)
+without web3, eth-account, py_ecc or aiohttp. Checked in a fresh interpreter through
+``sys.modules`` after ``main([...])``: which modules were loaded, never how long it took."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from contract_testing import anvil_node
 from hefl.agents.identity import DEV_KEYSTORE_ENV, PASSWORD_ENV
 
 #: Packages the light commands must not load (web3 pulls eth-account, eth-keyfile and py_ecc).
@@ -33,10 +35,44 @@ print(json.dumps({"code": code, "heavy": heavy, "out": out.getvalue()}))
 """
 
 
-def run_cli(args: list[str], cwd: Path) -> dict:
-    env = {**os.environ, PASSWORD_ENV: "lazy imports test", DEV_KEYSTORE_ENV: "1"}
+#: What a participant agent talking to a node over HTTP must not load: web3 and eth-account, and
+#: what they pull (eth-keyfile, py_ecc's BLS code, aiohttp).
+AGENT_HEAVY = ("web3", "eth_account", "eth_keyfile", "py_ecc", "aiohttp")
+
+#: ``hefl participant run`` up to its agent: the job file (read as given in $JOB) and the daemon
+#: replaced by the agent's first steps on the node: a ledger read and a locally signed
+#: transaction (the keystore's key, over HTTP).
+PARTICIPANT_PROBE = (
+    """
+import json, os, types
+import hefl.agents.network as network
+
+job = json.loads(os.environ["JOB"])
+network.JobFile.load = classmethod(lambda cls, path: types.SimpleNamespace(**job))
+
+def first_steps(self, directory, ledger, blobs, job):
+    ledger.round_count()
+    ledger.chain.transact({"from": ledger.sender, "to": ledger.sender, "value": 0})
+    self.requests = dict(ledger.chain.requests)
+
+network.ParticipantDaemon.__init__ = first_steps
+network.ParticipantDaemon.run = lambda self: print(json.dumps(self.requests))
+"""
+    + PROBE
+)
+
+
+def run_cli(
+    args: list[str],
+    cwd: Path,
+    *,
+    heavy: tuple[str, ...] = HEAVY,
+    probe: str = PROBE,
+    env: dict[str, str] | None = None,
+) -> dict:
+    env = {**os.environ, PASSWORD_ENV: "lazy imports test", DEV_KEYSTORE_ENV: "1", **(env or {})}
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, ",".join(HEAVY), *args],
+        [sys.executable, "-c", probe, ",".join(heavy), *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -64,6 +100,34 @@ def test_split_and_participant_init_import_neither_web3_nor_sklearn(tmp_path: Pa
     assert Account.from_key(key).address == identity["address"]
     with np.load(tmp_path / "data" / "participant_0.npz") as archive:
         assert identity["data_size"] == archive["y"].shape[0]
+
+
+@pytest.mark.anvil
+def test_participant_run_reaches_its_node_without_web3(tmp_path: Path) -> None:
+    from hefl.chain import connect_rpc, deploy_ledger
+
+    X = np.ones((4, 2))
+    np.savez(tmp_path / "part.npz", X=X, y=np.arange(4.0))
+    init = run_cli(["participant", "init", "--dir", "p0", "--data", "part.npz"], tmp_path)
+    address = json.loads(init["out"])["address"]
+    for url in anvil_node(2):
+        chain = connect_rpc(url)
+        party = chain.accounts()[0]
+        ledger = deploy_ledger(chain, party, [address], [4], b"\1" * 32, b"\2" * 32)
+        chain.transact({"from": party, "to": address, "value": 10**18})
+        job = {"chain_id": chain.chain_id, "ledger": ledger.address}
+        args = ["--dir", "p0", "--rpc", url, "--blobs", "blobs", "--job", "job.json"]
+        result = run_cli(
+            ["participant", "run", *args],
+            tmp_path,
+            heavy=AGENT_HEAVY,
+            probe=PARTICIPANT_PROBE,
+            env={"JOB": json.dumps(job)},
+        )
+        assert result["code"] == 0 and result["heavy"] == []
+        requests = json.loads(result["out"].strip().splitlines()[-1])
+        assert requests["eth_sendRawTransaction"] == 1 and requests["eth_call"] >= 1
+        assert chain.rpc("eth_getTransactionCount", address, "latest") == "0x1"
 
 
 @pytest.mark.parametrize(

@@ -403,7 +403,7 @@ class InProcessJob:
                 agent.strategy.check_tau(global_model, agent.part, plan.tau)
             deadline = 0
             if self.config.submission_deadline_s is not None:
-                now = int(self.chain.w3.eth.get_block("latest")["timestamp"])
+                now = self.chain.block_timestamp()
                 deadline = now + math.ceil(self.config.submission_deadline_s)
             g = self.party.open_round(global_model, iteration, plan.tau, deadline)
         else:
@@ -464,7 +464,7 @@ class InProcessJob:
             return False
         if record.submission_count == len(self.participants):
             return False
-        now = int(self.chain.w3.eth.get_block("latest")["timestamp"])
+        now = self.chain.block_timestamp()
         return now > record.deadline
 
     def _model_bits(self) -> int:

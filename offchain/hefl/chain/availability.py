@@ -23,9 +23,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
-
-from hexbytes import HexBytes
 
 from hefl.chain.blobstore import BlobStore, blob_hash
 from hefl.chain.fl_ledger import LedgerClient
@@ -83,12 +80,12 @@ def fits_calldata(*blobs: bytes | int) -> bool:
 def calldata_blobs(ledger: LedgerClient, transaction_hash: str) -> tuple[bytes, ...]:
     """The blobs the ledger transaction ``transaction_hash`` carried in calldata (none when it
     sent bare hashes)."""
-    tx: Any = ledger.chain.w3.eth.get_transaction(HexBytes(transaction_hash))
-    try:
-        function, args = ledger.contract.decode_function_input(tx["input"])
-    except ValueError:  # not one of the ledger's functions
+    tx = ledger.chain.transaction(transaction_hash)
+    called = ledger.decode_input(tx.get("input") or tx.get("data") or b"")
+    if called is None:  # not one of the ledger's functions
         return ()
-    names = BLOB_ARGUMENTS.get(str(function.fn_name), ())
+    function, args = called
+    names = BLOB_ARGUMENTS.get(function, ())
     return tuple(bytes(args[name]) for name in names if args[name])
 
 

@@ -17,16 +17,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
 from eth_typing import ChecksumAddress
 from eth_utils import is_address, to_checksum_address
-from hexbytes import HexBytes
-from web3.contract import Contract
-from web3.types import TxReceipt
 
 from hefl.canonical import keccak256
 from hefl.chain.artifact import LedgerArtifact
-from hefl.chain.node import Chain
-from hefl.chain.revert import RevertDecoder, abi_signature
+from hefl.chain.node import Chain, Receipt
+from hefl.chain.revert import RevertDecoder, abi_signature, abi_type
+from hefl.chain.signing import hex_bytes
 from hefl.errors import ChainError, ConfigError
 
 
@@ -34,7 +34,7 @@ def to_hash32(value: bytes | str, what: str = "hash") -> bytes:
     """A 32-byte hash from bytes or a 0x hex string."""
     if isinstance(value, str):
         try:
-            raw = bytes(HexBytes(value))
+            raw = hex_bytes(value)
         except ValueError as error:
             raise ConfigError(f"{what} {value!r} is not hex") from error
     elif isinstance(value, bytes | bytearray):
@@ -96,19 +96,154 @@ class TxResult:
 
 
 # --- ABI tables -----------------------------------------------------------------------------------
+def plain_output(value: Any, kind: str) -> Any:
+    """A value eth-abi decoded as ABI type ``kind``, as web3 gives it: addresses checksummed,
+    arrays as lists, structs as tuples."""
+    if kind.endswith("]"):
+        inner = kind[: kind.rindex("[")]
+        return [plain_output(v, inner) for v in value]
+    if kind.startswith("("):
+        return tuple(plain_output(v, t) for v, t in zip(value, _tuple_types(kind), strict=True))
+    if kind == "address":
+        return to_checksum_address(value)
+    return value
+
+
+def _tuple_types(kind: str) -> list[str]:
+    """The component types of the ABI tuple type ``(t1,t2,...)``."""
+    parts, depth, start = [], 0, 1
+    for at, char in enumerate(kind):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if (char == "," and depth == 1) or (char == ")" and depth == 0):
+            if at > start:
+                parts.append(kind[start:at])
+            start = at + 1
+    return parts
+
+
+@dataclass(frozen=True)
+class FunctionAbi:
+    """One function of the ABI: its selector, argument and result types."""
+
+    name: str
+    selector: bytes
+    inputs: tuple[str, ...]
+    input_names: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+    def encode(self, args: tuple[Any, ...]) -> bytes:
+        """``selector ‖ abi.encode(inputs, args)``: the calldata of ``name(*args)``."""
+        return self.selector + abi_encode(list(self.inputs), list(args))
+
+    def decode_result(self, data: bytes) -> Any:
+        """What the call returned, as web3 gives it: the value of a single output, else a list."""
+        values = abi_decode(list(self.outputs), data)
+        plain = [plain_output(v, t) for v, t in zip(values, self.outputs, strict=True)]
+        return plain[0] if len(plain) == 1 else plain
+
+
+@dataclass(frozen=True)
+class EventAbi:
+    """One event of the ABI: its argument names and types, and which are indexed (topics)."""
+
+    name: str
+    names: tuple[str, ...]
+    types: tuple[str, ...]
+    indexed: tuple[bool, ...]
+
+    def decode(self, topics: tuple[bytes, ...], data: bytes) -> dict[str, Any]:
+        """The arguments of a log: the indexed ones from ``topics[1:]``, the rest from
+        ``data``."""
+        plain = [t for t, i in zip(self.types, self.indexed, strict=True) if not i]
+        values = iter(abi_decode(plain, data))
+        topic = iter(topics[1:])
+        args: dict[str, Any] = {}
+        for name, kind, indexed in zip(self.names, self.types, self.indexed, strict=True):
+            if indexed:
+                (value,) = abi_decode([kind], next(topic))
+            else:
+                value = next(values)
+            args[name] = plain_output(value, kind)
+        return args
+
+
 class ContractAbi:
-    """ABI-derived tables shared by every client of one artifact: revert decoder, event topics."""
+    """ABI-derived tables shared by every client of one artifact: functions by name and
+    selector, events by topic, the constructor's types and the revert decoder."""
 
     def __init__(
         self, artifact: LedgerArtifact, contract: str, enums: Mapping[str, type[enum.IntEnum]]
     ) -> None:
         self.artifact = artifact
+        self.contract = contract
         self.decoder = RevertDecoder(artifact.abi, contract=contract, enums=dict(enums))
-        self.event_by_topic: dict[bytes, str] = {
-            keccak256(abi_signature(e).encode()): str(e["name"])
-            for e in artifact.abi
-            if e.get("type") == "event"
+        self.functions: dict[str, FunctionAbi] = {}
+        self.events: dict[bytes, EventAbi] = {}
+        self.constructor: tuple[str, ...] = ()
+        for entry in artifact.abi:
+            inputs = entry.get("inputs", [])
+            if entry.get("type") == "function":
+                self.functions[str(entry["name"])] = FunctionAbi(
+                    name=str(entry["name"]),
+                    selector=keccak256(abi_signature(entry).encode())[:4],
+                    inputs=tuple(abi_type(p) for p in inputs),
+                    input_names=tuple(str(p.get("name", "")) for p in inputs),
+                    outputs=tuple(abi_type(p) for p in entry.get("outputs", [])),
+                )
+            elif entry.get("type") == "event" and not entry.get("anonymous"):
+                self.events[keccak256(abi_signature(entry).encode())] = EventAbi(
+                    name=str(entry["name"]),
+                    names=tuple(str(p["name"]) for p in inputs),
+                    types=tuple(abi_type(p) for p in inputs),
+                    indexed=tuple(bool(p.get("indexed")) for p in inputs),
+                )
+            elif entry.get("type") == "constructor":
+                self.constructor = tuple(abi_type(p) for p in inputs)
+        self.by_selector = {f.selector: f for f in self.functions.values()}
+        self.event_by_topic: dict[bytes, str] = {t: e.name for t, e in self.events.items()}
+
+    def function(self, name: str) -> FunctionAbi:
+        try:
+            return self.functions[name]
+        except KeyError:
+            raise ConfigError(f"{self.contract} has no function {name!r}") from None
+
+    def encode_call(self, name: str, args: tuple[Any, ...]) -> bytes:
+        """The calldata of ``name(*args)``; :class:`~hefl.errors.ConfigError` if an argument does
+        not fit its type (an out-of-range integer, a wrong kind of value)."""
+        function = self.function(name)
+        try:
+            return function.encode(args)
+        except Exception as error:  # eth-abi's encoding errors: the value does not fit
+            raise ConfigError(
+                f"{self.contract}.{name}{tuple(args)!r}: arguments do not fit: {error}"
+            ) from error
+
+    def deploy_data(self, args: tuple[Any, ...], *, rule: str = "") -> bytes:
+        """The creation code followed by the constructor's encoded ``args``;
+        :class:`~hefl.errors.ConfigError` (naming ``rule``) if they do not fit."""
+        try:
+            encoded = abi_encode(list(self.constructor), list(args))
+        except Exception as error:  # eth-abi's encoding errors: the value does not fit
+            raise ConfigError(
+                f"{self.contract} constructor arguments do not fit{rule}: {error}"
+            ) from error
+        return hex_bytes(self.artifact.bytecode) + encoded
+
+    def decode_input(self, data: bytes) -> tuple[str, dict[str, Any]] | None:
+        """The function and named arguments calldata ``data`` calls (None: none of this ABI)."""
+        function = self.by_selector.get(bytes(data[:4]))
+        if function is None:
+            return None
+        values = abi_decode(list(function.inputs), bytes(data[4:]))
+        args = {
+            name: plain_output(v, t)
+            for name, v, t in zip(function.input_names, values, function.inputs, strict=True)
         }
+        return function.name, args
 
 
 _ABI_CACHE: dict[tuple[str, str], ContractAbi] = {}
@@ -149,9 +284,6 @@ class ContractClient:
         self.address = checksum_address(address, self.ADDRESS_WHAT)
         self.artifact = artifact or self.default_artifact()
         self._abi = self.abi_of(self.artifact)
-        self.contract: Contract = chain.w3.eth.contract(
-            address=self.address, abi=self.artifact.abi_list
-        )
         self.sender: ChecksumAddress | None = checksum_address(sender, "sender") if sender else None
         #: The deployment transaction, when this client deployed the contract.
         self.deploy_result = deploy_result
@@ -179,10 +311,10 @@ class ContractClient:
     ) -> Self:
         """A client for the contract already deployed at ``address``; checks that code is there."""
         client = cls(chain, address, sender=sender, artifact=artifact)
-        code = chain.w3.eth.get_code(client.address)
+        code = chain.code(client.address)
         if not code:
             raise ChainError(f"no contract at {client.address} on chain {chain.chain_id}")
-        if not client.artifact.matches_runtime_code(bytes(code)):
+        if not client.artifact.matches_runtime_code(code):
             raise ChainError(
                 f"the code at {client.address} is not the {cls.CONTRACT} of artifact "
                 f"{client._artifact_label()}"
@@ -205,10 +337,19 @@ class ContractClient:
 
     @classmethod
     def _deployed(
-        cls, chain: Chain, sender: ChecksumAddress, artifact: LedgerArtifact, data: Any
+        cls,
+        chain: Chain,
+        sender: ChecksumAddress,
+        artifact: LedgerArtifact,
+        args: tuple[Any, ...],
+        *,
+        rule: str = "",
     ) -> Self:
-        """Send the deployment transaction ``data`` from ``sender``; the new contract's client."""
+        """Deploy ``artifact`` with constructor ``args`` from ``sender``; the new contract's
+        client. Arguments that do not fit raise :class:`~hefl.errors.ConfigError` naming
+        ``rule`` (what the constructor's types require)."""
         abi = cls.abi_of(artifact)
+        data = abi.deploy_data(args, rule=rule)
         receipt = chain.transact(
             {"from": sender, "data": data}, on_revert=abi.decoder.from_exception
         )
@@ -233,21 +374,30 @@ class ContractClient:
         """
         if from_block is None:
             from_block = self.deploy_result.block_number if self.deploy_result else 0
-        logs = self.chain.w3.eth.get_logs(
-            {"address": self.address, "fromBlock": from_block, "toBlock": to_block}  # type: ignore[typeddict-item]
-        )
+        logs = self.chain.logs(self.address, from_block, to_block)
         decoded = tuple(self._decode_log(log) for log in logs)
         return tuple(e for e in decoded if e is not None and (name is None or e.name == name))
 
+    def encode_call(self, fn: str, *args: Any) -> bytes:
+        """The calldata of ``fn(*args)`` on this contract."""
+        return self._abi.encode_call(fn, args)
+
+    def decode_input(self, data: bytes | str) -> tuple[str, dict[str, Any]] | None:
+        """The function of this contract and its named arguments that calldata ``data`` calls
+        (None: not one of its functions)."""
+        return self._abi.decode_input(hex_bytes(data))
+
     # --- plumbing ---------------------------------------------------------------------------------
     def _call(self, fn: str, *args: Any) -> Any:
-        """The view ``fn(*args)`` as the node answers it; pinned to the chain's head block when
-        its view cache is on (:meth:`~hefl.chain.node.Chain.view_block`), so every client of
-        the chain shares one answer per (block, call)."""
+        """The view ``fn(*args)`` as the node answers it, decoded as web3 decodes it; pinned to
+        the chain's head block when its view cache is on
+        (:meth:`~hefl.chain.node.Chain.view_block`), so every client of the chain shares one
+        answer per (block, call)."""
+        function = self._abi.function(fn)
+        data = self._abi.encode_call(fn, args)
         try:
-            call = self.contract.functions[fn](*args)
-            block = self.chain.view_block()
-            return call.call() if block is None else call.call(block_identifier=block)
+            answer = self.chain.call({"to": self.address, "data": data}, self.chain.view_block())
+            return function.decode_result(answer)
         except Exception as error:
             decoded = self._abi.decoder.from_exception(error)
             if decoded is not None:
@@ -259,51 +409,45 @@ class ContractClient:
     def _transact(self, fn: str, *args: Any) -> TxResult:
         if self.sender is None:
             raise ConfigError(f"{self.CONTRACT}.{fn} needs a sender; use client.as_sender(address)")
-        try:
-            data = self.contract.encode_abi(fn, list(args))
-        except Exception as error:  # web3 validation: out-of-range integers, bad types
-            raise ConfigError(
-                f"{self.CONTRACT}.{fn}{tuple(args)!r}: arguments do not fit: {error}"
-            ) from error
+        data = self._abi.encode_call(fn, args)
         receipt = self.chain.transact(
             {"from": self.sender, "to": self.address, "data": data},
             on_revert=self._abi.decoder.from_exception,
         )
         return self._result(receipt, self.sender)
 
-    def _result(self, receipt: TxReceipt, sender: ChecksumAddress) -> TxResult:
+    def _result(self, receipt: Receipt, sender: ChecksumAddress) -> TxResult:
         events = tuple(
             e
             for e in (
-                self._decode_log(log)
-                for log in receipt["logs"]
-                if to_checksum_address(log["address"]) == self.address
+                self._decode_log(log) for log in receipt["logs"] if log["address"] == self.address
             )
             if e is not None
         )
         return TxResult(
-            transaction_hash=HexBytes(receipt["transactionHash"]).to_0x_hex(),
+            transaction_hash=str(receipt["transactionHash"]),
             block_number=int(receipt["blockNumber"]),
             gas_used=int(receipt["gasUsed"]),
             sender=sender,
             events=events,
         )
 
-    def _decode_log(self, log: Any) -> LedgerEvent | None:
+    def _decode_log(self, log: Mapping[str, Any]) -> LedgerEvent | None:
+        """A log (as :meth:`~hefl.chain.node.Chain.logs` gives it) decoded against the ABI's
+        events (None: not one of them)."""
         topics = log["topics"]
         if not topics:
             return None
-        name = self._abi.event_by_topic.get(bytes(HexBytes(topics[0])))
-        if name is None:
+        event = self._abi.events.get(bytes(topics[0]))
+        if event is None:
             return None
-        data = self.contract.events[name]().process_log(log)
-        args = {k: self._event_arg(name, k, v) for k, v in dict(data["args"]).items()}
+        args = event.decode(tuple(topics), bytes(log["data"]))
         return LedgerEvent(
-            name=name,
-            args=args,
-            block_number=int(data["blockNumber"]),
-            transaction_hash=HexBytes(data["transactionHash"]).to_0x_hex(),
-            log_index=int(data["logIndex"]),
+            name=event.name,
+            args={k: self._event_arg(event.name, k, v) for k, v in args.items()},
+            block_number=int(log["blockNumber"]),
+            transaction_hash=str(log["transactionHash"]),
+            log_index=int(log["logIndex"]),
         )
 
     def _event_arg(self, event: str, arg: str, value: Any) -> Any:

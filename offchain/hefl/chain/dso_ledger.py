@@ -184,12 +184,11 @@ def deploy_dso_ledger(
 ) -> DsoLedgerClient:
     """Deploy a DsoLedger from its committed artifact; the client sends from ``deployer``."""
     artifact = artifact or load_dso_artifact()
-    contract = chain.w3.eth.contract(abi=artifact.abi_list, bytecode=artifact.bytecode)
-    data = contract.constructor(
+    args = (
         [checksum_address(a, "agent") for a in agents],
         [to_hash32(f, "key fingerprint") for f in key_fingerprints],
         to_hash32(config_hash, "config hash"),
         iterations,
         interval,
-    ).data_in_transaction
-    return DsoLedgerClient._deployed(chain, checksum_address(deployer, "deployer"), artifact, data)
+    )
+    return DsoLedgerClient._deployed(chain, checksum_address(deployer, "deployer"), artifact, args)

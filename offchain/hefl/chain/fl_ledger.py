@@ -470,15 +470,9 @@ def deploy_ledger(
         )
     sender = _address(party, "party")
     accounts = [_address(p, f"participant {i}") for i, p in enumerate(participants)]
-    factory = chain.w3.eth.contract(abi=artifact.abi_list, bytecode=artifact.bytecode)
     pk = to_hash32(public_key_hash, "public key hash")
     cfg = to_hash32(config_hash, "config hash")
-    try:
-        data = factory.constructor(
-            accounts, [int(s) for s in sizes], pk, cfg, int(void_timeout_s), bool(blobs_on_chain)
-        ).data_in_transaction
-    except Exception as error:  # web3 validation: sizes outside uint64
-        raise ConfigError(
-            f"FLLedger constructor arguments do not fit (data-set sizes must be uint64): {error}"
-        ) from error
-    return LedgerClient._deployed(chain, sender, artifact, data)
+    args = (accounts, [int(s) for s in sizes], pk, cfg, int(void_timeout_s), bool(blobs_on_chain))
+    return LedgerClient._deployed(
+        chain, sender, artifact, args, rule=" (data-set sizes must be uint64)"
+    )

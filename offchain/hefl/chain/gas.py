@@ -17,12 +17,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hexbytes import HexBytes
-
 from hefl.canonical import keccak256
 from hefl.chain.fl_ledger import deploy_ledger
 from hefl.chain.node import Chain, connect_embedded
 from hefl.chain.revert import abi_signature
+from hefl.chain.signing import hex_bytes
+from hefl.errors import ChainError
 
 TX_BASE_GAS = 21_000
 FRESH_SLOT_GAS = 22_100
@@ -75,11 +75,13 @@ def transactions_gas(
     selectors = function_selectors(abi)
     rows: list[TxGas] = []
     for number in range(first_block, last_block + 1):
-        block: Any = chain.w3.eth.get_block(number, full_transactions=True)
+        block = chain.block(number, full_transactions=True)
         for tx in block["transactions"]:
-            receipt = chain.w3.eth.get_transaction_receipt(tx["hash"])
+            receipt = chain.receipt(tx["hash"])
+            if receipt is None:
+                raise ChainError(f"transaction {tx['hash']} of block {number} has no receipt")
             # a node names the calldata "input"; eth-tester's blocks name it "data"
-            data = bytes(HexBytes(tx.get("input") or tx.get("data") or b""))
+            data = hex_bytes(tx.get("input") or tx.get("data") or b"")
             if tx.get("to") is None:
                 name = "deploy"
             elif len(data) < 4:

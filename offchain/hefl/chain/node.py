@@ -1,9 +1,13 @@
 """Connections to an Ethereum node: the embedded eth-tester/py-evm chain or any JSON-RPC node.
 
-A :class:`Chain` wraps a ``web3.Web3`` and knows how to send a transaction from an address: with
-the node's unlocked account (eth-tester's accounts, Anvil's default accounts) or, when a private
-key for that address was registered with :meth:`Chain.add_private_key`, by signing locally with
-eth-account and sending the raw transaction (what the multi-process mode's keystores use).
+A :class:`Chain` speaks JSON-RPC to its node through one :class:`~hefl.chain.wire.Wire` (requests
+counted, contract views at the head cached) and knows how to send a transaction from an address:
+with the node's unlocked account (eth-tester's accounts, Anvil's default accounts) or, when a
+private key for that address was registered with :meth:`Chain.add_private_key`, by signing an
+EIP-1559 transaction locally (:mod:`hefl.chain.signing`) and sending the raw bytes (what the
+multi-process mode's keystores use). A node on HTTP is reached without web3: only the embedded
+chain (eth-tester's provider) imports it, and :attr:`Chain.w3` (a web3 client on the same wire,
+for tests) builds one on first use.
 """
 
 from __future__ import annotations
@@ -20,16 +24,39 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from eth_utils import to_checksum_address
-from hexbytes import HexBytes
-from web3 import HTTPProvider, IPCProvider, Web3
-from web3.middleware import Web3Middleware
-from web3.types import TxReceipt
 
+from hefl.canonical import keccak256
+from hefl.chain.signing import LocalKey, hex_bytes
+from hefl.chain.wire import (
+    NODE_OUTAGE_LIMIT_S,
+    OUTAGE_BACKOFF_S,
+    READ_METHODS,
+    HttpTransport,
+    NodeError,
+    ProviderTransport,
+    ViewCache,
+    Wire,
+    block_id,
+    quantity,
+    to_quantity,
+)
 from hefl.errors import ChainError, ConfigError, ContractRevertError
+
+__all__ = [
+    "NODE_OUTAGE_LIMIT_S",
+    "OUTAGE_BACKOFF_S",
+    "READ_METHODS",
+    "Chain",
+    "NewBlocks",
+    "NodeError",
+    "ViewCache",
+    "connect_embedded",
+    "connect_rpc",
+    "decrypt_keystore",
+    "derive_scrypt",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -41,155 +68,73 @@ GAS_MARGIN_PERCENT = 20
 PRIORITY_FEE_WEI = 10**9
 #: Seconds to wait for a receipt from a JSON-RPC node.
 RECEIPT_TIMEOUT_S = 120.0
+#: First and largest pause between two looks for a receipt (a node mining on demand has it at
+#: the first look).
+RECEIPT_POLL_S = (0.02, 0.5)
 #: Ether sent to each account made by :meth:`Chain.create_account`.
 DEFAULT_FUNDING_WEI = 100 * 10**18
-
-#: Seconds an agent waits for an unreachable node before it gives up (a node restart takes ~1 s;
-#: this covers a restart by hand). Every JSON-RPC call goes through :class:`RetryingHTTPProvider`.
-NODE_OUTAGE_LIMIT_S = 300.0
-#: First and largest pause between two attempts to reach a node that is down.
-OUTAGE_BACKOFF_S = (0.2, 5.0)
 
 ChainKind = Literal["embedded", "rpc"]
 #: Turns a failed simulation's exception into a decoded revert, or None if it carries none.
 RevertHook = Callable[[BaseException], ContractRevertError | None]
+#: A mined transaction's receipt: JSON-RPC names; numbers as ints, hashes as 0x hex, addresses
+#: checksummed, logs as :func:`log_entry` gives them.
+Receipt = dict[str, Any]
 
-
-#: JSON-RPC methods that only read the node. Any other request sent through a :class:`Chain` (a
-#: transaction, a node control such as ``evm_revert`` or ``anvil_reset``) may change what the node
-#: answers, so its :class:`ViewCache` forgets the head and everything it holds.
-READ_METHODS = frozenset(
-    {
-        "eth_accounts", "eth_blockNumber", "eth_call", "eth_chainId", "eth_estimateGas",
-        "eth_feeHistory", "eth_gasPrice", "eth_getBalance", "eth_getBlockByHash",
-        "eth_getBlockByNumber", "eth_getCode", "eth_getFilterChanges", "eth_getFilterLogs",
-        "eth_getLogs", "eth_getStorageAt", "eth_getTransactionByHash", "eth_getTransactionCount",
-        "eth_getTransactionReceipt", "eth_maxPriorityFeePerGas", "eth_newBlockFilter",
-        "eth_newFilter", "eth_syncing", "eth_uninstallFilter", "net_version",
-        "web3_clientVersion",
-    }
+#: Receipt fields that are quantities.
+_RECEIPT_QUANTITIES = (
+    "blockNumber", "gasUsed", "status", "cumulativeGasUsed", "transactionIndex",
+    "effectiveGasPrice", "type",
 )  # fmt: skip
 
 
-class ViewCache:
-    """The answers of one node to contract calls at one block, shared by every client of a
-    :class:`Chain` (all agents of one process on that node).
-
-    A view's result is a pure function of (block, call): ``eth_call`` at block B runs the call on
-    the state after block B. So a call sent with an explicit block number equal to the cached
-    head is answered once by the node and then from memory, byte for byte the node's answer
-    (its JSON-RPC response), for every client of the chain. Only calls at the head are kept,
-    and the cache empties whenever the head changes: when the node reports another head (or,
-    on the embedded chain, py-evm's canonical head moves), when a request that may change state
-    goes through the chain (a transaction: :data:`READ_METHODS` lists what does not), when a
-    filter reports new blocks, and when the node was unreachable and came back (it may have been
-    restarted with other blocks at the same height). A call with "latest" or "pending" (a
-    transaction's simulation) is never cached, nor an error.
-
-    The cache lives in one :class:`Chain`, i.e. one connection to one node: answers are never
-    shared across nodes or chains, nor across processes. Off by default; the in-process job
-    turns it on (:meth:`Chain.enable_view_cache`), and :meth:`Chain.view_block` gives the block
-    its views are pinned to.
-    """
-
-    def __init__(self, *, follows_node: bool) -> None:
-        self.enabled = False
-        #: Whether heads the node reports (``eth_blockNumber``) move the cache; the embedded
-        #: chain reads its head from py-evm instead (hash included, so even a revert is seen).
-        self.follows_node = follows_node
-        #: The block the cached answers belong to: (number, hash or None), or None (unknown).
-        self.head: tuple[int, bytes | None] | None = None
-        self._answers: dict[str, dict[str, Any]] = {}
-        #: Calls answered from memory so far (they never reached the node).
-        self.hits = 0
-
-    def move_to(self, number: int, block_hash: bytes | None = None) -> None:
-        """Take ``number`` (and ``block_hash``) as the head; another head empties the cache."""
-        head = (int(number), block_hash)
-        if head != self.head:
-            self._answers.clear()
-            self.head = head
-
-    def forget(self) -> None:
-        """Forget the head and every answer (the next view asks the node for its head)."""
-        self.head = None
-        self._answers.clear()
-
-    def key(self, method: str, params: Any) -> str | None:
-        """The cache key of an ``eth_call`` pinned to the head, else None (not cacheable)."""
-        if not self.enabled or method != "eth_call" or self.head is None:
-            return None
-        if not isinstance(params, list | tuple) or len(params) != 2:
-            return None
-        call, block = params
-        if not isinstance(block, str) or not block.startswith("0x"):
-            return None
-        try:
-            number = int(block, 16)
-        except ValueError:
-            return None
-        if number != self.head[0]:
-            return None
-        # The head (number and hash) is part of the key: an answer stored after the head moved
-        # (another thread) is never served for the new head.
-        number, block_hash = self.head
-        where = f"{number}:{block_hash.hex() if block_hash else ''}:"
-        return where + json.dumps(call, sort_keys=True, default=str)
-
-    def answer(self, key: str | None) -> dict[str, Any] | None:
-        held = None if key is None else self._answers.get(key)
-        if held is None:
-            return None
-        self.hits += 1
-        return dict(held)
-
-    def observe(self, method: str, key: str | None, response: Any) -> None:
-        """Learn from a request that reached the node and its response."""
-        if method not in READ_METHODS:
-            self.forget()
-            return
-        if not isinstance(response, Mapping) or "error" in response or "result" not in response:
-            return
-        result = response["result"]
-        if key is not None:
-            self._answers[key] = dict(response)
-        elif method == "eth_blockNumber" and self.follows_node:
-            try:
-                self.move_to(int(result, 16) if isinstance(result, str) else int(result))
-            except (TypeError, ValueError):
-                self.forget()
-        elif method == "eth_getFilterChanges" and result and self.follows_node:
-            self.forget()  # new blocks (or logs): the head moved
+def _hex(value: Any) -> str:
+    """0x hex of bytes or of a hex string (as a node gives hashes)."""
+    return "0x" + hex_bytes(value).hex()
 
 
-def _request_middleware(counts: Counter[str], views: ViewCache) -> type[Web3Middleware]:
-    """A web3 middleware that counts every JSON-RPC request reaching the node, by method, into
-    ``counts``, answers ``eth_chainId`` from memory after the first answer (web3 asks for it
-    twice per call and transaction to validate; a node's chain id never changes), and answers a
-    contract view at the head from ``views`` when it holds it (:class:`ViewCache`): a request
-    answered from memory is not counted, since it never reached the node."""
+def log_entry(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A log as the node gives it, with a uniform form: ``address`` checksummed, ``topics`` and
+    ``data`` as bytes, ``blockNumber``/``logIndex``/``transactionIndex`` as ints, hashes as 0x
+    hex."""
+    return {
+        "address": to_checksum_address(raw["address"]),
+        "topics": tuple(hex_bytes(t) for t in raw.get("topics") or ()),
+        "data": hex_bytes(raw.get("data")),
+        "blockNumber": quantity(raw["blockNumber"]),
+        "blockHash": _hex(raw.get("blockHash")),
+        "transactionHash": _hex(raw["transactionHash"]),
+        "transactionIndex": quantity(raw.get("transactionIndex") or 0),
+        "logIndex": quantity(raw["logIndex"]),
+    }
 
-    class NodeRequests(Web3Middleware):
-        def wrap_make_request(self, make_request: Any) -> Any:
-            chain_id: dict[str, Any] = {}
 
-            def middleware(method: str, params: Any) -> Any:
-                if method == "eth_chainId" and chain_id:
-                    return dict(chain_id)
-                key = views.key(method, params)
-                held = views.answer(key)
-                if held is not None:
-                    return held
-                counts[method] += 1
-                response = make_request(method, params)
-                if method == "eth_chainId" and "result" in response and "error" not in response:
-                    chain_id.update(response)
-                views.observe(method, key, response)
-                return response
+def _receipt(raw: Mapping[str, Any]) -> Receipt:
+    receipt: Receipt = dict(raw)
+    for name in _RECEIPT_QUANTITIES:
+        if raw.get(name) is not None:
+            receipt[name] = quantity(raw[name])
+    for name in ("transactionHash", "blockHash"):
+        receipt[name] = _hex(raw[name])
+    for name in ("from", "to", "contractAddress"):
+        receipt[name] = to_checksum_address(raw[name]) if raw.get(name) else None
+    receipt["logs"] = [log_entry(entry) for entry in raw.get("logs") or ()]
+    return receipt
 
-            return middleware
 
-    return NodeRequests
+def _tx_json(tx: Mapping[str, Any]) -> dict[str, Any]:
+    """A transaction's fields as JSON-RPC parameters: numbers as quantities, bytes as hex."""
+    out: dict[str, Any] = {}
+    for name, value in tx.items():
+        if name in ("from", "to"):
+            out[name] = str(value)
+        elif name in ("data", "input"):
+            out[name] = _hex(value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            out[name] = to_quantity(value)
+        else:
+            out[name] = value
+    return out
 
 
 #: scrypt keys derived in this process: (salt, n, r, p, dklen) -> (password check, key).
@@ -222,12 +167,13 @@ def decrypt_keystore(keystore: Mapping[str, Any], password: str) -> bytes:
     eth-account. A wrong password raises ``ValueError``."""
     crypto = keystore.get("crypto") or keystore.get("Crypto") or {}
     if keystore.get("version") != 3 or crypto.get("kdf") != "scrypt":
+        from eth_account import Account  # another KDF (pbkdf2): rare, so eth-account lazily
+
         return bytes(Account.decrypt(dict(keystore), password))
     if crypto.get("cipher") != "aes-128-ctr":
         raise ValueError(f"unsupported keystore cipher {crypto.get('cipher')!r}")
     from Crypto.Cipher import AES
     from Crypto.Util import Counter as CtrCounter
-    from eth_utils import keccak
 
     params = crypto["kdfparams"]
     derived = derive_scrypt(
@@ -239,59 +185,145 @@ def decrypt_keystore(keystore: Mapping[str, Any], password: str) -> bytes:
         dklen=int(params["dklen"]),
     )
     ciphertext = bytes.fromhex(crypto["ciphertext"])
-    if not hmac.compare_digest(keccak(derived[16:32] + ciphertext), bytes.fromhex(crypto["mac"])):
+    mac = keccak256(derived[16:32] + ciphertext)
+    if not hmac.compare_digest(mac, bytes.fromhex(crypto["mac"])):
         raise ValueError("MAC mismatch")
     counter = CtrCounter.new(128, initial_value=int(crypto["cipherparams"]["iv"], 16))
     return bytes(AES.new(derived[:16], AES.MODE_CTR, counter=counter).decrypt(ciphertext))
 
 
 class Chain:
-    """A web3 connection plus the signing keys hefl holds for it.
+    """A connection to one node (its :class:`~hefl.chain.wire.Wire`) plus the signing keys hefl
+    holds for it.
 
     :attr:`requests` counts the JSON-RPC requests sent to the node, by method (``eth_call``:
-    contract reads), so a job's chain traffic is measured by counting, not timing."""
+    contract reads), so a job's chain traffic is measured by counting, not timing. ``wire`` may
+    also be a web3 client, whose provider the chain then talks through (a second connection to
+    an embedded chain, in tests)."""
 
     def __init__(
         self,
-        w3: Web3,
+        wire: Wire | Any,
         *,
         kind: ChainKind,
         url: str | None = None,
         backend: Any = None,
         state_path: Path | None = None,
     ) -> None:
-        self.w3 = w3
+        if not isinstance(wire, Wire):
+            wire = Wire(ProviderTransport(wire.provider), follows_node=backend is None)
+        self.wire: Wire = wire
         self.kind: ChainKind = kind
         self.url = url
         self._backend = backend  # eth-tester's PyEVMBackend for the embedded chain
         #: Where :meth:`save` writes the embedded chain's database (None: nowhere by default).
         self.state_path = state_path
-        self._keys: dict[ChecksumAddress, LocalAccount] = {}
+        self._keys: dict[ChecksumAddress, LocalKey] = {}
         self._chain_id: int | None = None
-        #: JSON-RPC requests that reached the node so far, by method.
-        self.requests: Counter[str] = Counter()
-        #: Contract views at the head block, shared by every client of this chain (off until
-        #: :meth:`enable_view_cache`).
-        self.views = ViewCache(follows_node=backend is None)
         self._recoveries = 0
-        w3.middleware_onion.add(
-            _request_middleware(self.requests, self.views), name="hefl_requests"
-        )
+        self._w3: Any = None
 
     def __repr__(self) -> str:
         where = self.url or "eth-tester"
         return f"Chain({self.kind}, {where}, chain_id={self.chain_id})"
 
+    @property
+    def requests(self) -> Counter[str]:
+        """JSON-RPC requests that reached the node so far, by method."""
+        return self.wire.requests
+
+    @property
+    def views(self) -> ViewCache:
+        """Contract views at the head block, shared by every client of this chain (off until
+        :meth:`enable_view_cache`)."""
+        return self.wire.views
+
+    @property
+    def w3(self) -> Any:
+        """A web3 client on this chain's wire (its requests counted and cached alike), built on
+        first use: a second client for tests and scripts. hefl itself never uses it."""
+        if self._w3 is None:
+            from web3 import HTTPProvider, Web3
+            from web3.middleware import Web3Middleware
+
+            wire = self.wire
+
+            class ThroughWire(Web3Middleware):
+                def wrap_make_request(self, make_request: Any) -> Any:
+                    def middleware(method: str, params: Any) -> Any:
+                        return wire.send(method, list(params))
+
+                    return middleware
+
+            provider = getattr(wire.transport, "provider", None) or HTTPProvider(self.url)
+            w3 = Web3(provider)
+            w3.middleware_onion.inject(ThroughWire, name="hefl_wire", layer=0)
+            self._w3 = w3
+        return self._w3
+
+    # --- requests ---------------------------------------------------------------------------------
+    def rpc(self, method: str, *params: Any) -> Any:
+        """The node's result of ``method(*params)`` (JSON-RPC parameters, as the node takes them);
+        :class:`~hefl.chain.wire.NodeError` if it answers an error."""
+        return self.wire.request(method, params)
+
     # --- facts ------------------------------------------------------------------------------------
     @property
     def chain_id(self) -> int:
         if self._chain_id is None:
-            self._chain_id = int(self.w3.eth.chain_id)
+            self._chain_id = quantity(self.rpc("eth_chainId"))
         return self._chain_id
 
     @property
     def block_number(self) -> int:
-        return int(self.w3.eth.block_number)
+        return quantity(self.rpc("eth_blockNumber"))
+
+    def block(
+        self, block: int | str = "latest", *, full_transactions: bool = False
+    ) -> dict[str, Any]:
+        """Block ``block`` (a number or a tag) as the node gives it (read numbers with
+        :func:`~hefl.chain.wire.quantity`)."""
+        found = self.rpc("eth_getBlockByNumber", block_id(block), full_transactions)
+        if not found:
+            raise ChainError(f"the node has no block {block}")
+        return dict(found)
+
+    def block_timestamp(self, block: int | str = "latest") -> int:
+        """The timestamp of block ``block`` (seconds, the chain's clock)."""
+        return quantity(self.block(block)["timestamp"])
+
+    def code(self, address: str, block: int | str = "latest") -> bytes:
+        """The runtime code at ``address`` (empty: no contract)."""
+        return hex_bytes(self.rpc("eth_getCode", to_checksum_address(address), block_id(block)))
+
+    def call(self, tx: Mapping[str, Any], block: int | str | None = None) -> bytes:
+        """What the call ``tx`` (``to``, ``data``, optionally ``from``/``value``) returns at
+        ``block`` (default "latest"); a revert raises :class:`~hefl.chain.wire.NodeError`
+        carrying its data."""
+        return hex_bytes(self.rpc("eth_call", _tx_json(tx), block_id(block)))
+
+    def logs(
+        self, address: str, from_block: int | str = 0, to_block: int | str = "latest"
+    ) -> list[dict[str, Any]]:
+        """The logs ``address`` emitted in the block range, in order (:func:`log_entry` form)."""
+        query = {
+            "address": to_checksum_address(address),
+            "fromBlock": block_id(from_block),
+            "toBlock": block_id(to_block),
+        }
+        return [log_entry(raw) for raw in self.rpc("eth_getLogs", query) or ()]
+
+    def transaction(self, transaction_hash: bytes | str) -> dict[str, Any]:
+        """The transaction ``transaction_hash`` as the node gives it (calldata under ``input``)."""
+        found = self.rpc("eth_getTransactionByHash", _hex(transaction_hash))
+        if not found:
+            raise ChainError(f"the node knows no transaction {_hex(transaction_hash)}")
+        return dict(found)
+
+    def receipt(self, transaction_hash: bytes | str) -> Receipt | None:
+        """The receipt of ``transaction_hash`` (None: not mined yet)."""
+        found = self.rpc("eth_getTransactionReceipt", _hex(transaction_hash))
+        return _receipt(found) if found else None
 
     # --- views at the head ------------------------------------------------------------------------
     def enable_view_cache(self) -> None:
@@ -317,7 +349,7 @@ class Chain:
             header = self._backend.chain.get_canonical_head()
             views.move_to(int(header.block_number), bytes(header.hash))
         else:
-            recoveries = int(getattr(self.w3.provider, "recoveries", 0))
+            recoveries = self.wire.recoveries
             if recoveries != self._recoveries:
                 self._recoveries = recoveries
                 views.forget()
@@ -328,7 +360,7 @@ class Chain:
 
     def node_accounts(self) -> tuple[ChecksumAddress, ...]:
         """Accounts the node itself holds unlocked (``eth_accounts``)."""
-        return tuple(to_checksum_address(a) for a in self.w3.eth.accounts)
+        return tuple(to_checksum_address(a) for a in self.rpc("eth_accounts") or ())
 
     def accounts(self) -> tuple[ChecksumAddress, ...]:
         """Every address this chain can send from: the node's, then the locally held keys."""
@@ -348,7 +380,7 @@ class Chain:
         return tuple(have[:count])
 
     def balance(self, address: str) -> int:
-        return int(self.w3.eth.get_balance(to_checksum_address(address)))
+        return quantity(self.rpc("eth_getBalance", to_checksum_address(address), "latest"))
 
     # --- persistence (embedded chain) ------------------------------------------------------------
     def save(self, path: str | os.PathLike[str] | None = None) -> Path:
@@ -373,13 +405,9 @@ class Chain:
     # --- keys -------------------------------------------------------------------------------------
     def add_private_key(self, private_key: str | bytes) -> ChecksumAddress:
         """Hold ``private_key`` so transactions from its address are signed locally."""
-        try:
-            account: LocalAccount = Account.from_key(private_key)
-        except (ValueError, TypeError) as error:
-            raise ConfigError(f"not a valid secp256k1 private key ({error})") from error
-        address = to_checksum_address(account.address)
-        self._keys[address] = account
-        return address
+        key = LocalKey.from_key(private_key)
+        self._keys[key.address] = key
+        return key.address
 
     def add_keystore(self, path: str | os.PathLike[str], password: str) -> ChecksumAddress:
         """Hold the key of an encrypted JSON keystore (geth/eth-account V3 format)."""
@@ -411,7 +439,7 @@ class Chain:
         return address
 
     # --- transactions -----------------------------------------------------------------------------
-    def transact(self, tx: Mapping[str, Any], *, on_revert: RevertHook | None = None) -> TxReceipt:
+    def transact(self, tx: Mapping[str, Any], *, on_revert: RevertHook | None = None) -> Receipt:
         """Simulate, estimate, send and wait for ``tx``; return the mined receipt.
 
         A revert found while simulating is decoded by ``on_revert`` (the contract's ABI) and raised
@@ -427,32 +455,29 @@ class Chain:
             # eth-tester answers only for its default block.
             block = "pending" if self.kind == "rpc" else None
             if "to" in params:
-                self.w3.eth.call(params, block)  # type: ignore[arg-type]
+                self.call(params, block)
             gas = self._gas_limit_for(params, block)
-        except Exception as error:
+        except ChainError as error:
             decoded = on_revert(error) if on_revert else None
             if decoded is not None:
                 raise decoded from None
             raise ChainError(f"transaction from {params['from']} would fail: {error}") from error
         params.setdefault("gas", gas)
         try:
-            tx_hash = self._send(params)
-            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S)
-        except ContractRevertError:
-            raise
-        except Exception as error:
+            receipt = self._wait_for_receipt(self._send(params))
+        except ChainError as error:
             decoded = on_revert(error) if on_revert else None
             if decoded is not None:
                 raise decoded from None
             raise ChainError(
                 f"sending a transaction from {params['from']} failed: {error}"
             ) from error
-        if int(receipt["status"]) != 1:
-            decoded = self._replay_revert(params, int(receipt["blockNumber"]), on_revert)
+        if receipt["status"] != 1:
+            decoded = self._replay_revert(params, receipt["blockNumber"], on_revert)
             if decoded is not None:
                 raise decoded
             raise ChainError(
-                f"transaction {HexBytes(receipt['transactionHash']).to_0x_hex()} reverted in block "
+                f"transaction {receipt['transactionHash']} reverted in block "
                 f"{receipt['blockNumber']} although its simulation passed (state changed between?)"
             )
         return receipt
@@ -469,7 +494,8 @@ class Chain:
         either way."""
         if self._backend is not None and "to" in params:
             return int(self._backend.chain.get_canonical_head().gas_limit) // 2
-        gas = int(self.w3.eth.estimate_gas(params, block))  # type: ignore[arg-type]
+        estimate = [_tx_json(params)] + ([block] if block is not None else [])
+        gas = quantity(self.rpc("eth_estimateGas", *estimate))
         return gas + gas * GAS_MARGIN_PERCENT // 100
 
     def _replay_revert(
@@ -483,25 +509,42 @@ class Chain:
             return None
         call = {k: v for k, v in params.items() if k in ("from", "to", "data", "value")}
         try:
-            self.w3.eth.call(call, block)  # type: ignore[arg-type]
-        except Exception as error:
+            self.call(call, block)
+        except ChainError as error:
             return on_revert(error)
         return None
 
-    def _send(self, params: dict[str, Any]) -> HexBytes:
+    def _send(self, params: dict[str, Any]) -> str:
+        """Send ``params`` (gas included); the transaction hash."""
         sender = params["from"]
         key = self._keys.get(sender)
         if key is None:
-            return HexBytes(self.w3.eth.send_transaction(params))  # type: ignore[arg-type]
-        signed_fields: dict[str, Any] = {k: v for k, v in params.items() if k != "from"}
-        signed_fields.setdefault("chainId", self.chain_id)
-        signed_fields.setdefault("nonce", self.w3.eth.get_transaction_count(sender, "pending"))
-        if "gasPrice" not in signed_fields:
-            base_fee = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
-            signed_fields.setdefault("maxPriorityFeePerGas", PRIORITY_FEE_WEI)
-            signed_fields.setdefault("maxFeePerGas", 2 * base_fee + PRIORITY_FEE_WEI)
-        signed = key.sign_transaction(signed_fields)
-        return HexBytes(self.w3.eth.send_raw_transaction(signed.raw_transaction))
+            return str(self.rpc("eth_sendTransaction", _tx_json(params)))
+        fields: dict[str, Any] = {k: v for k, v in params.items() if k != "from"}
+        fields.setdefault("chainId", self.chain_id)
+        if "nonce" not in fields:
+            fields["nonce"] = quantity(self.rpc("eth_getTransactionCount", sender, "pending"))
+        if "gasPrice" not in fields:
+            base_fee = quantity(self.block("latest").get("baseFeePerGas") or 0)
+            fields.setdefault("maxPriorityFeePerGas", PRIORITY_FEE_WEI)
+            fields.setdefault("maxFeePerGas", 2 * base_fee + PRIORITY_FEE_WEI)
+        raw = key.sign_transaction(fields)
+        return str(self.rpc("eth_sendRawTransaction", _hex(raw)))
+
+    def _wait_for_receipt(self, transaction_hash: str) -> Receipt:
+        """The receipt of ``transaction_hash`` once mined (looking again with back-off)."""
+        deadline = time.monotonic() + RECEIPT_TIMEOUT_S
+        pause = RECEIPT_POLL_S[0]
+        while True:
+            receipt = self.receipt(transaction_hash)
+            if receipt is not None:
+                return receipt
+            if time.monotonic() >= deadline:
+                raise ChainError(
+                    f"transaction {transaction_hash} not mined within {RECEIPT_TIMEOUT_S:.0f} s"
+                )
+            time.sleep(pause)
+            pause = min(2 * pause, RECEIPT_POLL_S[1])
 
 
 #: Filter losses in a row (the node forgot the filter again right after it was re-installed)
@@ -520,7 +563,7 @@ class NewBlocks:
     filter and reports a new block, since blocks may have been missed meanwhile; a node that
     refuses filters (method not found), or loses them :data:`MAX_FILTER_LOSSES` times in a row,
     is polled for its head from then on. Only an unreachable node (:class:`ChainError`, after the
-    provider's outage limit) raises. ``mode`` says which way it looks (``"filter"``/``"poll"``).
+    transport's outage limit) raises. ``mode`` says which way it looks (``"filter"``/``"poll"``).
     """
 
     def __init__(self, chain: Chain) -> None:
@@ -532,10 +575,8 @@ class NewBlocks:
 
     def _install(self) -> bool:
         try:
-            self.filter_id = self.chain.w3.eth.filter("latest").filter_id
-        except ChainError:
-            raise
-        except Exception as error:  # the node refuses filters: poll its head
+            self.filter_id = self.chain.rpc("eth_newBlockFilter")
+        except NodeError as error:  # the node refuses filters: poll its head
             _log.info("node refuses a block filter (%s); polling its head instead", error)
             self.filter_id = None
             return False
@@ -553,10 +594,8 @@ class NewBlocks:
         if self.mode == "poll":
             return self._poll()
         try:
-            changes = self.chain.w3.eth.get_filter_changes(self.filter_id)
-        except ChainError:
-            raise  # unreachable past the outage limit
-        except Exception as error:  # the node forgot the filter, or answered nonsense
+            changes = self.chain.rpc("eth_getFilterChanges", self.filter_id)
+        except NodeError as error:  # the node forgot the filter
             return self._lost(str(error))
         if not isinstance(changes, list):
             return self._lost(f"eth_getFilterChanges answered a {type(changes).__name__}")
@@ -578,8 +617,8 @@ class NewBlocks:
         """Uninstall the filter (quietly: the node may have forgotten it already)."""
         if self.filter_id is not None:
             try:
-                self.chain.w3.eth.uninstall_filter(self.filter_id)
-            except Exception as error:  # a courtesy to the node; nothing to undo
+                self.chain.rpc("eth_uninstallFilter", self.filter_id)
+            except ChainError as error:  # a courtesy to the node; nothing to undo
                 _log.debug("uninstalling the block filter failed: %s", error)
             self.filter_id = None
 
@@ -636,7 +675,8 @@ def connect_embedded(
     With ``state``, the chain persists: an existing file (written by :meth:`Chain.save`) is
     re-opened — same blocks, block hashes and state root — and :meth:`Chain.save` writes there.
     The accounts are unlocked in eth-tester; their keys are eth-tester's well-known test keys
-    (1, 2, 3, ...), so never reuse them anywhere real.
+    (1, 2, 3, ...), so never reuse them anywhere real. The wire goes through web3's
+    eth-tester provider (the one place hefl imports web3).
     """
     from eth.db.atomic import AtomicDB
     from eth.db.backends.memory import MemoryDB
@@ -652,62 +692,17 @@ def connect_embedded(
     if state_path is not None and state_path.exists():
         store = _decode_database(state_path.read_bytes(), state_path)
         backend.chain = type(backend.chain)(AtomicDB(MemoryDB(store)))
-    w3 = Web3(EthereumTesterProvider(EthereumTester(backend)))
-    chain = Chain(w3, kind="embedded", backend=backend, state_path=state_path)
+    transport = ProviderTransport(EthereumTesterProvider(EthereumTester(backend)))
+    chain = Chain(
+        Wire(transport, follows_node=False),
+        kind="embedded",
+        backend=backend,
+        state_path=state_path,
+    )
     # eth-tester fills a call's missing sender with its first account, asking for the account
     # list three times per call; name that account once.
-    w3.eth.default_account = chain.node_accounts()[0]
+    transport.client.eth.default_account = chain.node_accounts()[0]
     return chain
-
-
-class RetryingHTTPProvider(HTTPProvider):
-    """An HTTP provider that rides out a node outage: the one retry policy of every chain call.
-
-    A request that cannot reach the node (connection refused or reset) is retried with
-    exponential back-off from ``OUTAGE_BACKOFF_S[0]`` up to ``OUTAGE_BACKOFF_S[1]`` seconds for up
-    to ``outage_limit_s``; the outage and the recovery are logged once each (warning level).
-    Errors the node answers with are not retried here: they are the caller's to decode.
-    """
-
-    def __init__(self, url: str, *, timeout_s: float, outage_limit_s: float) -> None:
-        super().__init__(
-            url, request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None
-        )
-        self.outage_limit_s = outage_limit_s
-        #: Outages ridden out so far (the node may have come back with other blocks).
-        self.recoveries = 0
-
-    def _make_request(self, method: Any, request_data: bytes) -> bytes:
-        import requests
-
-        started: float | None = None
-        pause = OUTAGE_BACKOFF_S[0]
-        while True:
-            try:
-                response = super()._make_request(method, request_data)
-            except requests.ConnectionError as error:
-                now = time.monotonic()
-                if started is None:
-                    started = now
-                    _log.warning(
-                        "node %s unreachable (%s); retrying for up to %.0f s",
-                        self.endpoint_uri, type(error).__name__, self.outage_limit_s,
-                    )  # fmt: skip
-                if now - started >= self.outage_limit_s:
-                    raise ChainError(
-                        f"the node at {self.endpoint_uri} has been unreachable for "
-                        f"{now - started:.0f} s; start it again and rerun (nothing done is lost)"
-                    ) from error
-                time.sleep(pause)
-                pause = min(2 * pause, OUTAGE_BACKOFF_S[1])
-                continue
-            if started is not None:
-                self.recoveries += 1
-                _log.warning(
-                    "node %s reachable again after %.1f s", self.endpoint_uri,
-                    time.monotonic() - started,
-                )  # fmt: skip
-            return response
 
 
 def connect_rpc(
@@ -719,27 +714,30 @@ def connect_rpc(
 ) -> Chain:
     """Connect to a JSON-RPC node at ``url`` (``http(s)://`` or an IPC socket path; e.g. Anvil).
 
-    ``private_keys`` are held for local signing; the node's own unlocked accounts work as well.
+    Over HTTP the wire is hefl's own (:class:`~hefl.chain.wire.HttpTransport`: no web3); an IPC
+    socket goes through web3's IPC provider. ``private_keys`` are held for local signing; the
+    node's own unlocked accounts work as well.
     """
-    provider: Any
+    http: HttpTransport | None = None
+    transport: Any
     if url.startswith(("http://", "https://")):
-        provider = RetryingHTTPProvider(url, timeout_s=timeout_s, outage_limit_s=outage_limit_s)
+        # the first contact fails fast: a wrong URL is not an outage
+        http = transport = HttpTransport(url, timeout_s=timeout_s, outage_limit_s=0.0)
     elif url.endswith(".ipc"):
-        provider = IPCProvider(url, timeout=int(timeout_s))
+        from web3 import IPCProvider
+
+        transport = ProviderTransport(IPCProvider(url, timeout=int(timeout_s)))
     else:
         raise ConfigError(
             f"RPC URL {url!r} must start with http:// or https:// (or be a .ipc path)"
         )
-    w3 = Web3(provider)
-    if isinstance(provider, RetryingHTTPProvider):
-        provider.outage_limit_s = 0.0  # the first contact fails fast: a wrong URL is not an outage
+    chain = Chain(Wire(transport, follows_node=True), kind="rpc", url=url)
     try:
-        w3.eth.chain_id  # noqa: B018 - probe the connection once
-    except Exception as error:
+        chain.chain_id  # noqa: B018 - probe the connection once
+    except ChainError as error:
         raise ChainError(f"cannot reach an Ethereum node at {url}: {error}") from error
-    if isinstance(provider, RetryingHTTPProvider):
-        provider.outage_limit_s = outage_limit_s
-    chain = Chain(w3, kind="rpc", url=url)
+    if http is not None:
+        http.outage_limit_s = outage_limit_s
     for key in private_keys:
         chain.add_private_key(key)
     return chain

@@ -108,8 +108,8 @@ class PowParams:
 # --- the client -----------------------------------------------------------------------------------
 def is_pow_ledger(chain: Chain, address: str, artifact: LedgerArtifact | None = None) -> bool:
     """Whether the code at ``address`` is this build's PowLedger."""
-    code = chain.w3.eth.get_code(_address(address, "contract address"))
-    return bool(code) and (artifact or load_pow_artifact()).matches_runtime_code(bytes(code))
+    code = chain.code(_address(address, "contract address"))
+    return bool(code) and (artifact or load_pow_artifact()).matches_runtime_code(code)
 
 
 class PowLedgerClient(ContractClient):
@@ -262,21 +262,15 @@ def deploy_pow_ledger(
     """
     artifact = artifact or load_pow_artifact()
     sender = _address(deployer, "deployer")
-    factory = chain.w3.eth.contract(abi=artifact.abi_list, bytecode=artifact.bytecode)
-    try:
-        data = factory.constructor(
-            [_address(o, f"owner {i}") for i, o in enumerate(owners)],
-            [_address(a, f"aggregator {i}") for i, a in enumerate(aggregators)],
-            to_hash32(genesis_model_hash, "genesis model hash"),
-            to_hash32(config_hash, "config hash"),
-            int(initial_target),
-            int(target_block_time),
-            int(retarget_interval),
-        ).data_in_transaction
-    except ConfigError:
-        raise
-    except Exception as error:
-        raise ConfigError(
-            f"PowLedger constructor arguments do not fit (target uint256, times uint32): {error}"
-        ) from error
-    return PowLedgerClient._deployed(chain, sender, artifact, data)
+    args = (
+        [_address(o, f"owner {i}") for i, o in enumerate(owners)],
+        [_address(a, f"aggregator {i}") for i, a in enumerate(aggregators)],
+        to_hash32(genesis_model_hash, "genesis model hash"),
+        to_hash32(config_hash, "config hash"),
+        int(initial_target),
+        int(target_block_time),
+        int(retarget_interval),
+    )
+    return PowLedgerClient._deployed(
+        chain, sender, artifact, args, rule=" (target uint256, times uint32)"
+    )

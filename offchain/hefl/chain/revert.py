@@ -1,7 +1,8 @@
 """Turn a node's revert into :class:`~hefl.errors.ContractRevertError` naming the custom error.
 
-Nodes report revert data differently: web3 raises ``ContractCustomError`` / ``ContractLogicError``
-with the hex data in ``.data`` (JSON-RPC nodes such as Anvil), eth-tester raises
+Nodes report revert data differently: a JSON-RPC node (Anvil) answers an error with the hex data
+under ``data`` (:class:`~hefl.chain.wire.NodeError` keeps it in ``.data``; web3 raises
+``ContractCustomError`` / ``ContractLogicError`` with it), eth-tester raises
 ``TransactionFailed("execution reverted: b'...'")`` with the bytes' repr. :func:`revert_data`
 recovers the raw bytes from either; :class:`RevertDecoder` matches the 4-byte selector against the
 ABI's ``error`` entries and decodes the arguments with eth-abi.
@@ -26,17 +27,18 @@ _ERROR_STRING = keccak256(b"Error(string)")[:4]
 _PANIC = keccak256(b"Panic(uint256)")[:4]
 
 
-def _abi_type(param: Mapping[str, Any]) -> str:
+def abi_type(param: Mapping[str, Any]) -> str:
+    """The canonical ABI type of an input or output entry (``(t1,t2)[]`` for a struct array)."""
     kind = str(param["type"])
     if kind.startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in param["components"])
+        inner = ",".join(abi_type(c) for c in param["components"])
         return f"({inner}){kind[len('tuple') :]}"
     return kind
 
 
 def abi_signature(entry: Mapping[str, Any]) -> str:
     """``Name(type1,type2)`` of an ABI function, event or error entry."""
-    return f"{entry['name']}({','.join(_abi_type(p) for p in entry.get('inputs', []))})"
+    return f"{entry['name']}({','.join(abi_type(p) for p in entry.get('inputs', []))})"
 
 
 def _hex_to_bytes(text: str) -> bytes | None:
@@ -125,7 +127,7 @@ class RevertDecoder:
             self._specs[selector] = _ErrorSpec(
                 name=str(entry["name"]),
                 names=tuple(str(p.get("name", "")) for p in inputs),
-                types=tuple(_abi_type(p) for p in inputs),
+                types=tuple(abi_type(p) for p in inputs),
                 enums=tuple(enums.get(str(p.get("internalType", ""))) for p in inputs),
             )
 
@@ -165,7 +167,7 @@ class RevertDecoder:
         )
 
     def from_exception(self, error: BaseException) -> ContractRevertError | None:
-        """Decode the revert carried by a web3 / eth-tester exception, if it carries one."""
+        """Decode the revert carried by a node error (or a web3 / eth-tester exception), if any."""
         data = revert_data(error)
         if data is None or len(data) < 4:
             return None
