@@ -1,10 +1,12 @@
-"""hefl.chain: the FLLedger contract's build artifact, a typed web3 client and the blob store.
+"""hefl.chain: the FLLedger contract's build artifact, typed contract clients and the blob store.
 
 - :func:`connect_embedded` / :func:`connect_rpc` give a :class:`Chain` (eth-tester/py-evm in
-  process, or any JSON-RPC node such as Anvil).
+  process, or any JSON-RPC node such as Anvil), speaking raw JSON-RPC through one wire
+  (:mod:`hefl.chain.wire`: requests counted, views cached; over HTTP without web3).
 - :func:`deploy_ledger` deploys ``contracts/FLLedger.sol`` from its committed artifact and returns a
   :class:`LedgerClient`; :meth:`LedgerClient.at` attaches to an existing deployment.
-- Both clients share their plumbing (:class:`~hefl.chain.contract.ContractClient`).
+- Both clients share their plumbing (:class:`~hefl.chain.contract.ContractClient`: calls, results,
+  reverts and logs encoded and decoded with eth-abi from the artifact's ABI).
 - :class:`LocalBlobStore` keeps the ciphertext blobs, keyed by the keccak256 that goes on chain.
 - :class:`DeploymentRecord` is what ``hefl deploy`` writes.
 - :func:`deploy_pow_ledger` / :class:`PowLedgerClient`: ``contracts/PowLedger.sol``, the

@@ -37,9 +37,9 @@ def register(subparsers: Any) -> None:
 
 
 def _chain_id(url: str) -> int:
-    from web3 import HTTPProvider, Web3
+    from hefl.chain.node import connect_rpc
 
-    return int(Web3(HTTPProvider(url)).eth.chain_id)
+    return connect_rpc(url).chain_id
 
 
 def _die_with_parent() -> None:
