@@ -1,0 +1,84 @@
+"""hefl's own ABI codec (:class:`hefl.chain.contract.ContractAbi`, eth-abi from the artifact's ABI)
+reads what web3's contract objects read: every view's result, every event's arguments, every
+transaction's calldata, on the embedded chain and on Anvil. web3 is imported here only, as an
+independent reference (through :attr:`Chain.w3`, a second client on the same node)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from chain_helpers import Deployer, h
+
+from hefl.chain import Chain, LedgerClient
+from hefl.chain.contract import plain_value
+
+
+def busy_ledger(deploy: Deployer, accounts: Sequence[str]) -> LedgerClient:
+    """A ledger whose history emits every event (as in test_every_state_change_has_an_event)."""
+    ledger = deploy(3)
+    ledger.open_round(0, 10, h("w0"))
+    for i in (1, 2, 3):
+        ledger.as_sender(accounts[i]).submit(0, h(f"m{i}"))
+    ledger.commit_aggregate(0, h("agg"))
+    for i in (1, 2):
+        ledger.as_sender(accounts[i]).attest(0, h("agg"))
+    ledger.open_round(10, 10, h("w1"))
+    ledger.as_sender(accounts[1]).submit(1, h("m"))
+    ledger.commit_aggregate(1, h("bad"))
+    for i in (2, 3):
+        ledger.as_sender(accounts[i]).dispute(1, h("good"))
+    ledger.open_round(10, 10, h("w1"))
+    ledger.void_round(2)
+    ledger.open_round(10, 10, h("w1"))
+    ledger.as_sender(accounts[1]).submit_blobs(3, b"model", b"extra")
+    ledger.commit_aggregate_blob(3, b"aggregate", [0])
+    return ledger
+
+
+def argument(kind: str, accounts: Sequence[str], round: int) -> Any:
+    if kind.startswith("uint"):
+        return round
+    if kind == "address":
+        return accounts[1]
+    if kind == "bytes32":
+        return h("w1")
+    raise AssertionError(f"no test argument for {kind}")
+
+
+def test_views_events_and_calldata_decode_as_web3_decodes_them(
+    chain: Chain, deploy: Deployer, accounts: Sequence[str]
+) -> None:
+    ledger = busy_ledger(deploy, accounts)
+    reference = chain.w3.eth.contract(address=ledger.address, abi=ledger.artifact.abi_list)
+    views = [
+        e for e in ledger.artifact.abi if e["type"] == "function" and e["stateMutability"] == "view"
+    ]
+    compared = 0
+    for view in views:
+        for round in range(4):
+            args = [argument(p["type"], accounts, round) for p in view["inputs"]]
+            expected = reference.functions[view["name"]](*args).call()
+            assert ledger._call(view["name"], *args) == expected, (view["name"], args)
+            compared += 1
+    assert compared >= len(views)
+
+    logs = chain.logs(ledger.address, 0)
+    raw = chain.w3.eth.get_logs({"address": ledger.address, "fromBlock": 0, "toBlock": "latest"})
+    assert len(logs) == len(raw) > 20
+    names = set()
+    for mine, theirs in zip(logs, raw, strict=True):
+        event = ledger._decode_log(mine)
+        assert event is not None
+        names.add(event.name)
+        expected = reference.events[event.name]().process_log(theirs)
+        assert event.args == {k: plain_value(v) for k, v in expected["args"].items()}
+        assert event.block_number == expected["blockNumber"]
+        assert event.log_index == expected["logIndex"]
+        assert event.transaction_hash == expected["transactionHash"].to_0x_hex()
+        calldata = chain.transaction(event.transaction_hash).get("input")
+        called = ledger.decode_input(calldata)
+        if called is not None:  # (not the deployment)
+            function, args = reference.decode_function_input(calldata)
+            assert called == (function.fn_name, {k: plain_value(v) for k, v in args.items()})
+    assert names == {e["name"] for e in ledger.artifact.abi if e["type"] == "event"}
