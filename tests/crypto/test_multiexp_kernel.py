@@ -1,7 +1,7 @@
-"""The C kernel of the row products (hefl.crypto._multiexp, Montgomery w-NAF on GMP) against
-plain ``pow``-and-multiply on Python ints: signed, zero and long exponents, empty and one-base
-products, every window, int and mpz inputs; non-invertible bases, bad moduli and ragged rows
-refused."""
+"""The C kernel of the row products (hefl.crypto._multiexp: Montgomery w-NAF on AVX-512 IFMA or
+on GMP's mpn layer) against plain ``pow``-and-multiply on Python ints: both backends, moduli from
+2 to 5,000 bits, signed, zero and long exponents, empty and one-base products, every window, int
+and mpz inputs; non-invertible bases, bad moduli and ragged rows refused."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ _EXPONENT = st.one_of(
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.sampled_from([2, 63, 64, 65, 128, 1024]),
+    st.sampled_from([2, 52, 63, 64, 65, 128, 414, 418, 1024, 4096, 4990, 4991, 5200]),
     st.integers(0, 6),
     st.integers(0, 4),
     st.integers(2, 16),
@@ -63,7 +63,9 @@ def test_kernel_equals_pow_and_multiply(bits, d, n_rows, w, data) -> None:
     m = _odd_modulus(rng, bits)
     bases = _units(rng, m, d)
     rows = [data.draw(st.lists(_EXPONENT, min_size=d, max_size=d)) for _ in range(n_rows)]
-    assert _multiexp.wnaf_rows(bases, rows, m, w) == _reference(bases, rows, m)
+    want = _reference(bases, rows, m)
+    assert _multiexp.wnaf_rows(bases, rows, m, w) == want  # vector backend if the CPU has it
+    assert _multiexp.wnaf_rows(bases, rows, m, w, False) == want  # mpn backend
 
 
 def test_kernel_at_paillier_size_with_mpz_inputs(keypair) -> None:
@@ -81,13 +83,17 @@ def test_kernel_at_paillier_size_with_mpz_inputs(keypair) -> None:
     rows.append([0] * (len(bases) - 1) + [-1])  # one term: the inverse
     want = _reference([int(b) for b in bases], rows, int(m))
     for w in (2, 5, 10):
-        got = _multiexp.wnaf_rows(bases, rows, m, w)
-        assert got == want
-        assert all(type(y) is int for y in got)
+        for vector in (True, False):
+            got = _multiexp.wnaf_rows(bases, rows, m, w, vector)
+            assert got == want
+            assert all(type(y) is int for y in got)
     assert multi_exp_rows(bases, rows, m) == want
 
 
 def test_degenerate_products() -> None:
+    from hefl.crypto.multiexp import KERNEL
+
+    assert ("avx512-ifma" if _multiexp.VECTOR else "mpn") == KERNEL
     m = 1000003 * 1000033
     assert _multiexp.wnaf_rows([], [], m, 4) == []
     assert _multiexp.wnaf_rows([], [[], []], m, 4) == [1, 1]
