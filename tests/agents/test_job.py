@@ -245,15 +245,23 @@ def test_leaving_a_usable_submission_out_is_disputed(tmp_path, workers) -> None:
     assert record.status is RoundStatus.DISPUTED and record.attest_count == 0
 
 
-def test_workers_one_keeps_every_product_in_this_process(tmp_path, monkeypatch) -> None:
-    """--workers 1: no process pool at all, not even for a product big enough to split (the
-    threshold is lowered to 0 so that every product would)."""
-    from hefl.crypto import pool
+def test_workers_one_keeps_every_product_on_one_thread(tmp_path, monkeypatch) -> None:
+    """--workers 1: no product split at all, not even one big enough to split (the threshold
+    is lowered to 0 so that every product would)."""
+    import threading
 
-    monkeypatch.setattr(pool, "PROCESS_MIN_MULTIPLICATIONS", 0)
-    started: list[int] = []
-    monkeypatch.setattr(pool, "process_executor", lambda size: started.append(size))
+    from hefl.crypto import multiexp, pool
+
+    monkeypatch.setattr(pool, "PARALLEL_MIN_MULTIPLICATIONS", 0)
+    threads: set[str] = set()
+    real = multiexp._straus_rows
+
+    def recording(*args):
+        threads.add(threading.current_thread().name)
+        return real(*args)
+
+    monkeypatch.setattr(multiexp, "_straus_rows", recording)
     result = make_job(tmp_path, workers=1).run(FixedTauController(tau=2, rounds=1))
     assert [s.status for s in result.rounds] == ["finalised"]
-    assert started == []
+    assert threads == {threading.main_thread().name}
     assert pool.product_workers() == pool.DEFAULT_WORKERS  # the setting ends with the job

@@ -152,10 +152,12 @@ def _product_workers_in_child(_: int) -> int:
     return pool.product_workers(4)
 
 
-def test_large_product_split_over_processes_equals_the_serial_product(keypair, monkeypatch) -> None:
-    """A product above the threshold runs its rows on the process pool: same residues as one
-    process, and as powmod row by row; a pool whose worker died is replaced, not fatal."""
-    from hefl.crypto import pool
+def test_large_product_split_over_threads_equals_the_serial_product(keypair, monkeypatch) -> None:
+    """A product above the threshold runs its rows in chunks on the worker threads (the C kernel
+    releases the GIL): same residues as on one thread, and as powmod row by row."""
+    import threading
+
+    from hefl.crypto import multiexp, pool
 
     pk, _ = keypair
     m = pk.nsquare
@@ -166,27 +168,22 @@ def test_large_product_split_over_processes_equals_the_serial_product(keypair, m
     serial = multi_exp_rows(bases, rows, m, workers=1)
     powers = [[gmpy2.powmod(c, e, m) for c, e in zip(bases, r, strict=True)] for r in rows]
     assert serial == [functools.reduce(lambda a, b: a * b % m, p) for p in powers]
-    monkeypatch.setattr(pool, "PROCESS_MIN_MULTIPLICATIONS", 0)
-    submitted: list[int] = []
-    real = pool.process_executor
+    monkeypatch.setattr(pool, "PARALLEL_MIN_MULTIPLICATIONS", 0)
+    chunks: list[tuple[str, int]] = []
+    real = multiexp._straus_rows
 
-    def counting(size: int):
-        executor = real(size)
-        submitted.append(size)
-        return executor
+    def recording(bases, rows, modulus, w):
+        chunks.append((threading.current_thread().name, len(rows)))
+        return real(bases, rows, modulus, w)
 
-    monkeypatch.setattr(pool, "process_executor", counting)
+    monkeypatch.setattr(multiexp, "_straus_rows", recording)
     assert multi_exp_rows(bases, rows, m, workers=3) == serial
-    assert submitted == [2]  # three chunks: two on the pool, one here
-    # a worker killed behind the pool's back: the product still completes, correctly
-    for process in list(real(2)._processes.values()):
-        process.kill()
-    assert multi_exp_rows(bases, rows, m, workers=3) == serial
-    assert multi_exp_rows(bases, rows, m, workers=3) == serial
+    assert sorted(size for _, size in chunks) == [3, 3, 3]  # three chunks of three rows
+    assert sum(name.startswith("hefl") for name, _ in chunks) == 2  # two on the worker threads
     pool.shutdown()
 
 
-def test_worker_processes_never_start_a_nested_pool() -> None:
+def test_worker_processes_run_products_on_one_thread() -> None:
     from concurrent.futures import ProcessPoolExecutor
 
     from hefl.crypto import pool
@@ -196,7 +193,7 @@ def test_worker_processes_never_start_a_nested_pool() -> None:
         assert executor.submit(_product_workers_in_child, 0).result() == 1
 
 
-def test_products_on_sets_the_processes_of_a_block() -> None:
+def test_products_on_sets_the_threads_of_a_block() -> None:
     from hefl.crypto import pool
 
     with pool.products_on(1):

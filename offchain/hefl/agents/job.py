@@ -612,8 +612,8 @@ class InProcessJob:
                 progress(summary)
 
         try:
-            # --workers bounds the processes of this process's own products too (the pool's
-            # workers run theirs serially: hefl.crypto.pool.product_workers)
+            # --workers bounds the threads of this process's own products too (the pool's
+            # workers run theirs on one thread: hefl.crypto.pool.product_workers)
             with products_on(self.config.workers):
                 trace = run_rounds(
                     controller, self.job_info(), step, self.losses, record, done=done

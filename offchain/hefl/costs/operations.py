@@ -94,7 +94,7 @@ def _signed(bits: int) -> int:
 def _product_seconds(public: PublicKey, product: Product, repeats: int) -> float:
     bases = [gmpy2.mpz(secrets.randbelow(int(public.nsquare))) | 1 for _ in range(product.terms)]
     rows = [[_signed(product.exp_bits) for _ in range(product.terms)] for _ in range(product.rows)]
-    # one core: μ_M is the cost of a multiplication, not of a product split over processes
+    # one core: μ_M is the cost of a multiplication, not of a product split over threads
     return best_of(lambda: multi_exp_rows(bases, rows, public.nsquare, workers=1), repeats)[0]
 
 

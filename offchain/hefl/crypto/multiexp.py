@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from concurrent.futures.process import BrokenProcessPool
 
 import gmpy2
 from gmpy2 import mpz
@@ -159,9 +158,9 @@ def multi_exp_rows(
 ) -> list[mpz]:
     """y_j = Π_k bases[k]^exponents[j][k] mod modulus (signed exponents; bases invertible).
 
-    A product estimated at :data:`hefl.crypto.pool.PROCESS_MIN_MULTIPLICATIONS` or more has its
-    rows split over ``workers`` processes (:func:`hefl.crypto.pool.product_workers`; 1: here);
-    the residues are the same either way."""
+    A product estimated at :data:`hefl.crypto.pool.PARALLEL_MIN_MULTIPLICATIONS` or more has its
+    rows split over ``workers`` threads (:func:`hefl.crypto.pool.product_workers`; 1: the
+    calling thread alone); the residues are the same either way."""
     d = len(bases)
     rows, exp_bits = _exponent_rows(d, exponents)
     if exp_bits == 0:
@@ -173,42 +172,19 @@ def multi_exp_rows(
     used = sum(1 for column in zip(*rows, strict=True) if any(column))
     t = sum(1 for row in rows for e in row if e) / len(rows)
     w = _wnaf_window(len(rows), t, exp_bits, used)
-    processes = pool.product_workers(workers)
+    threads = pool.product_workers(workers)
     if (
-        processes > 1
-        and len(rows) >= 2 * processes
-        and _wnaf_cost(len(rows), t, exp_bits, used, w) >= pool.PROCESS_MIN_MULTIPLICATIONS
+        threads > 1
+        and len(rows) >= 2 * threads
+        and _wnaf_cost(len(rows), t, exp_bits, used, w) >= pool.PARALLEL_MIN_MULTIPLICATIONS
     ):
-        return _rows_in_processes(bases, rows, modulus, processes)
+        size = -(-len(rows) // threads)
+        chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
+        parts = pool.run_on_threads(
+            [functools.partial(_straus_rows, bases, chunk, modulus, w) for chunk in chunks]
+        )
+        return [y for part in parts for y in part]
     return _straus_rows(bases, rows, modulus, w)
-
-
-def _rows_in_processes(
-    bases: Sequence[mpz], rows: list[list[int]], modulus: mpz, processes: int
-) -> list[mpz]:
-    """The rows cut into ``processes`` contiguous chunks: all but the first on the shared
-    process pool, the first here, each chunk with its own tables. A pool whose worker died is
-    dropped and the product finishes here."""
-    size = -(-len(rows) // processes)
-    chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
-    shipped = [mpz(b) for b in bases]
-    try:
-        executor = pool.process_executor(len(chunks) - 1)
-        futures = [
-            executor.submit(multi_exp_rows, shipped, chunk, modulus, workers=1)
-            for chunk in chunks[1:]
-        ]
-    except (BrokenProcessPool, RuntimeError):
-        pool.forget_processes()
-        return multi_exp_rows(bases, rows, modulus, workers=1)
-    out = multi_exp_rows(bases, chunks[0], modulus, workers=1)
-    for future, chunk in zip(futures, chunks[1:], strict=True):
-        try:
-            out.extend(future.result())
-        except BrokenProcessPool:
-            pool.forget_processes()
-            out.extend(multi_exp_rows(bases, chunk, modulus, workers=1))
-    return out
 
 
 def _straus_rows(bases: Sequence[mpz], rows: list[list[int]], modulus: mpz, w: int) -> list[mpz]:

@@ -1,4 +1,4 @@
-"""Parallelism of the crypto engine: batch decryption on threads, large products on processes.
+"""Parallelism of the crypto engine: batch decryptions and large products on threads.
 
 CRT decryption splits into two independent half-size powmods per ciphertext,
 c^(p−1) mod p² and c^(q−1) mod q². gmpy2's ``powmod_base_list(bases, e, m)`` computes one
@@ -13,26 +13,27 @@ even a single ciphertext ≈1.7× faster, whereas a process pool pays ≈50–10
 ≈0.1 ms per task in pickling. ``BATCH_THREAD_THRESHOLD`` is therefore 1 (see
 ``hefl bench crypto`` for the current figures); a batch runs serially only when ``workers=1``.
 
-Products are different: a Straus multi-exponentiation (:mod:`hefl.crypto.multiexp`) is a Python
-loop of gmpy2 multiplications, each holding the GIL, so threads cannot share it. A product whose
-estimated cost reaches :data:`PROCESS_MIN_MULTIPLICATIONS` (≈ 1 s of work; a d = 200 fused map
-is ≈ 0.3 M, d = 784 ≈ 4 M) has its rows cut into one contiguous chunk per worker process
-(:func:`process_executor`, started once and kept), each chunk building its own power tables —
-the tables are d·2^w multiplications, ≈ 1 % of such a product, cheaper than shipping them. Only a
-top-level process fans out (:func:`product_workers`): inside a worker process (e.g. the job's pool
-of participant updates) products run serially, so pools never nest.
+Products likewise: a Straus multi-exponentiation runs in C (:mod:`hefl.crypto.multiexp`'s
+kernel) with the GIL released, so a product whose estimated cost reaches
+:data:`PARALLEL_MIN_MULTIPLICATIONS` has its rows cut into one contiguous chunk per worker
+thread (:func:`product_workers`), each chunk building its own power tables (d·2^(w−1)
+multiplications, a few % of such a product: cheaper than sharing them across threads), on the
+same threads as the decryptions. Only a top-level process fans out: inside a worker process of
+a multiprocessing pool (e.g. the in-process job's pool of participant updates, which already
+fills the cores) products run on the calling thread alone.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from typing import Generic, Protocol, TypeVar
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Protocol, TypeVar
 
 import gmpy2
 from gmpy2 import mpz
@@ -40,14 +41,13 @@ from gmpy2 import mpz
 __all__ = [
     "BATCH_THREAD_THRESHOLD",
     "DEFAULT_WORKERS",
-    "PROCESS_MIN_MULTIPLICATIONS",
+    "PARALLEL_MIN_MULTIPLICATIONS",
     "CrtKey",
     "decrypt_batch",
-    "forget_processes",
     "half_powers_batch",
-    "process_executor",
     "product_workers",
     "products_on",
+    "run_on_threads",
     "shutdown",
 ]
 
@@ -55,9 +55,10 @@ __all__ = [
 BATCH_THREAD_THRESHOLD = 1
 #: Worker threads used by default: both halves of CRT on the (≤ 2) cores of the reference box.
 DEFAULT_WORKERS = max(1, min(2, os.cpu_count() or 1))
-#: Estimated modular multiplications from which a product's rows are split over processes
-#: (≈ 1 s of work at 2048 bits; a process pool's start and the chunks' pickling cost ≈ 0.1 s).
-PROCESS_MIN_MULTIPLICATIONS = 150_000
+#: Estimated modular multiplications from which a product's rows are split over threads
+#: (≈ 0.05 s of work at 2048 bits in the C kernel; a thread hand-off costs ≈ 0.1 ms, the
+#: duplicated power tables a few %).
+PARALLEL_MIN_MULTIPLICATIONS = 40_000
 
 
 class CrtKey(Protocol):
@@ -73,94 +74,82 @@ class CrtKey(Protocol):
         ...
 
 
-E = TypeVar("E", ThreadPoolExecutor, ProcessPoolExecutor)
+class _Threads:
+    """This process's worker threads, started on first use with at least the size asked for and
+    replaced by a larger pool when a larger size is asked for."""
 
-
-class _Shared(Generic[E]):
-    """One executor of this process, started on first use with at least the size asked for and
-    replaced by a larger one when a larger size is asked for."""
-
-    def __init__(self, make: Callable[[int], E]) -> None:
-        self.make: Callable[[int], E] = make
+    def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.executor: E | None = None
+        self.executor: ThreadPoolExecutor | None = None
         self.size = 0
 
-    def get(self, size: int) -> E:
+    def get(self, size: int) -> ThreadPoolExecutor:
         with self.lock:
             if self.executor is None or self.size < size:
                 if self.executor is not None:
                     self.executor.shutdown(wait=False)
-                self.executor, self.size = self.make(size), size
+                self.executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="hefl")
+                self.size = size
             return self.executor
 
-    def drop(self, *, wait: bool, cancel_futures: bool = False) -> None:
+    def drop(self) -> None:
         with self.lock:
             if self.executor is not None:
-                self.executor.shutdown(wait=wait, cancel_futures=cancel_futures)
+                self.executor.shutdown(wait=True)
                 self.executor = None
 
     def forget(self) -> None:
-        """A forked child inherits the object but not its workers: start afresh."""
+        """A forked child inherits the object but not its threads: start afresh."""
         self.lock, self.executor, self.size = threading.Lock(), None, 0
 
 
-_threads: _Shared[ThreadPoolExecutor] = _Shared(
-    lambda size: ThreadPoolExecutor(max_workers=size, thread_name_prefix="hefl-decrypt")
-)
-_processes: _Shared[ProcessPoolExecutor] = _Shared(lambda size: ProcessPoolExecutor(size))
-_product_processes: int | None = None  # products_on's setting (None: DEFAULT_WORKERS)
+_threads = _Threads()
+_product_threads: int | None = None  # products_on's setting (None: DEFAULT_WORKERS)
+
+T = TypeVar("T")
+
+
+def run_on_threads(tasks: Sequence[Callable[[], T]]) -> list[T]:
+    """Each task's result, in order: all but the last on the shared worker threads, the last on
+    the calling thread (tasks that release the GIL: gmpy2's list powmods, the C kernel)."""
+    if len(tasks) <= 1:
+        return [task() for task in tasks]
+    executor = _threads.get(len(tasks) - 1)
+    futures: list[Future[T]] = [executor.submit(task) for task in tasks[:-1]]
+    last = tasks[-1]()
+    return [f.result() for f in futures] + [last]
 
 
 def product_workers(workers: int | None = None) -> int:
-    """Processes a product may use: ``workers``, else this process's setting
+    """Threads a product may use: ``workers``, else this process's setting
     (:func:`products_on`; default :data:`DEFAULT_WORKERS`), but 1 in a process that is itself a
-    worker of a multiprocessing pool (no nested pools)."""
+    worker of a multiprocessing pool (its pool already fills the cores)."""
     if multiprocessing.parent_process() is not None:
         return 1
     if workers is None:
-        workers = DEFAULT_WORKERS if _product_processes is None else _product_processes
+        workers = DEFAULT_WORKERS if _product_threads is None else _product_threads
     return max(1, int(workers))
 
 
 @contextlib.contextmanager
-def products_on(processes: int) -> Iterator[None]:
-    """Within the block, products use at most ``processes`` processes (1: this one only, e.g.
-    to time a product's CPU cost, or an in-process job run with ``--workers 1``)."""
-    global _product_processes
-    held, _product_processes = _product_processes, max(1, int(processes))
+def products_on(threads: int) -> Iterator[None]:
+    """Within the block, products use at most ``threads`` threads (1: the calling thread only,
+    e.g. to time a product's CPU cost, or an in-process job run with ``--workers 1``)."""
+    global _product_threads
+    held, _product_threads = _product_threads, max(1, int(threads))
     try:
         yield
     finally:
-        _product_processes = held
-
-
-def process_executor(size: int) -> ProcessPoolExecutor:
-    """The shared pool of ≥ ``size`` worker processes for products (started on first use)."""
-    return _processes.get(size)
-
-
-def forget_processes() -> None:
-    """Drop the product pool (e.g. after a worker died: the next product starts a new one)."""
-    _processes.drop(wait=False, cancel_futures=True)
+        _product_threads = held
 
 
 def shutdown() -> None:
-    """Stop the worker threads and processes (they are restarted on demand)."""
-    _threads.drop(wait=True)
-    _processes.drop(wait=True)
+    """Stop the worker threads (they are restarted on demand)."""
+    _threads.drop()
 
 
 atexit.register(shutdown)
-
-
-def _forget_after_fork() -> None:
-    """A forked child inherits the executors' objects but not their workers: start afresh."""
-    _threads.forget()
-    _processes.forget()
-
-
-os.register_at_fork(after_in_child=_forget_after_fork)
+os.register_at_fork(after_in_child=_threads.forget)
 
 
 def decrypt_batch(
@@ -183,13 +172,13 @@ def decrypt_batch(
     n_chunks = max(1, min(len(cts), (w + 1) // 2))
     size = -(-len(cts) // n_chunks)
     chunks = [cts[i : i + size] for i in range(0, len(cts), size)]
-    tasks = [(chunk, e, m) for chunk in chunks for e, m in ((pm1, key.psquare), (qm1, key.qsquare))]
-    executor = _threads.get(max(1, w - 1))
-    futures: list[Future[list[mpz]]] = [
-        executor.submit(gmpy2.powmod_base_list, *t) for t in tasks[:-1]
-    ]
-    last = gmpy2.powmod_base_list(*tasks[-1])
-    results = [f.result() for f in futures] + [last]
+    results = run_on_threads(
+        [
+            functools.partial(gmpy2.powmod_base_list, chunk, e, m)
+            for chunk in chunks
+            for e, m in ((pm1, key.psquare), (qm1, key.qsquare))
+        ]
+    )
     out: list[mpz] = []
     for i in range(len(chunks)):
         out.extend(
@@ -210,13 +199,7 @@ def half_powers_batch(
         return list(gmpy2.powmod_base_list(cts, exponent, modulus)) if cts else []
     size = -(-len(cts) // w)
     chunks = [cts[i : i + size] for i in range(0, len(cts), size)]
-    executor = _threads.get(max(1, len(chunks) - 1))
-    futures: list[Future[list[mpz]]] = [
-        executor.submit(gmpy2.powmod_base_list, chunk, exponent, modulus) for chunk in chunks[:-1]
-    ]
-    last = gmpy2.powmod_base_list(chunks[-1], exponent, modulus)
-    out: list[mpz] = []
-    for f in futures:
-        out.extend(f.result())
-    out.extend(last)
-    return out
+    parts = run_on_threads(
+        [functools.partial(gmpy2.powmod_base_list, chunk, exponent, modulus) for chunk in chunks]
+    )
+    return [x for part in parts for x in part]
