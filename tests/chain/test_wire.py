@@ -95,3 +95,20 @@ def test_an_answer_that_is_not_json_rpc_is_a_chain_error(node_url: str, body: by
     wire = Wire(HttpTransport(node_url, timeout_s=5, outage_limit_s=5), follows_node=True)
     with pytest.raises(ChainError, match="eth_blockNumber"):
         wire.request("eth_blockNumber")
+
+
+def test_threads_talk_to_the_node_each_on_its_own_connection(node_url: str) -> None:
+    transport = HttpTransport(node_url, timeout_s=5, outage_limit_s=5)
+    wire = Wire(transport, follows_node=True)
+    answers: list[int] = []
+
+    def ask() -> None:
+        for _ in range(20):
+            answers.append(quantity(wire.request("eth_blockNumber")))
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [31337] * 80 and wire.requests["eth_blockNumber"] == 80

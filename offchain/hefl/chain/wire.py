@@ -194,6 +194,7 @@ class Wire:
         #: Contract views at the head block (off until enabled).
         self.views = ViewCache(follows_node=follows_node)
         self._chain_id: dict[str, Any] = {}
+        self._counting = threading.Lock()  # agents on threads share the wire
 
     @property
     def recoveries(self) -> int:
@@ -209,7 +210,8 @@ class Wire:
         held = self.views.answer(key)
         if held is not None:
             return held
-        self.requests[method] += 1
+        with self._counting:
+            self.requests[method] += 1
         response = dict(self.transport(method, params))
         if method == "eth_chainId" and "result" in response and "error" not in response:
             self._chain_id.update(response)
@@ -228,15 +230,18 @@ class Wire:
 
 
 class HttpTransport:
-    """JSON-RPC over HTTP(S) on one keep-alive connection, riding out a node outage: the one
-    retry policy of every chain call.
+    """JSON-RPC over HTTP(S) on keep-alive connections (one per thread), riding out a node outage:
+    the one retry policy of every chain call.
 
-    A request that cannot reach the node (connection refused or reset) is retried with
+    A request that cannot reach the node (connection refused, reset or timed out while connecting)
+    is retried with
     exponential back-off from ``OUTAGE_BACKOFF_S[0]`` up to ``OUTAGE_BACKOFF_S[1]`` seconds for up
     to ``outage_limit_s``; the outage and the recovery are logged once each (warning level).
     A kept-alive connection the node closed meanwhile is reopened at once, without counting as an
-    outage. Errors the node answers with are not retried here: they are the caller's to decode.
-    Requests from several threads take turns on the connection.
+    outage. A node that takes longer than ``timeout_s`` to answer is a
+    :class:`~hefl.errors.ChainError` at once (the request may have been carried out: it is not
+    sent again). Errors the node answers with are not retried here: they are the caller's to
+    decode.
     """
 
     def __init__(self, url: str, *, timeout_s: float, outage_limit_s: float) -> None:
@@ -252,31 +257,39 @@ class HttpTransport:
         self.outage_limit_s = outage_limit_s
         #: Outages ridden out so far (the node may have come back with other blocks).
         self.recoveries = 0
-        self._connection: http.client.HTTPConnection | None = None
-        self._lock = threading.Lock()
+        self._local = threading.local()
         self._ids = itertools.count(1)
 
     def _connect(self) -> http.client.HTTPConnection:
+        """A new connection to the node; a connect that times out is an unreachable node."""
         kind = (
             http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
         )
-        return kind(self._host, self._port, timeout=self.timeout_s)
+        connection = kind(self._host, self._port, timeout=self.timeout_s)
+        try:
+            connection.connect()
+        except TimeoutError as error:
+            connection.close()
+            raise ConnectionError(f"connecting timed out after {self.timeout_s} s") from error
+        return connection
 
     def _post(self, body: bytes) -> bytes:
-        """One exchange; a connection kept from before that fails is reopened once at once."""
+        """One exchange on this thread's connection; a connection kept from before that fails
+        is reopened once, at once."""
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         for attempt in (0, 1):
-            reused = self._connection is not None
-            if self._connection is None:
-                self._connection = self._connect()
+            connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
+            reused = connection is not None
+            if connection is None:
+                connection = self._local.connection = self._connect()
             try:
-                self._connection.request("POST", self._path, body, headers)
-                response = self._connection.getresponse()
+                connection.request("POST", self._path, body, headers)
+                response = connection.getresponse()
                 payload = response.read()
-            except (OSError, http.client.HTTPException):
-                self._connection.close()
-                self._connection = None
-                if reused and attempt == 0:
+            except (OSError, http.client.HTTPException) as error:
+                connection.close()
+                self._local.connection = None
+                if reused and attempt == 0 and not isinstance(error, TimeoutError):
                     continue  # the node closed an idle connection: reopen it
                 raise
             if response.status >= 400 and not payload.startswith(b"{"):
@@ -291,8 +304,7 @@ class HttpTransport:
         pause = OUTAGE_BACKOFF_S[0]
         while True:
             try:
-                with self._lock:
-                    payload = self._post(body)
+                payload = self._post(body)
             except TimeoutError as error:
                 raise ChainError(
                     f"the node at {self.url} did not answer {method} within {self.timeout_s} s"
@@ -329,10 +341,11 @@ class HttpTransport:
             return response
 
     def close(self) -> None:
-        with self._lock:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
+        """Close this thread's connection (the next request opens another)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
 
 
 class ProviderTransport:
