@@ -63,7 +63,8 @@ def _imports(path: Path, module: str) -> set[str]:
 
 @functools.cache
 def _graph() -> dict[str, set[str]]:
-    files = {_module_name(p): p for p in ROOT.rglob("*.py")}
+    # a compiled extension module is known by its stub (hefl.crypto._multiexp)
+    files = {_module_name(p): p for p in [*ROOT.rglob("*.py"), *ROOT.rglob("*.pyi")]}
     graph: dict[str, set[str]] = {}
     for module, path in files.items():
         targets = set()

@@ -4,7 +4,8 @@ falls back to polling the head when the node refuses filters or keeps losing the
 On a real Anvil node, with the Follower's clock and sleep replaced by a counter (the tests assert
 what it does, never how long it takes) and the node's requests counted through the chain
 wrapper (:attr:`hefl.chain.Chain.requests`). A node that refuses or drops filters is played by a
-web3 middleware in this test, answering those methods with the error a node would give.
+transport wrapped around the chain's own (:class:`hefl.chain.wire.Wire`), answering those methods
+with the error a node would give.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Any
 
 import pytest
 from test_follower import FakeTime
-from web3.middleware import Web3Middleware
 
 from contract_testing import anvil_node
 from hefl.agents.network import Follower, Schedule
@@ -29,22 +29,28 @@ def anvil_url() -> Iterator[str]:
     yield from anvil_node(6)
 
 
-def faulty_node(refuse: Callable[[str], bool]) -> type[Web3Middleware]:
-    """A middleware answering the methods ``refuse`` names with a JSON-RPC error, as a node
-    without filters (or one that lost them) answers; everything else reaches the node."""
+def answering(chain: Chain, answer: Callable[[str], dict[str, Any] | None]) -> None:
+    """The chain's node as seen through its wire: ``answer(method)``'s response where it gives
+    one, the real node's otherwise."""
+    transport = chain.wire.transport
 
-    class Faulty(Web3Middleware):
-        def wrap_make_request(self, make_request: Any) -> Any:
-            def middleware(method: str, params: Any) -> Any:
-                if refuse(method):
-                    message = f"the method {method} does not exist/is not available"
-                    error = {"code": -32601, "message": message}
-                    return {"jsonrpc": "2.0", "id": 0, "error": error}
-                return make_request(method, params)
+    def faulty(method: str, params: list[Any]) -> Any:
+        return answer(method) or transport(method, params)
 
-            return middleware
+    chain.wire.transport = faulty
 
-    return Faulty
+
+def refusing(refuse: Callable[[str], bool]) -> Callable[[str], dict[str, Any] | None]:
+    """A JSON-RPC error for the methods ``refuse`` names, as a node without filters (or one that
+    lost them) answers."""
+
+    def answer(method: str) -> dict[str, Any] | None:
+        if not refuse(method):
+            return None
+        message = f"the method {method} does not exist/is not available"
+        return {"jsonrpc": "2.0", "id": 0, "error": {"code": -32601, "message": message}}
+
+    return answer
 
 
 class Setting:
@@ -53,7 +59,7 @@ class Setting:
     def __init__(self, url: str, refuse: Callable[[str], bool] | None = None) -> None:
         self.chain: Chain = connect_rpc(url)
         if refuse is not None:
-            self.chain.w3.middleware_onion.add(faulty_node(refuse), name="faulty")
+            answering(self.chain, refusing(refuse))
         accounts = self.chain.accounts()
         self.accounts = accounts
         self.ledger: LedgerClient = deploy_ledger(
@@ -146,15 +152,11 @@ def test_an_answer_that_is_not_a_list_counts_as_a_lost_filter(anvil_url: str) ->
     chain = connect_rpc(anvil_url)
     blocks = NewBlocks(chain)
 
-    class Nonsense(Web3Middleware):
-        def wrap_make_request(self, make_request: Any) -> Any:
-            def middleware(method: str, params: Any) -> Any:
-                if method == "eth_getFilterChanges":
-                    return {"jsonrpc": "2.0", "id": 0, "result": "0xdeadbeef"}
-                return make_request(method, params)
+    def nonsense(method: str) -> dict[str, Any] | None:
+        if method == "eth_getFilterChanges":
+            return {"jsonrpc": "2.0", "id": 0, "result": "0xdeadbeef"}
+        return None
 
-            return middleware
-
-    chain.w3.middleware_onion.add(Nonsense, name="nonsense")
+    answering(chain, nonsense)
     assert blocks.arrived() is True and blocks.losses == 1 and blocks.mode == "filter"
     blocks.close()

@@ -62,8 +62,8 @@ from collections.abc import Sequence
 import gmpy2
 from gmpy2 import mpz
 
+import hefl.crypto._multiexp as _multiexp
 import hefl.crypto.pool as pool
-from hefl.crypto import _multiexp
 from hefl.errors import CryptoValueError, ShapeMismatchError
 
 __all__ = [
