@@ -383,12 +383,12 @@ def job_round_costs(job: InProcessJob, controller: Controller) -> list[dict[str,
     the job, so the measuring adds no request to any round."""
     chain = job.chain
     marks: list[tuple[float, int, Counter[str], Counter[str]]] = []  # (t, block, end, next start)
-    began = (time.perf_counter(), int(chain.w3.eth.block_number))
+    began = (time.perf_counter(), chain.block_number)
     opening = Counter(chain.requests)
 
     def boundary(_: Any) -> None:
         end = Counter(chain.requests)
-        block = int(chain.w3.eth.block_number)
+        block = chain.block_number
         marks.append((time.perf_counter(), block, end, Counter(chain.requests)))
 
     job.run(controller, boundary)

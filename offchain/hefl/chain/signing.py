@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import rlp  # type: ignore[import-untyped]
+import rlp
 from eth_keys.datatypes import PrivateKey
 from eth_typing import ChecksumAddress
 from eth_utils import ValidationError, to_checksum_address
