@@ -27,6 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hefl.cli import SUMMARIES
+
 #: Ether (in wei) sent by ``--fund`` to the party and each participant from the node's account.
 FUND_WEI = 10 * 10**18
 
@@ -51,9 +53,7 @@ def register(subparsers: Any, only: str | None = None) -> None:
 def _register_split(subparsers: Any) -> None:
     from hefl.data.datasets import DATASET_NAMES
 
-    split = subparsers.add_parser(
-        "split", help="split a data set into participants' private files (multi-process mode)"
-    )
+    split = subparsers.add_parser("split", help=SUMMARIES["split"])
     split.add_argument("--dataset", default="diabetes", help=", ".join(DATASET_NAMES))
     split.add_argument("-n", "--participants", type=int, default=3)
     split.add_argument("--seed", type=int, default=0)
@@ -66,7 +66,7 @@ def _register_party(subparsers: Any) -> None:
     from hefl.learning.registry import STRATEGIES
     from hefl.learning.strategy import UPDATE_MODES
 
-    party = subparsers.add_parser("party", help="the computing party as its own process")
+    party = subparsers.add_parser("party", help=SUMMARIES["party"])
     party_cmd = party.add_subparsers(dest="action", metavar="ACTION", required=True)
     setup = party_cmd.add_parser("setup", help="make keys, deploy the ledger, write the job file")
     _common(setup)
@@ -107,7 +107,7 @@ def _register_party(subparsers: Any) -> None:
 
 
 def _register_participant(subparsers: Any) -> None:
-    participant = subparsers.add_parser("participant", help="a data owner as its own process")
+    participant = subparsers.add_parser("participant", help=SUMMARIES["participant"])
     part_cmd = participant.add_subparsers(dest="action", metavar="ACTION", required=True)
     init = part_cmd.add_parser("init", help="make a keystore and take in a private data file")
     init.add_argument("--dir", type=Path, required=True)

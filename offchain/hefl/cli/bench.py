@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from hefl.bench import BENCH_OPTIONS, BENCHES, load_bench
+from hefl.cli import SUMMARIES
 from hefl.cli.output import usage
 from hefl.errors import ConfigError
 
@@ -14,7 +15,7 @@ from hefl.errors import ConfigError
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "bench",
-        help="run a performance benchmark",
+        help=SUMMARIES["bench"],
         description="Time hefl's building blocks against references measured in the same run.",
     )
     benches = parser.add_subparsers(dest="bench", metavar="BENCH")

@@ -16,6 +16,7 @@ from typing import Any
 
 from hefl.chain.artifact import CONTRACT_NAME, POW_CONTRACT_NAME, SOLC_VERSION
 from hefl.chain.dso_ledger import DSO_CONTRACT_NAME
+from hefl.cli import SUMMARIES
 from hefl.errors import CompileError, ConfigError
 
 #: ``--contract`` choices: every contract of :data:`hefl.chain.compile.CONTRACTS`, or all of them.
@@ -25,7 +26,7 @@ CONTRACT_CHOICES = ("all", CONTRACT_NAME, POW_CONTRACT_NAME, DSO_CONTRACT_NAME)
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "compile",
-        help=f"compile contracts/*.sol with solc {SOLC_VERSION} into their build artifacts",
+        help=SUMMARIES["compile"],
         description=f"Compile contracts/FLLedger.sol and contracts/PowLedger.sol (each with the "
         f"interface it imports) with solc {SOLC_VERSION} (native via py-solc-x if installed, else "
         "solc-js from node_modules) and write their artifacts under contracts/build/.",

@@ -18,13 +18,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hefl.cli import SUMMARIES
 from hefl.cli.output import usage
 
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "costs",
-        help="the cost model of hefl's own execution",
+        help=SUMMARIES["costs"],
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from hefl.cli import SUMMARIES
 from hefl.cli.history import DEFAULT_DEPLOYMENT, print_history
 from hefl.errors import ConfigError
 
@@ -23,7 +24,7 @@ DEMO_CONFIG_LABEL = b"hefl demo ledger: no job configuration"
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "deploy",
-        help="deploy the FLLedger contract and write a deployment record",
+        help=SUMMARIES["deploy"],
         description="Deploy contracts/FLLedger.sol (from its committed artifact) to the embedded "
         "eth-tester chain, or to a JSON-RPC node with --rpc, and print its (empty) history.",
     )

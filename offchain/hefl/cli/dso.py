@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from hefl.cli import SUMMARIES
 from hefl.errors import ConfigError, HeflError
 
 
@@ -25,7 +26,7 @@ def register(subparsers: Any) -> None:
 
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "dso",
-        help="decentralised mode: Paillier-protected distributed SGD, no server",
+        help=SUMMARIES["dso"],
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hefl.cli import SUMMARIES
 from hefl.control import FIRST_ROUNDS, TIME_LIMITS
 from hefl.costs import LOCAL_UPDATES, CostParameters
 from hefl.data.prepare import PARTITIONS
@@ -34,7 +35,7 @@ CHOICES: tuple[str, ...] = (*FIGURES, *STUDIES, "all", "secagg", "dso")
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "experiment",
-        help="reproduce the paper's figures (fig2…fig5, all) or the secagg comparison",
+        help=SUMMARIES["experiment"],
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

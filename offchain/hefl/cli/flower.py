@@ -17,6 +17,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from hefl.cli import SUMMARIES
 from hefl.cli.output import render_table, usage
 from hefl.control import CONTROLLERS, FixedTauController
 from hefl.data import DATASET_NAMES, SplitConfig
@@ -36,7 +37,7 @@ SECURE_KEY_BITS = 2048
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "flower",
-        help="run hefl's job on Flower (simulation engine, or a Flower app for flwr run)",
+        help=SUMMARIES["flower"],
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hefl.chain.pow_ledger import PowLedgerClient, is_pow_ledger
-from hefl.cli import race
+from hefl.cli import SUMMARIES, race
 from hefl.cli.output import render_table
 from hefl.dso import ledger as dso_ledger
 from hefl.errors import ConfigError
@@ -21,7 +21,7 @@ DEFAULT_DEPLOYMENT = Path(".hefl") / "deployment.json"
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "history",
-        help="print the rounds recorded on a ledger",
+        help=SUMMARIES["history"],
         description="Read every round of an FLLedger deployment and print them (for a PowLedger "
         "address or a pow-race run: every block and its winner, as `hefl race history`).",
     )

@@ -3,8 +3,9 @@
 Each sub-command lives in its own module under :mod:`hefl.cli` and exposes
 ``register(subparsers) -> None``; the parser it adds sets ``func`` to a callable taking the parsed
 namespace and returning an exit code. Add a command by adding its module name to ``COMMANDS`` and
-its one-line help to ``SUMMARIES`` (``hefl --help`` lists them without importing any command
-module; a test checks the two agree). Running a command imports only its own module.
+its one-line help to :data:`hefl.cli.SUMMARIES`, which the module passes to ``add_parser``
+(``hefl --help`` lists them without importing any command module). Running a command imports
+only its own module.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from hefl import __version__
+from hefl.cli import SUMMARIES
 from hefl.errors import HeflError
 
 #: Modules under hefl.cli that contribute sub-commands, in help order.
@@ -35,26 +37,6 @@ COMMANDS: tuple[str, ...] = (
     "flower",
 )
 
-
-#: Each command's one-line help, in help order: what ``hefl --help`` lists without importing any
-#: command's module (a test checks it against what the modules register).
-SUMMARIES: dict[str, str] = {
-    "run": "run an encrypted learning job with every round on the ledger",
-    "race": "the proof-of-work mode: aggregators race for each block (run, history, verify)",
-    "compile": "compile contracts/*.sol with solc 0.8.30 into their build artifacts",
-    "deploy": "deploy the FLLedger contract and write a deployment record",
-    "history": "print the rounds recorded on a ledger",
-    "bench": "run a performance benchmark",
-    "verify": "re-check a job's blobs, aggregates and quorums",
-    "experiment": "reproduce the paper's figures (fig2…fig5, all) or the secagg comparison",
-    "costs": "the cost model of hefl's own execution",
-    "node": "run a local Anvil node on 127.0.0.1 (state kept in a file)",
-    "split": "split a data set into participants' private files (multi-process mode)",
-    "party": "the computing party as its own process",
-    "participant": "a data owner as its own process",
-    "dso": "decentralised mode: Paillier-protected distributed SGD, no server",
-    "flower": "run hefl's job on Flower (simulation engine, or a Flower app for flwr run)",
-}
 
 #: Commands registered by a module of another name (``hefl.cli.agents`` registers three); such a
 #: module's ``register(subparsers, only=None)`` adds ``only`` that command when it is given.

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from hefl.chain.anvil import anvil_command, wait_until_ready
+from hefl.cli import SUMMARIES
 
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "node",
-        help="run a local Anvil node on 127.0.0.1 (state kept in a file)",
+        help=SUMMARIES["node"],
         description="Run Anvil (npm @foundry-rs/anvil-linux-amd64) in the foreground on loopback. "
         "With --state the chain is loaded from the file at start and written to it every second "
         "and on exit, so the ledger survives a restart. Anvil's own output (including its funded "

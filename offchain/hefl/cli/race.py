@@ -25,6 +25,7 @@ import numpy as np
 
 from hefl.chain import LocalBlobStore, connect_embedded, connect_rpc
 from hefl.chain.pow_ledger import PowBlockRecord, PowLedgerClient
+from hefl.cli import SUMMARIES
 from hefl.cli.output import render_table, report_audit, usage
 from hefl.data.images import IMAGE_DATASETS
 from hefl.errors import ConfigError, VerificationError
@@ -59,7 +60,7 @@ DEPRECATION = "hefl run: --scheme pow-race is deprecated; use `hefl race run`"
 def register(subparsers: Any) -> None:
     race: argparse.ArgumentParser = subparsers.add_parser(
         "race",
-        help="the proof-of-work mode: aggregators race for each block (run, history, verify)",
+        help=SUMMARIES["race"],
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

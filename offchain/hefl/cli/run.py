@@ -30,7 +30,7 @@ from hefl.agents.export import RunDirectory
 from hefl.agents.identity import PASSWORD_ENV, read_password
 from hefl.agents.job import InProcessJob, JobConfig, RoundSummary
 from hefl.chain import Chain, LocalBlobStore, connect_embedded, connect_rpc
-from hefl.cli import race
+from hefl.cli import SUMMARIES, race
 from hefl.cli.history import add_metrics, history_rows
 from hefl.cli.output import render_table, report_audit
 from hefl.control import CONTROLLERS, Controller, FixedTauController, make_controller
@@ -67,7 +67,7 @@ PAPER_SAMPLES = {"boston": 506, "fish": 506}
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "run",
-        help="run an encrypted learning job with every round on the ledger",
+        help=SUMMARIES["run"],
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -27,6 +27,7 @@ from hefl.agents.audit import (
     open_run_ledger,
 )
 from hefl.chain import LocalBlobStore, connect_rpc
+from hefl.cli import SUMMARIES
 from hefl.cli.output import report_audit
 from hefl.dso import ledger as dso_ledger
 from hefl.errors import ConfigError
@@ -36,7 +37,7 @@ from hefl.pow.audit import audit_pow_directory
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "verify",
-        help="re-check a job's blobs, aggregates and quorums",
+        help=SUMMARIES["verify"],
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
