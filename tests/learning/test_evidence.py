@@ -13,7 +13,7 @@ import pytest
 
 from hefl.canonical import canonical_json
 from hefl.crypto import EncryptedVector, generate_keypair
-from hefl.crypto.vector import repack_layout, shifted_product
+from hefl.crypto.vector import REPACK_MIN_SLOTS, repack_layout, shifted_product
 from hefl.data import SplitConfig, load_dataset, prepare
 from hefl.errors import EncodingOverflowError, SerializationError
 from hefl.learning.blobs import pack_bundle, unpack_bundle
@@ -197,3 +197,26 @@ def test_without_screening_the_party_could_not_conclude(round_) -> None:
     aggregate = party.aggregate([u.model for u in faulty], sizes)
     with pytest.raises(EncodingOverflowError):
         party.conclude(start, aggregate, faulty, sizes)
+
+
+def test_a_plain_gradient_that_carries_in_its_group_is_caught_value_by_value(round_) -> None:
+    """An unpacked gradient read value by value (the p-half of CRT: its bound leaves fewer than
+    REPACK_MIN_SLOTS digits per group) whose out-of-bound value carries into its neighbour in
+    the group layout: the batch refuses it, and the evidence is found value by value, not a
+    crash of the party (before: "every group decodes, yet its batch did not")."""
+    party, replica, start, updates, sizes = round_
+    first, second = unpack_bundle(updates[0].extra, 2)
+    scale = parse_packed(first, replica.public_key).scale_bits
+    bound = (1 << 400) - 1  # digits of 401 bits: 5 per group, too few to pack
+    assert repack_layout(replica.public_key, bound)[0] < REPACK_MIN_SLOTS
+    values = [0] * parse_packed(first, replica.public_key).count
+    values[0], values[1] = (1 << 401) + 5, -1  # in a group: digit 0 reads 5, digit 1 reads 0
+    lying = forged(replica.public_key, values, scale, bound)
+    faulty = replace(updates[0], extra=pack_bundle([lying.to_bytes(), second]))
+    verdicts = screen(party, start, [faulty, *updates[1:]], sizes)
+    assert verdicts[1:] == [None, None] and verdicts[0] is not None
+    doc = json.loads(verdicts[0])
+    assert (doc["vector"], doc["first"], doc["count"]) == ("gradient 1", 0, 1)
+    assert "gradient 1 holds a plaintext beyond its bound" in replica.check_evidence(
+        start, faulty, verdicts[0]
+    )

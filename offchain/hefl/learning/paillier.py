@@ -472,39 +472,55 @@ class PaillierStrategy(Strategy):
         """The first group of ``update``'s vectors that does not decode, opened: which vector,
         its ciphertexts [first, first + count), the digit width b, and the opening (S, r) of
         C = Π_j c_(first+j)^(2^(j·b)) (a participant-packed gradient: one ciphertext, b its slot
-        width)."""
-        key = self._require_private_key()
-        n = int(self.public_key.n)
+        width). A plain vector is searched in the layout the party read it in (a local model:
+        the aggregate's), then value by value: a value beyond the bound that carries into its
+        neighbours in a group is still caught alone (the p-half of CRT, which reads short
+        vectors, sees it so)."""
         for name, vector in zip(VECTOR_NAMES, self._vectors(update), strict=True):
             if isinstance(vector, PackedVector):
-                b, cts = vector.slot_bits, vector.packed.ciphertexts
-                groups = [[c] for c in cts]
-                residues = key.decrypt_ints(cts, workers=self.fixed_point.workers)
+                found = self._first_fault(vector, 1, vector.slot_bits)
             else:
                 k, b = repack_layout(
                     self.public_key, vector.bound, shift_bits if name == "model" else None
                 )
-                cts = vector.ciphertexts
-                groups = [list(cts[i : i + k]) for i in range(0, len(cts), k)]
-                residues = key.decrypt_shifted_sums(groups, b, workers=self.fixed_point.workers)
-            first = 0
-            for group, residue in zip(groups, residues, strict=True):
-                try:
-                    _decode_group(vector, first, len(group), b, int(residue), n)
-                except EncodingOverflowError:
-                    plaintext, nonce = key.open(shifted_product(group, b, self.public_key.nsquare))
-                    return canonical_json(
-                        {
-                            "vector": name,
-                            "first": first,
-                            "count": len(group),
-                            "shift_bits": b,
-                            "plaintext": hex(plaintext),
-                            "nonce": hex(nonce),
-                        }
-                    )
-                first += len(group)
-        raise LearningError("screen: every group of the update decodes, yet its batch did not")
+                found = self._first_fault(vector, k, b) or self._first_fault(vector, 1, b)
+            if found is not None:
+                first, count, b, plaintext, nonce = found
+                return canonical_json(
+                    {
+                        "vector": name,
+                        "first": first,
+                        "count": count,
+                        "shift_bits": b,
+                        "plaintext": hex(plaintext),
+                        "nonce": hex(nonce),
+                    }
+                )
+        raise LearningError("screen: every value of the update decodes, yet its batch did not")
+
+    def _first_fault(
+        self, vector: EncryptedVector | PackedVector, k: int, b: int
+    ) -> tuple[int, int, int, int, int] | None:
+        """(first, count, b, S, r) of the first group of k ciphertexts (digits of b bits) of
+        ``vector`` that does not decode, with its packed ciphertext's opening; ``None``."""
+        key = self._require_private_key()
+        packed = isinstance(vector, PackedVector)
+        cts = vector.packed.ciphertexts if isinstance(vector, PackedVector) else vector.ciphertexts
+        groups = [list(cts[i : i + k]) for i in range(0, len(cts), k)]
+        workers = self.fixed_point.workers
+        if packed:  # one participant-packed ciphertext per group, read as it is
+            residues = key.decrypt_ints([g[0] for g in groups], workers=workers)
+        else:
+            residues = key.decrypt_shifted_sums(groups, b, workers=workers)
+        n, first = int(self.public_key.n), 0
+        for group, residue in zip(groups, residues, strict=True):
+            try:
+                _decode_group(vector, first, len(group), b, int(residue), n)
+            except EncodingOverflowError:
+                plaintext, nonce = key.open(shifted_product(group, b, self.public_key.nsquare))
+                return first, len(group), b, int(plaintext), int(nonce)
+            first += len(group)
+        return None
 
     def check_evidence(self, global_model: bytes, update: LocalUpdate, evidence: bytes) -> str:
         """Check the party's evidence (:meth:`_evidence`) with the public key alone: the group
