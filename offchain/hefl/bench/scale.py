@@ -5,7 +5,7 @@ d ∈ {10, 50}, N = 3) — a synthetic linear problem with d − 1 Gaussian feat
 2,000 rows (80 % train, split over N; :func:`hefl.bench.round.synthetic_data`), the fused update
 (each participant picks the dense or the low-rank form, :mod:`hefl.learning.fused`), τ = 5, one
 2048-bit key. One round is timed in three parts, each in this process's CPU time (all threads;
-products on this process alone, :func:`hefl.crypto.pool.products_on`):
+products on the calling thread alone, :func:`hefl.crypto.pool.products_on`):
 
 - **participants**: every participant's ``local_update`` (its fused map, its two gradients, their
   packing and re-randomisation), summed (the serial cost) and the slowest one; that one is run
