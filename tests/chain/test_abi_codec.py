@@ -8,10 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
 from chain_helpers import Deployer, h
 
 from hefl.chain import Chain, LedgerClient
 from hefl.chain.contract import plain_value
+from hefl.chain.signing import hex_bytes
+from hefl.errors import ChainError
 
 
 def busy_ledger(deploy: Deployer, accounts: Sequence[str]) -> LedgerClient:
@@ -82,3 +85,64 @@ def test_views_events_and_calldata_decode_as_web3_decodes_them(
             function, args = reference.decode_function_input(calldata)
             assert called == (function.fn_name, {k: plain_value(v) for k, v in args.items()})
     assert names == {e["name"] for e in ledger.artifact.abi if e["type"] == "event"}
+
+
+def test_bytes_a_node_sends_that_do_not_decode_are_a_chain_error(
+    chain: Chain, deploy: Deployer, accounts: Sequence[str]
+) -> None:
+    """A lying node — a view's result, a log, a transaction's calldata or revert data that do not
+    decode as the ABI says — gives hefl's ChainError naming what did not decode (a replica turns
+    it into a verdict, the CLI into one line), never eth-abi's own exceptions."""
+    ledger = busy_ledger(deploy, accounts)
+    honest_logs = chain.logs(ledger.address, 0)
+    committed = next(
+        log for log in honest_logs if ledger._decode_log(log).name == "AggregateCommitted"
+    )
+    calldata = hex_bytes(chain.transaction(committed["transactionHash"])["input"])
+    transport = chain.wire.transport
+    lies: dict[str, Any] = {}
+
+    def lying(method: str, params: list[Any]) -> Any:
+        if method in lies:
+            return {"jsonrpc": "2.0", "id": 0, "result": lies[method]}
+        return transport(method, params)
+
+    chain.wire.transport = lying
+    try:
+        lies["eth_call"] = "0x1234"  # roundCount() returns 32 bytes
+        with pytest.raises(ChainError, match="call failed"):
+            ledger.round_count()
+        del lies["eth_call"]
+        truncated = {**committed, "data": "0x" + bytes(committed["data"])[:7].hex()}
+        for log, match in [
+            (truncated, "AggregateCommitted log's data does not decode"),
+            ({**committed, "topics": list(committed["topics"])[:1]}, "topics"),
+            ({k: v for k, v in committed.items() if k != "data"}, "log's data does not decode"),
+            ({k: v for k, v in committed.items() if k != "blockNumber"}, "log hefl cannot read"),
+            ({**committed, "address": "0x12"}, "log hefl cannot read"),
+        ]:
+            lies["eth_getLogs"] = [_rpc_log(log)]
+            with pytest.raises(ChainError, match=match):
+                ledger.events()
+        with pytest.raises(ChainError, match="calldata of commitAggregate"):
+            ledger.decode_input(calldata[:4] + b"\x01" * 5)
+        selector = next(iter(ledger._abi.decoder._specs))
+        with pytest.raises(ChainError, match="revert does not decode"):
+            ledger._abi.decoder.decode(selector + b"\x02" * 3)
+    finally:
+        chain.wire.transport = transport
+
+
+def _rpc_log(log: dict[str, Any]) -> dict[str, Any]:
+    """A log as a node sends it in JSON-RPC (hex strings)."""
+
+    def hexed(value: Any) -> Any:
+        if isinstance(value, bytes | bytearray):
+            return "0x" + bytes(value).hex()
+        if isinstance(value, int) and not isinstance(value, bool):
+            return hex(value)
+        if isinstance(value, list):
+            return [hexed(v) for v in value]
+        return value
+
+    return {k: hexed(v) for k, v in log.items()}

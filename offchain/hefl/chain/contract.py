@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
-from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_typing import ChecksumAddress
 from eth_utils import is_address, to_checksum_address
@@ -25,7 +24,7 @@ from eth_utils import is_address, to_checksum_address
 from hefl.canonical import keccak256
 from hefl.chain.artifact import LedgerArtifact
 from hefl.chain.node import Chain, Receipt
-from hefl.chain.revert import RevertDecoder, abi_signature, abi_type
+from hefl.chain.revert import RevertDecoder, abi_signature, abi_type, decoded
 from hefl.chain.signing import hex_bytes
 from hefl.errors import ChainError, ConfigError
 
@@ -140,7 +139,7 @@ class FunctionAbi:
 
     def decode_result(self, data: bytes) -> Any:
         """What the call returned, as web3 gives it: the value of a single output, else a list."""
-        values = abi_decode(list(self.outputs), data)
+        values = decoded(self.outputs, data, f"the result of {self.name}")
         plain = [plain_output(v, t) for v, t in zip(values, self.outputs, strict=True)]
         return plain[0] if len(plain) == 1 else plain
 
@@ -158,12 +157,16 @@ class EventAbi:
         """The arguments of a log: the indexed ones from ``topics[1:]``, the rest from
         ``data``."""
         plain = [t for t, i in zip(self.types, self.indexed, strict=True) if not i]
-        values = iter(abi_decode(plain, data))
+        if len(topics) != 1 + sum(self.indexed):
+            raise ChainError(
+                f"a {self.name} log has {len(topics)} topics; the event has {1 + sum(self.indexed)}"
+            )
+        values = iter(decoded(plain, data, f"a {self.name} log's data"))
         topic = iter(topics[1:])
         args: dict[str, Any] = {}
         for name, kind, indexed in zip(self.names, self.types, self.indexed, strict=True):
             if indexed:
-                (value,) = abi_decode([kind], next(topic))
+                (value,) = decoded([kind], next(topic), f"a {self.name} log's topic {name}")
             else:
                 value = next(values)
             args[name] = plain_output(value, kind)
@@ -238,7 +241,7 @@ class ContractAbi:
         function = self.by_selector.get(bytes(data[:4]))
         if function is None:
             return None
-        values = abi_decode(list(function.inputs), bytes(data[4:]))
+        values = decoded(function.inputs, data[4:], f"calldata of {function.name}")
         args = {
             name: plain_output(v, t)
             for name, v, t in zip(function.input_names, values, function.inputs, strict=True)
@@ -436,9 +439,7 @@ class ContractClient:
         """A log (as :meth:`~hefl.chain.node.Chain.logs` gives it) decoded against the ABI's
         events (None: not one of them)."""
         topics = log["topics"]
-        if not topics:
-            return None
-        event = self._abi.events.get(bytes(topics[0]))
+        event = self._abi.events.get(bytes(topics[0])) if topics else None
         if event is None:
             return None
         args = event.decode(tuple(topics), bytes(log["data"]))

@@ -96,17 +96,21 @@ def _hex(value: Any) -> str:
 def log_entry(raw: Mapping[str, Any]) -> dict[str, Any]:
     """A log as the node gives it, with a uniform form: ``address`` checksummed, ``topics`` and
     ``data`` as bytes, ``blockNumber``/``logIndex``/``transactionIndex`` as ints, hashes as 0x
-    hex."""
-    return {
-        "address": to_checksum_address(raw["address"]),
-        "topics": tuple(hex_bytes(t) for t in raw.get("topics") or ()),
-        "data": hex_bytes(raw.get("data")),
-        "blockNumber": quantity(raw["blockNumber"]),
-        "blockHash": _hex(raw.get("blockHash")),
-        "transactionHash": _hex(raw["transactionHash"]),
-        "transactionIndex": quantity(raw.get("transactionIndex") or 0),
-        "logIndex": quantity(raw["logIndex"]),
-    }
+    hex. A log missing or mistyping a field (a node's answer, checked, not trusted) raises
+    :class:`ChainError`."""
+    try:
+        return {
+            "address": to_checksum_address(raw["address"]),
+            "topics": tuple(hex_bytes(t) for t in raw.get("topics") or ()),
+            "data": hex_bytes(raw.get("data")),
+            "blockNumber": quantity(raw["blockNumber"]),
+            "blockHash": _hex(raw.get("blockHash")),
+            "transactionHash": _hex(raw["transactionHash"]),
+            "transactionIndex": quantity(raw.get("transactionIndex") or 0),
+            "logIndex": quantity(raw["logIndex"]),
+        }
+    except (KeyError, TypeError, ValueError) as error:
+        raise ChainError(f"the node sent a log hefl cannot read: {error!r}") from None
 
 
 def _receipt(raw: Mapping[str, Any]) -> Receipt:

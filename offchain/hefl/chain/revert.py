@@ -20,7 +20,7 @@ from eth_abi import decode as abi_decode
 from eth_utils import to_checksum_address
 
 from hefl.canonical import keccak256
-from hefl.errors import ContractRevertError
+from hefl.errors import ChainError, ContractRevertError
 
 _REVERTED_PREFIX = "execution reverted: "
 _ERROR_STRING = keccak256(b"Error(string)")[:4]
@@ -102,6 +102,16 @@ class _ErrorSpec:
     enums: tuple[type[enum.IntEnum] | None, ...]
 
 
+def decoded(types: Sequence[str], data: bytes, what: str) -> tuple[Any, ...]:
+    """``data`` decoded as the ABI ``types`` — bytes a node sent (a call's result, a log, a
+    transaction's calldata), so bytes that do not decode raise :class:`ChainError` naming
+    ``what``, never eth-abi's own exceptions."""
+    try:
+        return tuple(abi_decode(list(types), bytes(data)))
+    except Exception as error:
+        raise ChainError(f"{what} does not decode as ({', '.join(types)}): {error}") from None
+
+
 class RevertDecoder:
     """Decodes revert data against the custom errors of one ABI.
 
@@ -139,10 +149,10 @@ class RevertDecoder:
         """A :class:`ContractRevertError` for raw revert ``data``."""
         selector, payload = data[:4], data[4:]
         if selector == _ERROR_STRING:
-            (reason,) = abi_decode(["string"], payload)
+            (reason,) = decoded(["string"], payload, "an Error(string) revert")
             return ContractRevertError("Error", (reason,), f"{self.contract} reverted: {reason}")
         if selector == _PANIC:
-            (code,) = abi_decode(["uint256"], payload)
+            (code,) = decoded(["uint256"], payload, "a Panic(uint256) revert")
             return ContractRevertError(
                 "Panic", (code,), f"{self.contract} panicked with code {code:#x}"
             )
@@ -154,7 +164,7 @@ class RevertDecoder:
                 f"{self.contract} reverted with unknown data 0x{data.hex()} "
                 "(is the client's ABI the deployed contract's?)",
             )
-        values = abi_decode(list(spec.types), payload)
+        values = decoded(spec.types, payload, f"a {spec.name} revert")
         args = tuple(
             _normalise(value, kind, enum_type)
             for value, kind, enum_type in zip(values, spec.types, spec.enums, strict=True)
