@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import cast
+from typing import NoReturn, cast
 
 from hefl.agents.envelope import Binding, BlobKind, seal_update, unseal
 from hefl.canonical import canonical_json
@@ -555,11 +555,8 @@ class ComputingPartyAgent:
             log.warning("C: round %d leaves participant %d out: %s", round_index, index, why)
         if found.unusable and not record.deadline:
             named = [i for i, _ in found.unusable]
-            self.void(round_index, f"participants {named} submitted unusable blobs")
-            raise AgentError(
-                f"round {round_index} voided: participants {named} submitted unusable blobs "
-                f"({found.unusable[0][1]}) and a round without deadline cannot leave them out; "
-                "open rounds with a deadline"
+            self._void_without_deadline(
+                round_index, named, f"submitted unusable blobs ({found.unusable[0][1]})"
             )
         usable, evidence = list(found.usable), {}
         while usable:
@@ -573,11 +570,8 @@ class ComputingPartyAgent:
                 why = self.strategy.check_evidence(global_model, update, proof)
                 log.warning("C: round %d leaves participant %d out: %s", round_index, index, why)
             if not record.deadline:
-                self.void(round_index, f"participants {sorted(faulty)} submitted unusable blobs")
-                raise AgentError(
-                    f"round {round_index} voided: participants {sorted(faulty)} encrypted values "
-                    "beyond their declared bounds and a round without deadline cannot leave them "
-                    "out; open rounds with a deadline"
+                self._void_without_deadline(
+                    round_index, sorted(faulty), "encrypted values beyond their declared bounds"
                 )
             evidence.update(faulty)
             usable = [u for u in usable if u[0] not in faulty]
@@ -593,6 +587,15 @@ class ComputingPartyAgent:
             self.ledger.commit_aggregate(round_index, blob_hash(committed), included)
         log.info("C: round %d committed over participants %s", round_index, included)
         return aggregate
+
+    def _void_without_deadline(self, round_index: int, named: list[int], what: str) -> NoReturn:
+        """Void a round without deadline whose participants ``named`` cannot be used (such a
+        round cannot leave anyone out) and stop, saying so."""
+        self.void(round_index, f"participants {named} {what}")
+        raise AgentError(
+            f"round {round_index} voided: participants {named} {what} and a round without "
+            "deadline cannot leave them out; open rounds with a deadline"
+        )
 
     def _aggregate(self, round_index: int, usable: Sequence[tuple[int, LocalUpdate, int]]) -> bytes:
         """Eq. 10 over the usable submissions (:meth:`Strategy.aggregate`)."""
