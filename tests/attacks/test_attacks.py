@@ -29,12 +29,20 @@ from attackers import (
 )
 
 from hefl.agents.job import InProcessJob, JobConfig
-from hefl.agents.roles import Vote, check_committed_aggregate, open_commitment
+from hefl.agents.roles import (
+    COMMITMENT_MAGIC,
+    RoundSnapshot,
+    Vote,
+    check_committed_aggregate,
+    commitment_blob,
+    open_commitment,
+)
 from hefl.chain import LocalBlobStore, RoundStatus, connect_embedded
 from hefl.chain.availability import rebuild_from_chain
 from hefl.control import FixedTauController
 from hefl.data import SplitConfig
 from hefl.errors import ContractRevertError, HeflError
+from hefl.learning.blobs import pack_bundle
 from hefl.learning.strategy import LearningConfig
 
 SPLIT = SplitConfig(participants=3, n_samples=None, seed=2)
@@ -148,13 +156,21 @@ def test_header_lies_make_a_blob_unusable_not_a_crash(
     assert np.all(np.abs(result.model) < 10 * np.max(np.abs(honest_model)) + 1)
 
 
-def test_header_lie_without_deadline_voids_the_round_and_names_the_participant(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("index", "attacker", "extra", "message"),
+    [
+        (1, HeaderLiar, {"scale": 0}, r"participants \[1\] submitted unusable blobs"),
+        (0, BoundLiar, {}, r"participants \[0\] encrypted values beyond"),
+    ],
+    ids=["header-lie", "value-beyond-bound"],
+)
+def test_an_unusable_submission_without_deadline_voids_the_round_and_names_the_participant(
+    tmp_path: Path, index: int, attacker: type, extra: dict, message: str
 ) -> None:
     job = make_job(tmp_path)
     job.config = dataclasses.replace(job.config, submission_deadline_s=None)
-    job.participants[1] = turn(job.participants[1], HeaderLiar, scale=0)
-    with pytest.raises(HeflError, match=r"participants \[1\]"):
+    job.participants[index] = turn(job.participants[index], attacker, **extra)
+    with pytest.raises(HeflError, match=message):
         job.run(FixedTauController(tau=2, rounds=1))
     assert job.ledger.get_round(0).status is RoundStatus.VOIDED
 
@@ -185,17 +201,6 @@ def test_a_value_beyond_its_bound_is_left_out_with_evidence_not_a_stall(
             fresh.put(job.blobs.get(record.global_model_hash))
             assert check_committed_aggregate(replica, job.ledger, fresh, g) is None
     assert np.all(np.abs(result.model) < 10 * np.max(np.abs(honest_model)) + 1)
-
-
-def test_a_value_beyond_its_bound_without_deadline_voids_the_round_and_names_the_participant(
-    tmp_path: Path,
-) -> None:
-    job = make_job(tmp_path)
-    job.config = dataclasses.replace(job.config, submission_deadline_s=None)
-    job.participants[0] = turn(job.participants[0], BoundLiar)
-    with pytest.raises(HeflError, match=r"participants \[0\] encrypted values beyond"):
-        job.run(FixedTauController(tau=2, rounds=1))
-    assert job.ledger.get_round(0).status is RoundStatus.VOIDED
 
 
 def test_a_party_framing_an_honest_participant_is_disputed(tmp_path: Path) -> None:
@@ -233,6 +238,32 @@ def test_missing_aggregate_cannot_happen_with_blobs_on_chain(tmp_path: Path) -> 
     with pytest.raises(ContractRevertError) as refused:
         job.run(FixedTauController(tau=2, rounds=1))
     assert refused.value.error_name == "BlobBytesRequired"
+
+
+def test_a_commitment_whose_evidence_is_malformed_or_names_an_included_participant_is_disputed(
+    tmp_path: Path,
+) -> None:
+    """The party's evidence section (after the aggregate) is read, not trusted: unreadable, or
+    naming a participant the aggregate includes, the commitment gets a verdict with the reason
+    (the round as committed, its aggregate hash swapped for each forged commitment's)."""
+    job = make_job(tmp_path)
+    g = job.party.open_round(job.initial_model, 0, 2, 0)
+    for agent in job.participants:
+        agent.take_part(g)
+    aggregate = job.party.commit(g)
+    snapshot = RoundSnapshot.read(job.ledger, g)
+    assert snapshot.record.included_indices == (0, 1, 2)
+    assert check_committed_aggregate(job.party.strategy, job.ledger, job.blobs, g) is None
+    for committed, reason in [
+        (COMMITMENT_MAGIC + b"not a bundle", "committed aggregate cannot be read"),
+        (COMMITMENT_MAGIC + pack_bundle([aggregate, b"[1,1]", b"{}", b"{}"]), "cannot be read"),
+        (COMMITMENT_MAGIC + pack_bundle([aggregate, b"[]"]), "cannot be read"),
+        (commitment_blob(aggregate, {1: b"{}"}), "includes participant 1"),
+    ]:
+        record = dataclasses.replace(snapshot.record, aggregate_hash=job.blobs.put(committed))
+        forged = dataclasses.replace(snapshot, record=record)
+        verdict = check_committed_aggregate(job.party.strategy, forged, job.blobs, g)
+        assert verdict is not None and reason in json.loads(verdict)["reason"]
 
 
 def test_every_committed_aggregate_gets_a_verdict_even_unparsable(tmp_path: Path) -> None:
