@@ -472,10 +472,11 @@ class PaillierStrategy(Strategy):
         """The first group of ``update``'s vectors that does not decode, opened: which vector,
         its ciphertexts [first, first + count), the digit width b, and the opening (S, r) of
         C = Π_j c_(first+j)^(2^(j·b)) (a participant-packed gradient: one ciphertext, b its slot
-        width). A plain vector is searched in the layout the party read it in (a local model:
-        the aggregate's), then value by value: a value beyond the bound that carries into its
-        neighbours in a group is still caught alone (the p-half of CRT, which reads short
-        vectors, sees it so)."""
+        width). A plain vector is searched in the layout the party read it in
+        (:meth:`decrypt_mixed`): a local model in the aggregate's groups, another vector in its
+        own groups when worth packing, else value by value — so a value beyond the bound that
+        the p-half of CRT caught alone is opened alone, even where it would carry into its
+        neighbour in a group."""
         for name, vector in zip(VECTOR_NAMES, self._vectors(update), strict=True):
             if isinstance(vector, PackedVector):
                 found = self._first_fault(vector, 1, vector.slot_bits)
@@ -483,7 +484,8 @@ class PaillierStrategy(Strategy):
                 k, b = repack_layout(
                     self.public_key, vector.bound, shift_bits if name == "model" else None
                 )
-                found = self._first_fault(vector, k, b) or self._first_fault(vector, 1, b)
+                grouped = _read_in_groups(vector, forced=name == "model")
+                found = self._first_fault(vector, k if grouped else 1, b)
             if found is not None:
                 first, count, b, plaintext, nonce = found
                 return canonical_json(
@@ -586,9 +588,7 @@ class PaillierStrategy(Strategy):
         widths = shift_bits or {}
         repacked: dict[int, np.ndarray] = {}
         for i, v in enumerate(vectors):
-            if isinstance(v, EncryptedVector) and (
-                i in widths or worth_repacking(len(v), repack_layout(v.public_key, v.bound)[0])
-            ):
+            if isinstance(v, EncryptedVector) and _read_in_groups(v, forced=i in widths):
                 values = decrypt_repacked(key, v, shift_bits=widths.get(i), workers=workers)
                 repacked[i] = np.array([to_float(x, v.scale_bits) for x in values], dtype=float)
         plain = [
@@ -620,6 +620,13 @@ class PaillierStrategy(Strategy):
         """Decrypt several vectors in one batch (the party's key; both CRT halves in parallel)."""
         key = self._require_private_key()
         return decrypt_vectors(key, vectors, workers=self.fixed_point.workers)
+
+
+def _read_in_groups(vector: EncryptedVector, *, forced: bool) -> bool:
+    """Whether the party reads a plain vector by its own packing (:meth:`PaillierStrategy.
+    decrypt_mixed`): when ``forced`` (a local model, in the aggregate's layout) or when it is
+    worth it (:func:`~hefl.crypto.vector.worth_repacking`); else a value at a time."""
+    return forced or worth_repacking(len(vector), repack_layout(vector.public_key, vector.bound)[0])
 
 
 def _decode_group(
