@@ -146,3 +146,45 @@ def _rpc_log(log: dict[str, Any]) -> dict[str, Any]:
         return value
 
     return {k: hexed(v) for k, v in log.items()}
+
+
+def test_records_a_node_reports_that_the_contract_cannot_hold_are_a_chain_error(
+    chain: Chain, deploy: Deployer, accounts: Sequence[str]
+) -> None:
+    """A lying node whose answers decode but say what FLLedger cannot hold — a round status it
+    has not, a submission list not one entry per participant — gives ChainError, never a
+    ValueError escaping the agent."""
+    from eth_abi import decode, encode
+
+    ledger = busy_ledger(deploy, accounts)
+    honest = ledger.get_round(3)
+    transport = chain.wire.transport
+    selectors = {
+        name: ledger._abi.function(name).selector for name in ("getRound", "getSubmissions")
+    }
+
+    def lying(method: str, params: list[Any]) -> Any:
+        answer = transport(method, params)
+        if method != "eth_call":
+            return answer
+        data = hex_bytes(params[0]["data"])
+        for name, selector in selectors.items():
+            if data.startswith(selector):
+                types = list(ledger._abi.function(name).outputs)
+                values = list(decode(types, hex_bytes(answer["result"])))
+                if name == "getRound":
+                    values[0] = (*values[0][:2], 9, *values[0][3:])  # no such status
+                else:
+                    values[1] = values[1][:-1]  # one model hash short
+                return {**answer, "result": "0x" + encode(types, values).hex()}
+        return answer
+
+    chain.wire.transport = lying
+    try:
+        with pytest.raises(ChainError, match="in status 9, which FLLedger has not"):
+            ledger.get_round(3)
+        with pytest.raises(ChainError, match="2 model and 3 extra hashes for 3 participants"):
+            ledger.round_submissions(3)
+    finally:
+        chain.wire.transport = transport
+    assert ledger.get_round(3) == honest

@@ -25,7 +25,7 @@ from hefl.chain.artifact import LedgerArtifact, load_artifact
 from hefl.chain.contract import ContractClient, LedgerEvent, TxResult, to_hash32
 from hefl.chain.contract import checksum_address as _address
 from hefl.chain.node import Chain
-from hefl.errors import ConfigError
+from hefl.errors import ChainError, ConfigError
 
 __all__ = [
     "ZERO_HASH",
@@ -404,6 +404,11 @@ class LedgerClient(ContractClient):
         contract call (``getSubmissions``): one consistent snapshot, O(1) node requests."""
         header, models, extras = self._call("getSubmissions", round)
         people = self.participants()
+        if not len(models) == len(extras) == len(people):
+            raise ChainError(
+                f"the node answers getSubmissions({round}) with {len(models)} model and "
+                f"{len(extras)} extra hashes for {len(people)} participants"
+            )
         return _round_record(round, header), tuple(
             SubmissionRecord(
                 round=round, participant=p.address, model_hash=bytes(m), extra_hash=bytes(e)
@@ -424,11 +429,17 @@ class LedgerClient(ContractClient):
 def _round_record(round: int, raw: Any) -> RoundRecord:
     """A ``RoundView`` tuple as a :class:`RoundRecord`."""
     (it, tau, status, gm, agg, subs, incl, att_n, dis_n, att, dis, ob, ab, cb, dl, at) = raw
+    try:
+        known = RoundStatus(status)
+    except ValueError:
+        raise ChainError(
+            f"the node reports round {round} in status {status}, which FLLedger has not"
+        ) from None
     return RoundRecord(
         round=round,
         iteration=int(it),
         tau=int(tau),
-        status=RoundStatus(status),
+        status=known,
         global_model_hash=bytes(gm),
         aggregate_hash=bytes(agg),
         submission_count=int(subs),
